@@ -1,0 +1,318 @@
+"""Reverse-mode automatic differentiation: ``Function`` (one graph node) and the backward pass.
+
+A ``Function`` subclass says how to compute its outputs from arrays (``forward``) and how to turn
+the gradient of its output into gradients of its inputs (``backward``). ``apply`` runs forward and,
+when some input requires grad and recording is on, keeps the instance as a node of the graph:
+
+* ``edges`` point from the node to where each input's gradient goes: ``(node, output_index)``
+  for an input produced by another op, ``(leaf_tensor, -1)`` for a leaf, ``None`` when the input
+  needs no gradient. The graph holds nodes, not intermediate tensors, so an intermediate array is
+  freed as soon as nothing but an unused graph edge refers to it.
+* ``ctx.save(name=array)`` keeps what backward needs; ``backward`` frees it afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from deepgrad.backend import xp
+from deepgrad.errors import BackwardError, shape_str
+from deepgrad.grad_mode import _State
+from deepgrad.tensor import Tensor
+
+_ndarray = xp.ndarray
+
+
+class _NoInputNeedsGrad:
+    """``needs_input_grad`` of a forward run that records nothing: False for every input."""
+
+    def __getitem__(self, index: int) -> bool:
+        return False
+
+
+class _NullContext:
+    """The context passed to ``forward`` when no graph is recorded: saving is a no-op."""
+
+    needs_input_grad = _NoInputNeedsGrad()
+    recording = False
+
+    def save(self, **values: Any) -> None:
+        """Discard: nothing will run backward."""
+
+
+_NULL_CTX = _NullContext()
+
+
+class Function:
+    """Base class of every differentiable operation; subclass it to add your own.
+
+    Subclasses define two static methods:
+
+    * ``forward(ctx, *args, **options)`` gets the arrays of Tensor arguments (other arguments as
+      given) and returns an array, or a tuple of arrays for several outputs. It may call
+      ``ctx.save(name=value)`` and read ``ctx.needs_input_grad[i]`` to skip saving what no
+      gradient needs.
+    * ``backward(ctx, gy)`` (one ``gy`` per output) reads the saved values as ``ctx.name`` and
+      returns the gradient for each positional argument of forward (an array or None), as a
+      tuple or, with one argument, alone.
+
+    Use ``MyOp.apply(*args, **options)``; it returns Tensors.
+
+    Class attributes: ``non_differentiable_outputs`` lists output indices that carry no gradient
+    (such as the indices of ``max``); ``is_view`` marks ops whose output shares the input's memory,
+    so that an in-place change through the view is seen by the version check of the base.
+    """
+
+    non_differentiable_outputs: ClassVar[tuple[int, ...]] = ()
+    is_view: ClassVar[bool] = False
+    recording = True
+
+    edges: tuple
+    needs_input_grad: tuple
+    _saved: dict | None
+    _checked: tuple
+    _hooks: dict | None
+    num_outputs: int
+
+    def save(self, **values: Any) -> None:
+        """Keep values (arrays or anything else) for backward, readable as ``ctx.name``."""
+        self._saved.update(values)  # type: ignore[union-attr]
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names not set on the instance: the saved values.
+        saved = self.__dict__.get("_saved")
+        if saved is None:
+            if name.startswith("__"):
+                raise AttributeError(name)
+            raise _freed_error(self)
+        try:
+            return saved[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} saved no value named {name!r}") from None
+
+    def output_hooks(self, index: int) -> list:
+        """The list of gradient hooks of this node's output ``index`` (created on first use)."""
+        if self._hooks is None:
+            self._hooks = {}
+        return self._hooks.setdefault(index, [])
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **options: Any) -> Any:
+        """Compute the output array(s) from the input arrays."""
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:
+        """Return the gradient of each input from the gradient of each output."""
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **options: Any) -> Any:
+        """Run the operation on Tensors (and plain values), recording a node when needed."""
+        arrays = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if a.requires_grad:
+                    record = True
+            else:
+                arrays.append(a)
+        if not (record and _State.enabled):
+            out = cls.forward(_NULL_CTX, *arrays, **options)
+            if type(out) is tuple:
+                return tuple(_wrap_plain(o) for o in out)
+            out = _wrap_plain(out)
+            if cls.is_view:
+                out._base = _view_base(args[0])
+            return out
+
+        ctx = object.__new__(cls)
+        edges = []
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad:
+                node = a._node
+                edges.append((a, -1) if node is None else (node, a._out_index))
+            else:
+                edges.append(None)
+        ctx.edges = tuple(edges)
+        ctx.needs_input_grad = tuple(e is not None for e in edges)
+        ctx._saved = {}
+        ctx._hooks = None
+        out = cls.forward(ctx, *arrays, **options)
+        ctx._checked = _versions_of_saved_inputs(ctx._saved, args, arrays)
+
+        if type(out) is tuple:
+            ctx.num_outputs = len(out)
+            nondiff = cls.non_differentiable_outputs
+            return tuple(
+                _wrap_plain(o) if i in nondiff else _wrap_node(o, ctx, i)
+                for i, o in enumerate(out))
+        ctx.num_outputs = 1
+        return _wrap_node(out, ctx, 0)
+
+
+def _freed_error(node: Function) -> BackwardError:
+    return BackwardError(
+        f"{type(node).__name__}: trying to backward through the graph a second time (its saved "
+        "values were freed after the first backward); pass retain_graph=True to the first "
+        "backward if you need to backward twice")
+
+
+def _wrap_plain(out: Any) -> Tensor:
+    if type(out) is not _ndarray:
+        out = xp.asarray(out)
+    return Tensor._make(out)
+
+
+def _wrap_node(out: Any, node: Function, index: int) -> Tensor:
+    if type(out) is not _ndarray:
+        out = xp.asarray(out)
+    return Tensor._make(out, True, node, index)
+
+
+def _view_base(t: Any) -> Tensor | None:
+    if not isinstance(t, Tensor):
+        return None
+    return t._base if t._base is not None else t
+
+
+def _versions_of_saved_inputs(saved: dict, args: tuple, arrays: list) -> tuple:
+    """(tensor, version) for each input whose array backward will read, to detect later
+    in-place changes that would make the gradient silently wrong."""
+    if not saved:
+        return ()
+    checked = []
+    for value in saved.values():
+        if type(value) is _ndarray:
+            for t, arr in zip(args, arrays):
+                if arr is value and isinstance(t, Tensor):
+                    root = t._base if t._base is not None else t
+                    checked.append((root, root._version))
+    return tuple(checked)
+
+
+def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+    """Backpropagate from ``root`` through its graph into the leaves' ``.grad``.
+
+    The order is an iterative depth-first topological sort (no recursion, so graphs of any depth
+    work) and deterministic for a given graph.
+    """
+    if not root.requires_grad:
+        raise BackwardError("backward() called on a tensor that does not require grad and has "
+                            "no graph (did an input have requires_grad=True? was it computed "
+                            "under dg.no_grad()?)")
+    if grad is None:
+        if root.data.size != 1:
+            raise BackwardError(
+                f"backward() without a gradient needs a one-element output; this tensor has "
+                f"shape {shape_str(root.shape)}. Reduce it (e.g. .sum() or .mean()) or pass "
+                "backward(grad) with a gradient of the same shape")
+        g = xp.ones_like(root.data)
+    else:
+        g = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.data.dtype)
+        if g.shape != root.shape:
+            raise BackwardError(f"backward(grad): grad has shape {shape_str(g.shape)} but the "
+                                f"tensor has shape {shape_str(root.shape)}")
+
+    leaf_grads: dict[int, list] = {}
+    if root._node is None:
+        leaf_grads[id(root)] = [root, g]
+        _finish_leaves(leaf_grads, user_array=g)
+        return
+
+    order = _topological_order(root._node)
+    pending: dict[int, list] = {id(root._node): [None] * root._node.num_outputs}
+    pending[id(root._node)][root._out_index] = g
+
+    for node in order:
+        gys = pending.pop(id(node), None)
+        if gys is None:
+            continue
+        if node._hooks:
+            gys = _run_output_hooks(node, gys)
+        if node._saved is None:
+            raise _freed_error(node)
+        for t, version in node._checked:
+            if t._version != version:
+                raise BackwardError(
+                    f"{type(node).__name__}: one of the tensors it saved for backward was "
+                    f"modified in place after it was used (version {t._version}, expected "
+                    f"{version}); use an out-of-place op or .clone() before modifying it")
+        gxs = node.backward(node, *gys)
+        if not retain_graph:
+            node._saved = None
+        if type(gxs) is not tuple:
+            gxs = (gxs,)
+        for edge, gx in zip(node.edges, gxs):
+            if edge is None or gx is None:
+                continue
+            target, index = edge
+            if index < 0:
+                entry = leaf_grads.get(id(target))
+                if entry is None:
+                    leaf_grads[id(target)] = [target, gx]
+                else:
+                    entry[1] = entry[1] + gx
+            else:
+                slot = pending.get(id(target))
+                if slot is None:
+                    slot = pending[id(target)] = [None] * target.num_outputs
+                slot[index] = gx if slot[index] is None else slot[index] + gx
+    _finish_leaves(leaf_grads, user_array=g)
+
+
+def _topological_order(start: Function) -> list[Function]:
+    """Nodes reachable from ``start``, each after every node that consumes its output."""
+    postorder: list[Function] = []
+    visited: set[int] = set()
+    stack: list[tuple[Function, bool]] = [(start, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            postorder.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for edge in node.edges:
+            if edge is not None and edge[1] >= 0 and id(edge[0]) not in visited:
+                stack.append((edge[0], False))
+    postorder.reverse()
+    return postorder
+
+
+def _run_output_hooks(node: Function, gys: list) -> list:
+    gys = list(gys)
+    for index, hooks in node._hooks.items():  # type: ignore[union-attr]
+        if gys[index] is None:
+            continue
+        for hook in list(hooks):
+            result = hook(Tensor._make(gys[index]))
+            if result is not None:
+                gys[index] = result.data if isinstance(result, Tensor) else result
+    return gys
+
+
+def _finish_leaves(leaf_grads: dict, user_array: Any) -> None:
+    # A gradient array may be shared (``add`` hands gy to both inputs; the caller's own grad
+    # array), or be a broadcast view: a leaf takes an array as its .grad only when nothing else
+    # can see it, so that in-place changes of one .grad (clipping, zeroing) touch no other.
+    taken = {id(user_array)}
+    for leaf, g in leaf_grads.values():
+        if leaf._hooks:
+            for hook in list(leaf._hooks):
+                result = hook(Tensor._make(g))
+                if result is not None:
+                    g = result.data if isinstance(result, Tensor) else result
+        if g.dtype != leaf.data.dtype:
+            g = g.astype(leaf.data.dtype)
+        if leaf.grad is None:
+            if (id(g) in taken or not g.flags.owndata or not g.flags.writeable
+                    or g.shape != leaf.data.shape):
+                g = xp.array(xp.broadcast_to(g, leaf.data.shape))
+            taken.add(id(g))
+            leaf.grad = Tensor._make(g)
+        else:
+            leaf.grad.data = leaf.grad.data + g

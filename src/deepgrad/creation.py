@@ -1,0 +1,168 @@
+"""Making tensors: from data, filled with constants, ranges, and random numbers from one seedable
+generator that deepgrad owns (``dg.manual_seed``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepgrad.backend import xp
+from deepgrad.tensor import DEFAULT_FLOAT, Tensor, int64, to_array
+
+
+class _Random:
+    # The one generator every random factory, initializer and dropout mask draws from.
+    generator = xp.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind every random factory, so results are reproducible."""
+    _Random.generator = xp.random.default_rng(seed)
+
+
+def generator() -> Any:
+    """The NumPy ``Generator`` behind deepgrad's randomness (for code that draws its own)."""
+    return _Random.generator
+
+
+def get_rng_state() -> dict:
+    """The generator's state as a dict of plain values (for checkpoints)."""
+    return _Random.generator.bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore a state returned by :func:`get_rng_state`."""
+    _Random.generator.bit_generator.state = state
+
+
+def _size(size: tuple) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    if not all(isinstance(s, (int, xp.integer)) and s >= 0 for s in size):
+        raise ValueError(f"a size must be non-negative integers; got {size}")
+    return tuple(int(s) for s in size)
+
+
+def _finish(data: Any, requires_grad: bool) -> Tensor:
+    t = Tensor._make(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _float_dtype(dtype: Any) -> Any:
+    return DEFAULT_FLOAT if dtype is None else xp.dtype(dtype)
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays or tensors).
+
+    Python floats become float32, Python ints int64; arrays keep their dtype unless ``dtype``.
+    """
+    return _finish(to_array(data, None if dtype is None else xp.dtype(dtype), copy=True),
+                   requires_grad)
+
+
+def from_numpy(array: Any) -> Tensor:
+    """A tensor sharing memory with a NumPy array (no copy, dtype kept)."""
+    if not isinstance(array, xp.ndarray):
+        raise TypeError(f"from_numpy expects a NumPy array; got {type(array).__name__}")
+    return Tensor._make(array)
+
+
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros; ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return _finish(xp.zeros(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones."""
+    return _finish(xp.ones(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor with uninitialized values (fill it before reading)."""
+    return _finish(xp.empty(_size(size), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def full(size: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value`` (float32 for floats, int64 for ints)."""
+    if dtype is None:
+        dtype = int64 if isinstance(fill_value, (int, xp.integer)) and not isinstance(
+            fill_value, bool) else DEFAULT_FLOAT
+    shape = (size,) if isinstance(size, int) else _size(tuple(size))
+    return _finish(xp.full(shape, fill_value, dtype=dtype), requires_grad)
+
+
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape (and dtype, unless given) of ``t``."""
+    return _finish(xp.zeros(t.shape, dtype=t.dtype if dtype is None else dtype), requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape (and dtype, unless given) of ``t``."""
+    return _finish(xp.ones(t.shape, dtype=t.dtype if dtype is None else dtype), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix of shape (n, m or n)."""
+    return _finish(xp.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless an argument is a
+    float (then float32)."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_int = all(isinstance(v, (int, xp.integer)) for v in (start, end, step))
+        dtype = int64 if is_int else DEFAULT_FLOAT
+    if step == 0:
+        raise ValueError("arange: step must not be zero")
+    return _finish(xp.arange(start, end, step).astype(dtype), requires_grad)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    return _finish(xp.linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def _random_float(dtype: Any) -> Any:
+    dtype = _float_dtype(dtype)
+    if dtype.kind != "f" or dtype.itemsize not in (4, 8):
+        raise TypeError(f"random floats need dtype float32 or float64; got {dtype}")
+    return dtype
+
+
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Samples from the standard normal distribution."""
+    dtype = _random_float(dtype)
+    return _finish(_Random.generator.standard_normal(_size(size), dtype=dtype), requires_grad)
+
+
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Samples from the uniform distribution on [0, 1)."""
+    dtype = _random_float(dtype)
+    return _finish(_Random.generator.random(_size(size), dtype=dtype), requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None) -> Tensor:
+    """Random integers in ``[low, high)``; ``randint(high, size=...)`` starts at 0."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+    shape = (size,) if isinstance(size, int) else _size(tuple(size))
+    data = _Random.generator.integers(low, high, shape, dtype=int64 if dtype is None else dtype)
+    return Tensor._make(xp.asarray(data))
+
+
+def randperm(n: int) -> Tensor:
+    """A random permutation of ``0 .. n-1`` (int64)."""
+    return Tensor._make(_Random.generator.permutation(n).astype(int64))
+
+
+__all__ = ["arange", "empty", "eye", "from_numpy", "full", "generator", "get_rng_state",
+           "linspace", "manual_seed", "ones", "ones_like", "rand", "randint", "randn", "randperm",
+           "set_rng_state", "tensor", "zeros", "zeros_like"]

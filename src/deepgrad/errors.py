@@ -1,0 +1,18 @@
+"""Errors that deepgrad raises at its public boundary, each saying what was wrong and where."""
+
+
+class ShapeError(ValueError):
+    """An operation got tensors whose shapes do not fit together."""
+
+
+class GradcheckError(AssertionError):
+    """Analytical and numerical gradients disagree (raised by :func:`deepgrad.gradcheck`)."""
+
+
+class BackwardError(RuntimeError):
+    """Backpropagation cannot run: freed graph, modified saved tensor, non-scalar output, ..."""
+
+
+def shape_str(shape: tuple) -> str:
+    """Format a shape like ``(64, 1, 28, 28)``, also for 1-element shapes."""
+    return "(" + ", ".join(str(int(s)) for s in shape) + ")"

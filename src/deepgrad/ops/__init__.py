@@ -1,0 +1,64 @@
+"""The differentiable primitives, one family per module, and the Tensor methods they provide.
+
+Each family module defines ``METHODS`` (the functions that are also Tensor methods, by name) and
+``__all__`` (the functions exported as ``dg.name``). Importing this package attaches the methods
+and the Python operators to :class:`deepgrad.Tensor`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepgrad.ops import (
+    activations,
+    arithmetic,
+    compare,
+    elementwise,
+    indexing,
+    join,
+    reductions,
+    shape,
+)
+from deepgrad.tensor import Tensor
+
+FAMILIES = (arithmetic, elementwise, activations, reductions, shape, join, indexing, compare)
+
+for _family in FAMILIES:
+    for _name, _fn in _family.METHODS.items():
+        setattr(Tensor, _name, _fn)
+
+
+def _reflected(fn: Any) -> Any:
+    def method(self: Tensor, other: Any) -> Tensor:
+        return fn(other, self)
+
+    method.__name__ = f"r{fn.__name__}"
+    method.__doc__ = f"``other {fn.__name__} self`` (reflected operand)."
+    return method
+
+
+_add, _sub, _mul, _div = arithmetic.add, arithmetic.sub, arithmetic.mul, arithmetic.div
+Tensor.__add__ = _add
+Tensor.__radd__ = _reflected(_add)
+Tensor.__sub__ = _sub
+Tensor.__rsub__ = _reflected(_sub)
+Tensor.__mul__ = _mul
+Tensor.__rmul__ = _reflected(_mul)
+Tensor.__truediv__ = _div
+Tensor.__rtruediv__ = _reflected(_div)
+Tensor.__pow__ = arithmetic.pow
+Tensor.__rpow__ = _reflected(arithmetic.pow)
+Tensor.__matmul__ = arithmetic.matmul
+Tensor.__rmatmul__ = _reflected(arithmetic.matmul)
+Tensor.__neg__ = arithmetic.neg
+Tensor.__pos__ = lambda self: self
+Tensor.__abs__ = elementwise.abs
+Tensor.__getitem__ = indexing.getitem
+Tensor.__eq__ = compare.eq  # type: ignore[assignment]
+Tensor.__ne__ = compare.ne  # type: ignore[assignment]
+Tensor.__lt__ = compare.lt
+Tensor.__le__ = compare.le
+Tensor.__gt__ = compare.gt
+Tensor.__ge__ = compare.ge
+
+__all__ = [name for family in FAMILIES for name in family.__all__]

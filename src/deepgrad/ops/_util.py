@@ -1,0 +1,73 @@
+"""Helpers shared by the op families: reducing broadcast gradients, normalizing dims."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepgrad.backend import xp
+from deepgrad.errors import ShapeError, shape_str
+from deepgrad.tensor import DEFAULT_FLOAT, Tensor, to_array
+
+_ndarray = xp.ndarray
+
+
+def unbroadcast(g: Any, shape: tuple) -> Any:
+    """Sum a gradient over the dimensions that broadcasting added or stretched, back to ``shape``."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = g.sum(axis=axes)
+    return g.reshape(shape)
+
+
+def operand(x: Any) -> Any:
+    """Make ``x`` usable by an op: Tensors stay, Python scalars stay (NumPy treats them as weakly
+    typed, so ``float32 * 2.0`` stays float32), NumPy scalars become Python scalars for the same
+    reason, anything else becomes a Tensor that needs no grad."""
+    if isinstance(x, (Tensor, int, float)):
+        return x
+    if isinstance(x, xp.generic):
+        return x.item()
+    return Tensor._make(to_array(x))
+
+
+def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
+    """Both operands of a binary op; an integer tensor meeting a Python float becomes float32
+    (PyTorch's rule; NumPy would make float64)."""
+    a, b = operand(a), operand(b)
+    if isinstance(b, float) and isinstance(a, Tensor) and a.data.dtype.kind in "iub":
+        a = Tensor._make(a.data.astype(DEFAULT_FLOAT))
+    elif isinstance(a, float) and isinstance(b, Tensor) and b.data.dtype.kind in "iub":
+        b = Tensor._make(b.data.astype(DEFAULT_FLOAT))
+    return a, b
+
+
+def normalize_dim(dim: int, ndim: int, op: str) -> int:
+    """A dimension index in ``[0, ndim)``, from a possibly negative one, or a clear error."""
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"{op}: dimension {dim} is out of range for a tensor with {ndim} "
+                         f"dimension{'s' if ndim != 1 else ''} (expected {-max(ndim, 1)} to "
+                         f"{max(ndim, 1) - 1})")
+    return dim % ndim if ndim else 0
+
+
+def normalize_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
+    """A sorted tuple of dimension indices from an int, a sequence or None (all dims)."""
+    if dim is None:
+        return None
+    if isinstance(dim, int):
+        return (normalize_dim(dim, ndim, op),)
+    dims = tuple(sorted(normalize_dim(int(d), ndim, op) for d in dim))
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"{op}: dimension {list(dim)} lists a dimension twice")
+    return dims
+
+
+def broadcast_error(op: str, a: Any, b: Any) -> ShapeError:
+    """The error for operands whose shapes do not broadcast together."""
+    return ShapeError(f"{op}: shapes {shape_str(xp.shape(a))} and {shape_str(xp.shape(b))} do "
+                      "not broadcast together (each dimension, counted from the last, must be "
+                      "equal or 1)")

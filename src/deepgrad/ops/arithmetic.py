@@ -1,0 +1,254 @@
+"""Arithmetic with broadcasting: + - * / ** @ and negation.
+
+Every binary op accepts Tensors and Python numbers on either side. Gradients are summed back to
+each input's shape over the dimensions that broadcasting stretched (``unbroadcast``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from deepgrad.autograd import Function
+from deepgrad.backend import xp
+from deepgrad.errors import ShapeError, shape_str
+from deepgrad.ops._util import binary_operands, broadcast_error, operand, unbroadcast
+from deepgrad.tensor import DEFAULT_FLOAT, Tensor
+
+_ndarray = xp.ndarray
+
+
+def _shape(x: Any) -> tuple:
+    return x.shape if type(x) is _ndarray else ()
+
+
+class Add(Function):
+    """y = a + b;  ga = gy, gb = gy (each summed back to its input's shape)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        try:
+            y = a + b
+        except ValueError:
+            raise broadcast_error("add", a, b) from None
+        ctx.save(a_shape=_shape(a), b_shape=_shape(b))
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        ga = unbroadcast(gy, ctx.a_shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(gy, ctx.b_shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Sub(Function):
+    """y = a - b;  ga = gy, gb = -gy."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        try:
+            y = a - b
+        except ValueError:
+            raise broadcast_error("sub", a, b) from None
+        ctx.save(a_shape=_shape(a), b_shape=_shape(b))
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        ga = unbroadcast(gy, ctx.a_shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-gy, ctx.b_shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Mul(Function):
+    """y = a * b;  ga = gy * b, gb = gy * a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        try:
+            y = a * b
+        except ValueError:
+            raise broadcast_error("mul", a, b) from None
+        ctx.save(a=a if ctx.needs_input_grad[1] else None,
+                 b=b if ctx.needs_input_grad[0] else None,
+                 a_shape=_shape(a), b_shape=_shape(b))
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        ga = unbroadcast(gy * ctx.b, ctx.a_shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(gy * ctx.a, ctx.b_shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    """y = a / b;  ga = gy / b, gb = -gy * y / b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        try:
+            y = a / b
+        except ValueError:
+            raise broadcast_error("div", a, b) from None
+        ctx.save(b=b, y=y if ctx.needs_input_grad[1] else None,
+                 a_shape=_shape(a), b_shape=_shape(b))
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        ga_full = gy / ctx.b
+        ga = unbroadcast(ga_full, ctx.a_shape) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-ga_full * ctx.y, ctx.b_shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    """y = -x;  gx = -gy."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, gy):
+        return -gy
+
+
+class Pow(Function):
+    """y = a ** b;  ga = gy * b * a ** (b - 1), gb = gy * y * log(a)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        try:
+            y = a**b
+        except ValueError:
+            raise broadcast_error("pow", a, b) from None
+        ctx.save(a=a, b=b, y=y if ctx.needs_input_grad[1] else None,
+                 a_shape=_shape(a), b_shape=_shape(b))
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        a, b = ctx.a, ctx.b
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            if type(b) is not _ndarray and b == 2:
+                ga = gy * (2 * a)
+            else:
+                ga = unbroadcast(gy * b * a ** (b - 1), ctx.a_shape)
+        if ctx.needs_input_grad[1]:
+            log_a = xp.log(a) if type(a) is _ndarray else math.log(a)
+            gb = unbroadcast(gy * ctx.y * log_a, ctx.b_shape)
+        return ga, gb
+
+
+class MatMul(Function):
+    """y = a @ b (NumPy/PyTorch semantics: 1-D operands, batched stacks, broadcast batch dims).
+
+    ga = gy @ b^T and gb = a^T @ gy, with 1-D operands treated as a row (a) or column (b) and
+    broadcast batch dimensions summed back.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"matmul: both operands need at least one dimension; got shapes "
+                             f"{shape_str(a.shape)} and {shape_str(b.shape)} (use * for scalars)")
+        try:
+            y = xp.matmul(a, b)
+        except ValueError:
+            raise _matmul_error(a.shape, b.shape) from None
+        ctx.save(a=a if ctx.needs_input_grad[1] else None,
+                 b=b if ctx.needs_input_grad[0] else None,
+                 a_shape=a.shape, b_shape=b.shape)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        a_shape, b_shape = ctx.a_shape, ctx.b_shape
+        if len(a_shape) == 1:
+            gy = xp.expand_dims(gy, -2)
+        if len(b_shape) == 1:
+            gy = xp.expand_dims(gy, -1)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            b = ctx.b
+            b2 = b[:, None] if b.ndim == 1 else b
+            ga = xp.matmul(gy, xp.swapaxes(b2, -1, -2))
+            if len(a_shape) == 1:
+                ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
+            ga = unbroadcast(ga, a_shape)
+        if ctx.needs_input_grad[1]:
+            a = ctx.a
+            a2 = a[None, :] if a.ndim == 1 else a
+            if a2.ndim == 2 and gy.ndim > 2:
+                # (N, K)^T @ (B, N, M) for every batch at once: fold the batch into the columns.
+                gy2 = xp.moveaxis(gy, -2, 0).reshape(gy.shape[-2], -1)
+                gb = (a2.T @ gy2).reshape((a2.shape[1],) + gy.shape[:-2] + gy.shape[-1:])
+                gb = xp.moveaxis(gb, 0, -2)
+            else:
+                gb = xp.matmul(xp.swapaxes(a2, -1, -2), gy)
+            if len(b_shape) == 1:
+                gb = gb[..., 0]
+            gb = unbroadcast(gb, b_shape)
+        return ga, gb
+
+
+def _matmul_error(a_shape: tuple, b_shape: tuple) -> ShapeError:
+    inner = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
+    shapes = f"matmul: cannot multiply shapes {shape_str(a_shape)} and {shape_str(b_shape)}"
+    if a_shape[-1] != inner:
+        return ShapeError(f"{shapes}: the last dimension of the first ({a_shape[-1]}) must equal "
+                          f"the {'first' if len(b_shape) == 1 else 'second-to-last'} dimension "
+                          f"of the second ({inner})")
+    return ShapeError(f"{shapes}: the batch dimensions {shape_str(a_shape[:-2])} and "
+                      f"{shape_str(b_shape[:-2])} do not broadcast together")
+
+
+def add(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a + b`` with broadcasting."""
+    return Add.apply(*binary_operands(a, b))
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a - b`` with broadcasting."""
+    return Sub.apply(*binary_operands(a, b))
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a * b`` with broadcasting."""
+    return Mul.apply(*binary_operands(a, b))
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """Elementwise true division ``a / b``; integer tensors give float32, as in PyTorch."""
+    a, b = binary_operands(a, b)
+    if _is_integer(a) and _is_integer(b):
+        a = Tensor._make(xp.asarray(a.data if isinstance(a, Tensor) else a, dtype=DEFAULT_FLOAT))
+    return Div.apply(a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    """Elementwise ``-x``."""
+    return Neg.apply(x)
+
+
+def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Elementwise ``a ** b`` with broadcasting."""
+    return Pow.apply(*binary_operands(a, b))
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product with NumPy/PyTorch semantics (1-D, 2-D and batched operands)."""
+    return MatMul.apply(operand(a), operand(b))
+
+
+def _is_integer(x: Any) -> bool:
+    if isinstance(x, Tensor):
+        return x.data.dtype.kind in "iub"
+    return isinstance(x, int)
+
+
+METHODS = {"add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow,
+           "matmul": matmul}
+__all__ = list(METHODS)

@@ -1,0 +1,182 @@
+"""Elementwise math: exp, log, sqrt, abs, sin, cos, tanh, and dtype casts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepgrad.autograd import Function
+from deepgrad.backend import xp
+from deepgrad.tensor import Tensor
+
+
+class Exp(Function):
+    """y = exp(x);  gx = gy * y."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = xp.exp(x)
+        ctx.save(y=y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy * ctx.y
+
+
+class Log(Function):
+    """y = log(x);  gx = gy / x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x=x)
+        return xp.log(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy / ctx.x
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  gx = gy / (2 y)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = xp.sqrt(x)
+        ctx.save(y=y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy / (2 * ctx.y)
+
+
+class Abs(Function):
+    """y = |x|;  gx = gy * sign(x) (0 at x = 0, as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x=x)
+        return xp.abs(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy * xp.sign(ctx.x)
+
+
+class Sin(Function):
+    """y = sin(x);  gx = gy * cos(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x=x)
+        return xp.sin(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy * xp.cos(ctx.x)
+
+
+class Cos(Function):
+    """y = cos(x);  gx = -gy * sin(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x=x)
+        return xp.cos(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return -gy * xp.sin(ctx.x)
+
+
+class Tanh(Function):
+    """y = tanh(x);  gx = gy * (1 - y**2) (reuses the output, saves no input)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = xp.tanh(x)
+        ctx.save(y=y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        y = ctx.y
+        return gy * (1 - y * y)
+
+
+class Cast(Function):
+    """y = x as another dtype;  gx = gy cast back to x's dtype (floating dtypes only)."""
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.save(dtype=x.dtype)
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy.astype(ctx.dtype), None
+
+
+def exp(x: Tensor) -> Tensor:
+    """Elementwise e**x."""
+    return Exp.apply(x)
+
+
+def log(x: Tensor) -> Tensor:
+    """Elementwise natural logarithm."""
+    return Log.apply(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Elementwise square root."""
+    return Sqrt.apply(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Elementwise absolute value."""
+    return Abs.apply(x)
+
+
+def sin(x: Tensor) -> Tensor:
+    """Elementwise sine."""
+    return Sin.apply(x)
+
+
+def cos(x: Tensor) -> Tensor:
+    """Elementwise cosine."""
+    return Cos.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Elementwise hyperbolic tangent."""
+    return Tanh.apply(x)
+
+
+def to(x: Tensor, dtype: Any) -> Tensor:
+    """``x`` as ``dtype`` (the same tensor when it already has it); differentiable between floats."""
+    dtype = xp.dtype(dtype)
+    if x.data.dtype == dtype:
+        return x
+    if x.requires_grad and dtype.kind != "f":
+        return Tensor._make(x.data.astype(dtype))
+    return Cast.apply(x, dtype)
+
+
+def float(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's method name
+    """``x`` as float32."""
+    return to(x, xp.float32)
+
+
+def double(x: Tensor) -> Tensor:
+    """``x`` as float64."""
+    return to(x, xp.float64)
+
+
+def long(x: Tensor) -> Tensor:
+    """``x`` as int64 (no gradient)."""
+    return to(x, xp.int64)
+
+
+METHODS = {"exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sin": sin, "cos": cos,
+           "tanh": tanh, "to": to, "float": float, "double": double, "long": long}
+__all__ = [name for name in METHODS if name not in ("float", "double", "long")]

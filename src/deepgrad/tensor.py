@@ -1,0 +1,337 @@
+"""The Tensor: an array, the gradient it receives, and the graph node that produced it.
+
+Operators and math methods (``+``, ``@``, ``.exp()``, ``.sum()``, ...) are attached to the class by
+:mod:`deepgrad.ops`, next to the functions that implement them; this file holds what is specific
+to the tensor object itself: construction, attributes, in-place updates, backward and printing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from deepgrad.backend import xp
+from deepgrad.errors import BackwardError
+from deepgrad.grad_mode import _State
+
+if TYPE_CHECKING:
+    from deepgrad.autograd import Function
+
+float32 = xp.dtype("float32")
+float64 = xp.dtype("float64")
+int64 = xp.dtype("int64")
+int32 = xp.dtype("int32")
+bool_ = xp.dtype("bool")
+DEFAULT_FLOAT = float32
+
+_ndarray = xp.ndarray
+
+
+def to_array(data: Any, dtype: Any = None, copy: bool = False) -> Any:
+    """Convert tensors, arrays, scalars and nested lists to an array with deepgrad's dtype rules.
+
+    Python floats become float32 (PyTorch's default); Python ints become int64; NumPy arrays keep
+    their dtype unless ``dtype`` is given.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, _ndarray):
+        if dtype is not None and data.dtype != dtype:
+            return data.astype(dtype)
+        return data.copy() if copy else data
+    if dtype is not None:
+        return xp.array(data, dtype=dtype)
+    arr = xp.array(data)
+    if arr.dtype == float64 and not isinstance(data, xp.generic):
+        return arr.astype(DEFAULT_FLOAT)
+    if arr.dtype.kind in "iu" and arr.dtype != int64:
+        return arr.astype(int64)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"cannot make a tensor from data of type {type(data).__name__} "
+                        f"(array dtype {arr.dtype}); expected numbers, lists or arrays")
+    return arr
+
+
+class RemovableHandle:
+    """Returned by :meth:`Tensor.register_hook`; ``handle.remove()`` unregisters the hook."""
+
+    __slots__ = ("_hook", "_hooks")
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks = hooks
+        self._hook = hook
+
+    def remove(self) -> None:
+        """Unregister the hook (a second call does nothing)."""
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it and backpropagate.
+
+    Args:
+        data: numbers, nested lists, a NumPy array (shared, not copied) or another Tensor.
+        dtype: the array dtype (``dg.float32``, ``dg.float64``, ``dg.int64``, ...).
+        requires_grad: record operations on this tensor so that ``backward`` fills ``.grad``.
+    """
+
+    __slots__ = ("__weakref__", "_base", "_hooks", "_node", "_out_index", "_version", "data",
+                 "grad", "requires_grad")
+
+    # Make NumPy hand binary operators with a Tensor on the right to the Tensor's reflected ones.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        self.data = to_array(data, dtype)
+        self.grad: Tensor | None = None
+        self._node: Function | None = None
+        self._out_index = 0
+        self._version = 0
+        self._base: Tensor | None = None
+        self._hooks: list | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data: Any, requires_grad: bool = False, node: Function | None = None,
+              out_index: int = 0) -> Tensor:
+        """Wrap an ndarray without any conversion (the hot path used by every op)."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._node = node
+        t._out_index = out_index
+        t._version = 0
+        t._base = None
+        t._hooks = None
+        return t
+
+    # ----------------------------------------------------------------- attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The size of each dimension."""
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions."""
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> Any:
+        """The element type (a NumPy dtype such as ``dg.float32``)."""
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user rather than by an operation that records a graph."""
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Function | None:
+        """The graph node that produced this tensor, or None for leaves."""
+        return self._node
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - the name users know from NumPy and PyTorch
+        """The tensor with its dimensions reversed (the transpose for a matrix)."""
+        return self.permute(*range(self.ndim - 1, -1, -1))
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape as a tuple, or the size of one dimension (PyTorch's ``size()``)."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        """The number of dimensions (PyTorch's name for ``ndim``)."""
+        return self.data.ndim
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    # ----------------------------------------------------------------- conversion
+    def numpy(self) -> Any:
+        """The underlying array (shared memory, no copy)."""
+        return self.data
+
+    def tolist(self) -> Any:
+        """The values as (nested) Python lists."""
+        return self.data.tolist()
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element; this one has shape "
+                             f"{tuple(self.data.shape)} ({self.data.size} elements)")
+        return self.data.item()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only a one-element integer tensor can be used as an index")
+        return int(self.data.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is "
+                             "ambiguous; use .any() or .all()")
+        return bool(self.data.item())
+
+    __hash__ = object.__hash__
+
+    def detach(self) -> Tensor:
+        """A new leaf tensor sharing this tensor's data, outside any graph."""
+        t = Tensor._make(self.data)
+        t._base = self._base if self._base is not None else self
+        return t
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (leaves only); returns self."""
+        if not self.is_leaf:
+            raise BackwardError("requires_grad_() can only change leaf tensors; this tensor was "
+                                "produced by an operation (use .detach() first)")
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating point tensors can require gradients; "
+                            f"this one has dtype {self.data.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    # ----------------------------------------------------------------- autograd
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Backpropagate from this tensor, accumulating gradients into the leaves' ``.grad``.
+
+        Args:
+            grad: the gradient of some scalar with respect to this tensor; may be omitted only
+                when this tensor has one element.
+            retain_graph: keep the saved buffers so that backward can run through the graph again.
+        """
+        from deepgrad.autograd import run_backward
+
+        run_backward(self, grad, retain_graph)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
+        replaces the gradient. Returns a handle whose ``remove()`` unregisters the hook."""
+        if not self.requires_grad:
+            raise BackwardError("cannot register a hook on a tensor that does not require grad")
+        if self._node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            hooks = self._node.output_hooks(self._out_index)
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    # ----------------------------------------------------------------- in-place updates
+    def _prepare_inplace(self, other: Any = None) -> Any:
+        """Check that an in-place update is allowed, bump the version, return ``other``'s data."""
+        if self.requires_grad and (_State.enabled or self._node is not None):
+            where = "a leaf that requires grad" if self._node is None else \
+                "a tensor produced by an operation that records a graph"
+            raise BackwardError(
+                f"in-place operation on {where}: wrap parameter updates in `with dg.no_grad():`"
+                + ("" if self._node is None else ", or use an out-of-place op (y = y + x)"))
+        if isinstance(other, Tensor):
+            if other.requires_grad and _State.enabled:
+                raise BackwardError("in-place operation with an operand that requires grad "
+                                    "cannot be recorded; use an out-of-place op (y = y + x)")
+            other = other.data
+        self._version += 1
+        if self._base is not None:
+            self._base._version += 1
+        return other
+
+    def __iadd__(self, other: Any) -> Tensor:
+        xp.add(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
+        return self
+
+    def __isub__(self, other: Any) -> Tensor:
+        xp.subtract(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
+        return self
+
+    def __imul__(self, other: Any) -> Tensor:
+        xp.multiply(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
+        return self
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        xp.divide(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
+        return self
+
+    def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        """In place: ``self += alpha * other``."""
+        other = self._prepare_inplace(other)
+        xp.add(self.data, other if alpha == 1.0 else alpha * other, out=self.data,
+               casting="same_kind")
+        return self
+
+    def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
+        """In place: ``self -= alpha * other``."""
+        other = self._prepare_inplace(other)
+        xp.subtract(self.data, other if alpha == 1.0 else alpha * other, out=self.data,
+                    casting="same_kind")
+        return self
+
+    def mul_(self, other: Any) -> Tensor:
+        """In place: ``self *= other``."""
+        xp.multiply(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
+        return self
+
+    def div_(self, other: Any) -> Tensor:
+        """In place: ``self /= other``."""
+        xp.divide(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
+        return self
+
+    def copy_(self, src: Any) -> Tensor:
+        """In place: copy ``src`` (broadcast to this shape) into this tensor."""
+        xp.copyto(self.data, self._prepare_inplace(src), casting="same_kind")
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        """In place: set every element to ``value``."""
+        self._prepare_inplace()
+        self.data.fill(value)
+        return self
+
+    def zero_(self) -> Tensor:
+        """In place: set every element to zero."""
+        return self.fill_(0)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        from deepgrad.ops.indexing import normalize_index
+
+        value = self._prepare_inplace(value)
+        self.data[normalize_index(index)] = value
+
+    # ----------------------------------------------------------------- printing
+    def __repr__(self) -> str:
+        extras = []
+        if self.data.dtype not in (float32, int64, bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{type(self._node).__name__}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        body = xp.array2string(self.data, separator=", ", prefix="tensor(")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"

@@ -1,0 +1,64 @@
+"""Test helpers: compare deepgrad with PyTorch on the same inputs, outputs and gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import deepgrad as dg
+
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5}
+
+
+def assert_close(actual: Any, expected: Any, dtype: Any = np.float64, what: str = "") -> None:
+    """Relative closeness at the project's parity tolerance for ``dtype``."""
+    actual = np.asarray(actual.numpy() if hasattr(actual, "numpy") else actual)
+    if hasattr(expected, "detach"):
+        expected = expected.detach().numpy()
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    tol = TOLERANCE[np.dtype(dtype).type]
+    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * scale, err_msg=what)
+
+
+def check_parity(torch: Any, dg_fn: Callable[..., Any], torch_fn: Callable[..., Any],
+                 arrays: Sequence[np.ndarray], requires_grad: Sequence[bool] | None = None,
+                 seed: int = 0) -> None:
+    """Run both functions on copies of ``arrays``; compare outputs and every input gradient.
+
+    Float arrays require grad unless ``requires_grad`` says otherwise. Outputs may be a tensor or
+    a tuple; the gradient flows from ``sum(out * g)`` with the same random ``g`` in both.
+    """
+    if requires_grad is None:
+        requires_grad = [a.dtype.kind == "f" for a in arrays]
+    dg_in = [dg.tensor(a, requires_grad=r) for a, r in zip(arrays, requires_grad)]
+    t_in = [torch.tensor(a, requires_grad=r) for a, r in zip(arrays, requires_grad)]
+    dg_out, t_out = dg_fn(*dg_in), torch_fn(*t_in)
+    dg_outs = dg_out if isinstance(dg_out, (tuple, list)) else (dg_out,)
+    t_outs = t_out if isinstance(t_out, (tuple, list)) else (t_out,)
+    assert len(dg_outs) == len(t_outs)
+    dtype = next((a.dtype for a in arrays if a.dtype.kind == "f"), np.dtype(np.float64))
+    rng = np.random.default_rng(seed)
+    dg_loss, t_loss = None, None
+    for i, (d, t) in enumerate(zip(dg_outs, t_outs)):
+        assert_close(d, t, dtype, f"output {i}")
+        if d.dtype.kind == "f" and d.requires_grad:
+            g = rng.standard_normal(d.shape).astype(d.dtype)
+            term_d, term_t = (d * dg.tensor(g)).sum(), (t * torch.tensor(g)).sum()
+            dg_loss = term_d if dg_loss is None else dg_loss + term_d
+            t_loss = term_t if t_loss is None else t_loss + term_t
+    if dg_loss is None:
+        return
+    dg_loss.backward()
+    t_loss.backward()
+    for i, (d, t) in enumerate(zip(dg_in, t_in)):
+        if not requires_grad[i]:
+            continue
+        if t.grad is None:
+            assert d.grad is None or not np.any(d.grad.numpy()), f"input {i}: torch has no grad"
+            continue
+        assert d.grad is not None, f"input {i}: deepgrad gave no gradient"
+        assert_close(d.grad, t.grad, dtype, f"gradient of input {i}")
