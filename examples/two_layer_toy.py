@@ -49,7 +49,7 @@ def main() -> None:
         loss = -logp[dg.arange(len(y_train)), y].mean()
         loss.backward()
         with dg.no_grad():
-            for p, v in zip(params, velocity):
+            for p, v in zip(params, velocity, strict=True):
                 v *= 0.9
                 v += p.grad.numpy()
                 p -= 0.2 * v

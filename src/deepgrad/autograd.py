@@ -120,12 +120,10 @@ class Function:
                 arrays.append(a)
         if not (record and _State.enabled):
             out = cls.forward(_NULL_CTX, *arrays, **options)
-            if type(out) is tuple:
-                return tuple(_wrap_plain(o) for o in out)
-            out = _wrap_plain(out)
+            outs = tuple(_wrap_plain(o) for o in out) if type(out) is tuple else _wrap_plain(out)
             if cls.is_view:
-                out._base = _view_base(args[0])
-            return out
+                _link_views(outs, args[0])
+            return outs
 
         ctx = object.__new__(cls)
         edges = []
@@ -145,11 +143,15 @@ class Function:
         if type(out) is tuple:
             ctx.num_outputs = len(out)
             nondiff = cls.non_differentiable_outputs
-            return tuple(
+            outs = tuple(
                 _wrap_plain(o) if i in nondiff else _wrap_node(o, ctx, i)
                 for i, o in enumerate(out))
-        ctx.num_outputs = 1
-        return _wrap_node(out, ctx, 0)
+        else:
+            ctx.num_outputs = 1
+            outs = _wrap_node(out, ctx, 0)
+        if cls.is_view:
+            _link_views(outs, args[0])
+        return outs
 
 
 def _freed_error(node: Function) -> BackwardError:
@@ -171,10 +173,14 @@ def _wrap_node(out: Any, node: Function, index: int) -> Tensor:
     return Tensor._make(out, True, node, index)
 
 
-def _view_base(t: Any) -> Tensor | None:
-    if not isinstance(t, Tensor):
-        return None
-    return t._base if t._base is not None else t
+def _link_views(outs: Any, source: Any) -> None:
+    """Point views at the tensor owning the memory, so that an in-place change through any of
+    them bumps the version that the graph checks."""
+    if not isinstance(source, Tensor):
+        return
+    base = source._base if source._base is not None else source
+    for out in outs if type(outs) is tuple else (outs,):
+        out._base = base
 
 
 def _versions_of_saved_inputs(saved: dict, args: tuple, arrays: list) -> tuple:
@@ -185,7 +191,7 @@ def _versions_of_saved_inputs(saved: dict, args: tuple, arrays: list) -> tuple:
     checked = []
     for value in saved.values():
         if type(value) is _ndarray:
-            for t, arr in zip(args, arrays):
+            for t, arr in zip(args, arrays, strict=True):
                 if arr is value and isinstance(t, Tensor):
                     root = t._base if t._base is not None else t
                     checked.append((root, root._version))
@@ -244,7 +250,11 @@ def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> 
             node._saved = None
         if type(gxs) is not tuple:
             gxs = (gxs,)
-        for edge, gx in zip(node.edges, gxs):
+        if len(gxs) != len(node.edges):
+            raise BackwardError(f"{type(node).__name__}.backward returned {len(gxs)} gradients "
+                                f"for {len(node.edges)} inputs; return one per positional "
+                                "argument of forward (None where there is none)")
+        for edge, gx in zip(node.edges, gxs, strict=True):
             if edge is None or gx is None:
                 continue
             target, index = edge

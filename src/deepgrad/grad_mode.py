@@ -49,13 +49,13 @@ class _GradSwitch:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradSwitch):  # noqa: N801 - named like PyTorch's, used as ``with dg.no_grad():``
+class no_grad(_GradSwitch):
     """Disable graph recording: ``with dg.no_grad(): ...`` or ``@dg.no_grad()``."""
 
     _mode = False
 
 
-class enable_grad(_GradSwitch):  # noqa: N801
+class enable_grad(_GradSwitch):
     """Re-enable graph recording inside a ``no_grad`` block or function."""
 
     _mode = True

@@ -136,7 +136,7 @@ class Tensor:
         return self._node
 
     @property
-    def T(self) -> Tensor:  # noqa: N802 - the name users know from NumPy and PyTorch
+    def T(self) -> Tensor:
         """The tensor with its dimensions reversed (the transpose for a matrix)."""
         return self.permute(*range(self.ndim - 1, -1, -1))
 
@@ -253,6 +253,10 @@ class Tensor:
             raise BackwardError(
                 f"in-place operation on {where}: wrap parameter updates in `with dg.no_grad():`"
                 + ("" if self._node is None else ", or use an out-of-place op (y = y + x)"))
+        if not self.data.flags.writeable:
+            raise ValueError("in-place operation on a read-only tensor (an expand or "
+                             "broadcast_to view, whose elements share memory); use .clone() "
+                             "first")
         if isinstance(other, Tensor):
             if other.requires_grad and _State.enabled:
                 raise BackwardError("in-place operation with an operand that requires grad "

@@ -233,7 +233,7 @@ def neg(x: Tensor) -> Tensor:
     return Neg.apply(x)
 
 
-def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+def pow(a: Any, b: Any) -> Tensor:
     """Elementwise ``a ** b`` with broadcasting."""
     return Pow.apply(*binary_operands(a, b))
 

@@ -132,7 +132,7 @@ def sqrt(x: Tensor) -> Tensor:
     return Sqrt.apply(x)
 
 
-def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+def abs(x: Tensor) -> Tensor:
     """Elementwise absolute value."""
     return Abs.apply(x)
 
@@ -162,7 +162,7 @@ def to(x: Tensor, dtype: Any) -> Tensor:
     return Cast.apply(x, dtype)
 
 
-def float(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's method name
+def float(x: Tensor) -> Tensor:
     """``x`` as float32."""
     return to(x, xp.float32)
 
