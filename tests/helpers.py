@@ -20,7 +20,8 @@ def assert_close(actual: Any, expected: Any, dtype: Any = np.float64, what: str 
     expected = np.asarray(expected)
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
     tol = TOLERANCE[np.dtype(dtype).type]
-    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    finite = np.abs(expected[np.isfinite(expected)])
+    scale = max(1.0, float(finite.max())) if finite.size else 1.0
     np.testing.assert_allclose(actual, expected, rtol=tol, atol=tol * scale, err_msg=what)
 
 

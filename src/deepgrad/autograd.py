@@ -257,6 +257,8 @@ def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> 
         for edge, gx in zip(node.edges, gxs, strict=True):
             if edge is None or gx is None:
                 continue
+            if type(gx) is not _ndarray:
+                gx = xp.asarray(gx)  # NumPy ops on 0-d arrays return scalars
             target, index = edge
             if index < 0:
                 entry = leaf_grads.get(id(target))

@@ -12,7 +12,7 @@ _ndarray = xp.ndarray
 
 
 def unbroadcast(g: Any, shape: tuple) -> Any:
-    """Sum a gradient over the dimensions that broadcasting added or stretched, back to ``shape``."""
+    """Sum a gradient over the dims that broadcasting added or stretched, back to ``shape``."""
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
@@ -58,8 +58,8 @@ def normalize_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     """A sorted tuple of dimension indices from an int, a sequence or None (all dims)."""
     if dim is None:
         return None
-    if isinstance(dim, int):
-        return (normalize_dim(dim, ndim, op),)
+    if isinstance(dim, (int, xp.integer)):
+        return (normalize_dim(int(dim), ndim, op),)
     dims = tuple(sorted(normalize_dim(int(d), ndim, op) for d in dim))
     if len(set(dims)) != len(dims):
         raise ValueError(f"{op}: dimension {list(dim)} lists a dimension twice")

@@ -184,7 +184,7 @@ class MatMul(Function):
             if a2.ndim == 2 and gy.ndim > 2:
                 # (N, K)^T @ (B, N, M) for every batch at once: fold the batch into the columns.
                 gy2 = xp.moveaxis(gy, -2, 0).reshape(gy.shape[-2], -1)
-                gb = (a2.T @ gy2).reshape((a2.shape[1],) + gy.shape[:-2] + gy.shape[-1:])
+                gb = (a2.T @ gy2).reshape(a2.shape[1], *gy.shape[:-2], gy.shape[-1])
                 gb = xp.moveaxis(gb, 0, -2)
             else:
                 gb = xp.matmul(xp.swapaxes(a2, -1, -2), gy)
