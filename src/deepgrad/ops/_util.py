@@ -35,14 +35,25 @@ def operand(x: Any) -> Any:
 
 
 def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
-    """Both operands of a binary op; an integer tensor meeting a Python float becomes float32
-    (PyTorch's rule; NumPy would make float64)."""
+    """Both operands of a binary op, with PyTorch's promotion where NumPy's differs: an integer
+    tensor meeting a float (a Python float or a float tensor) takes the float's dtype (float32
+    for a Python float), where NumPy would make float64."""
     a, b = operand(a), operand(b)
-    if isinstance(b, float) and isinstance(a, Tensor) and a.data.dtype.kind in "iub":
-        a = Tensor._make(a.data.astype(DEFAULT_FLOAT))
-    elif isinstance(a, float) and isinstance(b, Tensor) and b.data.dtype.kind in "iub":
-        b = Tensor._make(b.data.astype(DEFAULT_FLOAT))
+    a_int = isinstance(a, Tensor) and a.data.dtype.kind in "iub"
+    b_int = isinstance(b, Tensor) and b.data.dtype.kind in "iub"
+    if a_int and not b_int:
+        a = _as_float_like(a, b)
+    elif b_int and not a_int:
+        b = _as_float_like(b, a)
     return a, b
+
+
+def _as_float_like(t: Tensor, other: Any) -> Tensor:
+    if isinstance(other, float):
+        return Tensor._make(t.data.astype(DEFAULT_FLOAT))
+    if isinstance(other, Tensor) and other.data.dtype.kind == "f":
+        return Tensor._make(t.data.astype(other.data.dtype))
+    return t
 
 
 def normalize_dim(dim: int, ndim: int, op: str) -> int:

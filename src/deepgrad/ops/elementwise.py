@@ -153,7 +153,7 @@ def tanh(x: Tensor) -> Tensor:
 
 
 def to(x: Tensor, dtype: Any) -> Tensor:
-    """``x`` as ``dtype`` (the same tensor when it already has it); differentiable between floats."""
+    """``x`` as ``dtype`` (``x`` itself when it has it already); differentiable between floats."""
     dtype = xp.dtype(dtype)
     if x.data.dtype == dtype:
         return x
