@@ -13,6 +13,7 @@ when some input requires grad and recording is on, keeps the instance as a node 
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, ClassVar
 
 from deepgrad.backend import xp
@@ -138,7 +139,6 @@ class Function:
         ctx._saved = {}
         ctx._hooks = None
         out = cls.forward(ctx, *arrays, **options)
-        ctx._checked = _versions_of_saved_inputs(ctx._saved, args, arrays)
 
         if type(out) is tuple:
             ctx.num_outputs = len(out)
@@ -151,6 +151,7 @@ class Function:
             outs = _wrap_node(out, ctx, 0)
         if cls.is_view:
             _link_views(outs, args[0])
+        ctx._checked = _versions_of_saved(ctx._saved, args, outs) if ctx._saved else ()
         return outs
 
 
@@ -183,18 +184,20 @@ def _link_views(outs: Any, source: Any) -> None:
         out._base = base
 
 
-def _versions_of_saved_inputs(saved: dict, args: tuple, arrays: list) -> tuple:
-    """(tensor, version) for each input whose array backward will read, to detect later
-    in-place changes that would make the gradient silently wrong."""
-    if not saved:
-        return ()
+def _versions_of_saved(saved: dict, args: tuple, outs: Any) -> tuple:
+    """(weak reference, version) of each tensor whose array backward will read, inputs and
+    outputs alike, to detect a later in-place change that would make the gradient silently
+    wrong. Weak, because a tensor that is gone cannot be changed any more (its aliases keep it
+    alive through ``_base``), and a strong reference from a node to its output would be a cycle."""
+    tensors = [t for t in args if isinstance(t, Tensor)]
+    tensors.extend(outs if type(outs) is tuple else (outs,))
     checked = []
     for value in saved.values():
         if type(value) is _ndarray:
-            for t, arr in zip(args, arrays, strict=True):
-                if arr is value and isinstance(t, Tensor):
+            for t in tensors:
+                if t.data is value:
                     root = t._base if t._base is not None else t
-                    checked.append((root, root._version))
+                    checked.append((weakref.ref(root), root._version))
     return tuple(checked)
 
 
@@ -239,8 +242,9 @@ def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> 
             gys = _run_output_hooks(node, gys)
         if node._saved is None:
             raise _freed_error(node)
-        for t, version in node._checked:
-            if t._version != version:
+        for ref, version in node._checked:
+            t = ref()
+            if t is not None and t._version != version:
                 raise BackwardError(
                     f"{type(node).__name__}: one of the tensors it saved for backward was "
                     f"modified in place after it was used (version {t._version}, expected "

@@ -37,7 +37,8 @@ def set_rng_state(state: dict) -> None:
 def _size(size: tuple) -> tuple[int, ...]:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    if not all(isinstance(s, (int, xp.integer)) and s >= 0 for s in size):
+    if not all(isinstance(s, (int, xp.integer)) and not isinstance(s, bool) and s >= 0
+               for s in size):
         raise ValueError(f"a size must be non-negative integers; got {size}")
     return tuple(int(s) for s in size)
 
@@ -85,12 +86,11 @@ def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 
 def full(size: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of shape ``size`` filled with ``fill_value`` (float32 for floats, int64 for ints)."""
+    """A tensor of shape ``size`` filled with ``fill_value`` (float32, or int64 for an int)."""
     if dtype is None:
         dtype = int64 if isinstance(fill_value, (int, xp.integer)) and not isinstance(
             fill_value, bool) else DEFAULT_FLOAT
-    shape = (size,) if isinstance(size, int) else _size(tuple(size))
-    return _finish(xp.full(shape, fill_value, dtype=dtype), requires_grad)
+    return _finish(xp.full(_size((size,)), fill_value, dtype=dtype), requires_grad)
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -105,6 +105,7 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tens
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """The identity matrix of shape (n, m or n)."""
+    n, m = _size((n, n if m is None else m))
     return _finish(xp.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
 
@@ -153,13 +154,14 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    shape = (size,) if isinstance(size, int) else _size(tuple(size))
-    data = _Random.generator.integers(low, high, shape, dtype=int64 if dtype is None else dtype)
+    data = _Random.generator.integers(low, high, _size((size,)),
+                                      dtype=int64 if dtype is None else dtype)
     return Tensor._make(xp.asarray(data))
 
 
 def randperm(n: int) -> Tensor:
     """A random permutation of ``0 .. n-1`` (int64)."""
+    (n,) = _size((n,))
     return Tensor._make(_Random.generator.permutation(n).astype(int64))
 
 

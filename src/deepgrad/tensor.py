@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from deepgrad.backend import xp
-from deepgrad.errors import BackwardError
+from deepgrad.errors import BackwardError, ShapeError, shape_str
 from deepgrad.grad_mode import _State
 
 if TYPE_CHECKING:
@@ -39,9 +39,13 @@ def to_array(data: Any, dtype: Any = None, copy: bool = False) -> Any:
         if dtype is not None and data.dtype != dtype:
             return data.astype(dtype)
         return data.copy() if copy else data
+    try:
+        arr = xp.array(data, dtype=dtype)
+    except (ValueError, TypeError) as error:
+        raise TypeError(f"cannot make a tensor from this {type(data).__name__}: {error} "
+                        "(nested lists must be rectangular and hold numbers)") from None
     if dtype is not None:
-        return xp.array(data, dtype=dtype)
-    arr = xp.array(data)
+        return arr
     if arr.dtype == float64 and not isinstance(data, xp.generic):
         return arr.astype(DEFAULT_FLOAT)
     if arr.dtype.kind in "iu" and arr.dtype != int64:
@@ -142,7 +146,11 @@ class Tensor:
 
     def size(self, dim: int | None = None) -> Any:
         """The shape as a tuple, or the size of one dimension (PyTorch's ``size()``)."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        if dim is None:
+            return self.data.shape
+        from deepgrad.ops._util import normalize_dim
+
+        return self.data.shape[normalize_dim(dim, self.data.ndim, "size")]
 
     def numel(self) -> int:
         """The number of elements."""
@@ -267,49 +275,58 @@ class Tensor:
             self._base._version += 1
         return other
 
-    def __iadd__(self, other: Any) -> Tensor:
-        xp.add(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
+    def _update(self, ufunc: Any, other: Any) -> Tensor:
+        """``self = ufunc(self, other)`` in place, with errors that say what did not fit."""
+        other = self._prepare_inplace(other)
+        try:
+            ufunc(self.data, other, out=self.data, casting="same_kind")
+        except ValueError:
+            raise ShapeError(f"in-place {ufunc.__name__}: an operand of shape "
+                             f"{shape_str(xp.shape(other))} cannot update a tensor of shape "
+                             f"{shape_str(self.shape)} (the result must keep the tensor's "
+                             "shape)") from None
+        except TypeError:
+            raise TypeError(f"in-place {ufunc.__name__}: the result has dtype "
+                            f"{xp.result_type(self.data, other)}, which cannot be stored in "
+                            f"this {self.dtype} tensor") from None
         return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._update(xp.add, other)
 
     def __isub__(self, other: Any) -> Tensor:
-        xp.subtract(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
-        return self
+        return self._update(xp.subtract, other)
 
     def __imul__(self, other: Any) -> Tensor:
-        xp.multiply(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
-        return self
+        return self._update(xp.multiply, other)
 
     def __itruediv__(self, other: Any) -> Tensor:
-        xp.divide(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
-        return self
+        return self._update(xp.divide, other)
 
     def add_(self, other: Any, alpha: float = 1.0) -> Tensor:
         """In place: ``self += alpha * other``."""
-        other = self._prepare_inplace(other)
-        xp.add(self.data, other if alpha == 1.0 else alpha * other, out=self.data,
-               casting="same_kind")
-        return self
+        return self._update(xp.add, other if alpha == 1.0 else alpha * other)
 
     def sub_(self, other: Any, alpha: float = 1.0) -> Tensor:
         """In place: ``self -= alpha * other``."""
-        other = self._prepare_inplace(other)
-        xp.subtract(self.data, other if alpha == 1.0 else alpha * other, out=self.data,
-                    casting="same_kind")
-        return self
+        return self._update(xp.subtract, other if alpha == 1.0 else alpha * other)
 
     def mul_(self, other: Any) -> Tensor:
         """In place: ``self *= other``."""
-        xp.multiply(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
-        return self
+        return self._update(xp.multiply, other)
 
     def div_(self, other: Any) -> Tensor:
         """In place: ``self /= other``."""
-        xp.divide(self.data, self._prepare_inplace(other), out=self.data, casting="same_kind")
-        return self
+        return self._update(xp.divide, other)
 
     def copy_(self, src: Any) -> Tensor:
         """In place: copy ``src`` (broadcast to this shape) into this tensor."""
-        xp.copyto(self.data, self._prepare_inplace(src), casting="same_kind")
+        src = self._prepare_inplace(src)
+        try:
+            xp.copyto(self.data, src, casting="same_kind")
+        except ValueError:
+            raise ShapeError(f"copy_: a source of shape {shape_str(xp.shape(src))} does not "
+                             f"broadcast to this tensor's shape {shape_str(self.shape)}") from None
         return self
 
     def fill_(self, value: float) -> Tensor:

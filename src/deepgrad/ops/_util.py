@@ -27,10 +27,10 @@ def operand(x: Any) -> Any:
     """Make ``x`` usable by an op: Tensors stay, Python scalars stay (NumPy treats them as weakly
     typed, so ``float32 * 2.0`` stays float32), NumPy scalars become Python scalars for the same
     reason, anything else becomes a Tensor that needs no grad."""
+    if isinstance(x, xp.generic):  # checked first: np.float64 is a subclass of float
+        return x.item()
     if isinstance(x, (Tensor, int, float)):
         return x
-    if isinstance(x, xp.generic):
-        return x.item()
     return Tensor._make(to_array(x))
 
 
@@ -45,6 +45,14 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
         a = _as_float_like(a, b)
     elif b_int and not a_int:
         b = _as_float_like(b, a)
+    elif (isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype != b.data.dtype
+          and (a.data.ndim == 0) != (b.data.ndim == 0)):
+        # Like a Python number, a 0-d tensor does not widen a tensor of the same kind.
+        if a.data.dtype.kind == b.data.dtype.kind:
+            if a.data.ndim == 0:
+                a = a.to(b.data.dtype)
+            else:
+                b = b.to(a.data.dtype)
     return a, b
 
 

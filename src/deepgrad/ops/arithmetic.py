@@ -12,7 +12,7 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
-from deepgrad.ops._util import binary_operands, broadcast_error, operand, unbroadcast
+from deepgrad.ops._util import binary_operands, broadcast_error, unbroadcast
 from deepgrad.tensor import DEFAULT_FLOAT, Tensor
 
 _ndarray = xp.ndarray
@@ -137,8 +137,13 @@ class Pow(Function):
             else:
                 ga = unbroadcast(gy * b * a ** (b - 1), ctx.a_shape)
         if ctx.needs_input_grad[1]:
-            log_a = xp.log(a) if type(a) is _ndarray else math.log(a)
-            gb = unbroadcast(gy * ctx.y * log_a, ctx.b_shape)
+            if type(a) is _ndarray:
+                # d(a**b)/db = a**b log a, taken as 0 where a == 0 (PyTorch's limit) not 0*-inf.
+                with xp.errstate(divide="ignore", invalid="ignore"):
+                    gb = xp.where(a == 0, 0.0, gy * ctx.y * xp.log(a))
+            else:
+                gb = gy * ctx.y * (math.log(a) if a != 0 else 0.0)
+            gb = unbroadcast(gb, ctx.b_shape)
         return ga, gb
 
 
@@ -166,6 +171,9 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, gy):
         a_shape, b_shape = ctx.a_shape, ctx.b_shape
+        if len(a_shape) == 1 and len(b_shape) == 1:  # a dot product: gy is 0-d
+            return (gy * ctx.b if ctx.needs_input_grad[0] else None,
+                    gy * ctx.a if ctx.needs_input_grad[1] else None)
         if len(a_shape) == 1:
             gy = xp.expand_dims(gy, -2)
         if len(b_shape) == 1:
@@ -224,7 +232,7 @@ def div(a: Any, b: Any) -> Tensor:
     """Elementwise true division ``a / b``; integer tensors give float32, as in PyTorch."""
     a, b = binary_operands(a, b)
     if _is_integer(a) and _is_integer(b):
-        a = Tensor._make(xp.asarray(a.data if isinstance(a, Tensor) else a, dtype=DEFAULT_FLOAT))
+        a, b = _as_default_float(a), _as_default_float(b)
     return Div.apply(a, b)
 
 
@@ -240,7 +248,17 @@ def pow(a: Any, b: Any) -> Tensor:
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with NumPy/PyTorch semantics (1-D, 2-D and batched operands)."""
-    return MatMul.apply(operand(a), operand(b))
+    a, b = binary_operands(a, b)
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        raise ShapeError("matmul: both operands need at least one dimension; got a Python "
+                         "number (use * to multiply by a scalar)")
+    return MatMul.apply(a, b)
+
+
+def _as_default_float(x: Any) -> Any:
+    if isinstance(x, Tensor):
+        return Tensor._make(x.data.astype(DEFAULT_FLOAT))
+    return float(x)
 
 
 def _is_integer(x: Any) -> bool:

@@ -6,7 +6,15 @@ from typing import Any
 
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
-from deepgrad.tensor import Tensor
+from deepgrad.tensor import DEFAULT_FLOAT, Tensor
+
+
+def float_input(x: Tensor) -> Tensor:
+    """``x``, or for an integer tensor ``x`` as float32: math on integers gives float32, as in
+    PyTorch (NumPy would give float64)."""
+    if x.data.dtype.kind in "iub":
+        return Tensor._make(x.data.astype(DEFAULT_FLOAT))
+    return x
 
 
 class Exp(Function):
@@ -119,17 +127,17 @@ class Cast(Function):
 
 def exp(x: Tensor) -> Tensor:
     """Elementwise e**x."""
-    return Exp.apply(x)
+    return Exp.apply(float_input(x))
 
 
 def log(x: Tensor) -> Tensor:
     """Elementwise natural logarithm."""
-    return Log.apply(x)
+    return Log.apply(float_input(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """Elementwise square root."""
-    return Sqrt.apply(x)
+    return Sqrt.apply(float_input(x))
 
 
 def abs(x: Tensor) -> Tensor:
@@ -139,17 +147,17 @@ def abs(x: Tensor) -> Tensor:
 
 def sin(x: Tensor) -> Tensor:
     """Elementwise sine."""
-    return Sin.apply(x)
+    return Sin.apply(float_input(x))
 
 
 def cos(x: Tensor) -> Tensor:
     """Elementwise cosine."""
-    return Cos.apply(x)
+    return Cos.apply(float_input(x))
 
 
 def tanh(x: Tensor) -> Tensor:
     """Elementwise hyperbolic tangent."""
-    return Tanh.apply(x)
+    return Tanh.apply(float_input(x))
 
 
 def to(x: Tensor, dtype: Any) -> Tensor:
