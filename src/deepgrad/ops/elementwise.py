@@ -187,4 +187,4 @@ def long(x: Tensor) -> Tensor:
 
 METHODS = {"exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sin": sin, "cos": cos,
            "tanh": tanh, "to": to, "float": float, "double": double, "long": long}
-__all__ = [name for name in METHODS if name not in ("float", "double", "long")]
+__all__ = [name for name in METHODS if name not in ("to", "float", "double", "long")]
