@@ -9,6 +9,7 @@ Tensors with reverse-mode automatic differentiation over NumPy arrays::
     w.grad.numpy()
 """
 
+from deepgrad import nn
 from deepgrad import ops as _ops  # noqa: F401 - attaches the Tensor methods
 from deepgrad.autograd import Function
 from deepgrad.creation import (
@@ -201,6 +202,7 @@ __all__ = [
     "mul",
     "ne",
     "neg",
+    "nn",
     "no_grad",
     "ones",
     "ones_like",

@@ -77,19 +77,27 @@ class Function:
 
     def save(self, **values: Any) -> None:
         """Keep values (arrays or anything else) for backward, readable as ``ctx.name``."""
+        # Plain instance attributes, so that backward reads them at full attribute speed;
+        # ``_saved`` remembers the names, to free them after backward.
+        self.__dict__.update(values)
         self._saved.update(values)  # type: ignore[union-attr]
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for names not set on the instance: the saved values.
-        saved = self.__dict__.get("_saved")
-        if saved is None:
-            if name.startswith("__"):
-                raise AttributeError(name)
+        # Only reached for names not set on the instance: saved values after they were freed.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self.__dict__.get("_saved") is None:
             raise _freed_error(self)
-        try:
-            return saved[name]
-        except KeyError:
-            raise AttributeError(f"{type(self).__name__} saved no value named {name!r}") from None
+        raise AttributeError(f"{type(self).__name__} saved no value named {name!r}")
+
+    def release(self) -> None:
+        """Free the saved values (after backward, unless the graph is retained)."""
+        saved = self._saved
+        if saved:
+            instance = self.__dict__
+            for name in saved:
+                instance.pop(name, None)
+        self._saved = None
 
     def output_hooks(self, index: int) -> list:
         """The list of gradient hooks of this node's output ``index`` (created on first use)."""
@@ -110,32 +118,40 @@ class Function:
     @classmethod
     def apply(cls, *args: Any, **options: Any) -> Any:
         """Run the operation on Tensors (and plain values), recording a node when needed."""
+        if _State.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    return cls._record(args, options)
+        out = cls.forward(_NULL_CTX, *[a.data if isinstance(a, Tensor) else a for a in args],
+                          **options)
+        if type(out) is tuple:
+            outs = tuple(Tensor._make(_array(o)) for o in out)
+        else:
+            outs = Tensor._make(out if type(out) is _ndarray else xp.asarray(out))
+        if cls.is_view:
+            _link_views(outs, args[0])
+        return outs
+
+    @classmethod
+    def _record(cls, args: tuple, options: dict) -> Any:
+        ctx = object.__new__(cls)
+        edges = []
+        needs = []
         arrays = []
-        record = False
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
                 if a.requires_grad:
-                    record = True
+                    node = a._node
+                    edges.append((a, -1) if node is None else (node, a._out_index))
+                    needs.append(True)
+                    continue
             else:
                 arrays.append(a)
-        if not (record and _State.enabled):
-            out = cls.forward(_NULL_CTX, *arrays, **options)
-            outs = tuple(_wrap_plain(o) for o in out) if type(out) is tuple else _wrap_plain(out)
-            if cls.is_view:
-                _link_views(outs, args[0])
-            return outs
-
-        ctx = object.__new__(cls)
-        edges = []
-        for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
-                node = a._node
-                edges.append((a, -1) if node is None else (node, a._out_index))
-            else:
-                edges.append(None)
+            edges.append(None)
+            needs.append(False)
         ctx.edges = tuple(edges)
-        ctx.needs_input_grad = tuple(e is not None for e in edges)
+        ctx.needs_input_grad = tuple(needs)
         ctx._saved = {}
         ctx._hooks = None
         out = cls.forward(ctx, *arrays, **options)
@@ -144,11 +160,11 @@ class Function:
             ctx.num_outputs = len(out)
             nondiff = cls.non_differentiable_outputs
             outs = tuple(
-                _wrap_plain(o) if i in nondiff else _wrap_node(o, ctx, i)
-                for i, o in enumerate(out))
+                Tensor._make(_array(o)) if i in nondiff else
+                Tensor._make(_array(o), True, ctx, i) for i, o in enumerate(out))
         else:
             ctx.num_outputs = 1
-            outs = _wrap_node(out, ctx, 0)
+            outs = Tensor._make(out if type(out) is _ndarray else xp.asarray(out), True, ctx, 0)
         if cls.is_view:
             _link_views(outs, args[0])
         ctx._checked = _versions_of_saved(ctx._saved, args, outs) if ctx._saved else ()
@@ -162,16 +178,8 @@ def _freed_error(node: Function) -> BackwardError:
         "backward if you need to backward twice")
 
 
-def _wrap_plain(out: Any) -> Tensor:
-    if type(out) is not _ndarray:
-        out = xp.asarray(out)
-    return Tensor._make(out)
-
-
-def _wrap_node(out: Any, node: Function, index: int) -> Tensor:
-    if type(out) is not _ndarray:
-        out = xp.asarray(out)
-    return Tensor._make(out, True, node, index)
+def _array(out: Any) -> Any:
+    return out if type(out) is _ndarray else xp.asarray(out)
 
 
 def _link_views(outs: Any, source: Any) -> None:
@@ -189,16 +197,21 @@ def _versions_of_saved(saved: dict, args: tuple, outs: Any) -> tuple:
     outputs alike, to detect a later in-place change that would make the gradient silently
     wrong. Weak, because a tensor that is gone cannot be changed any more (its aliases keep it
     alive through ``_base``), and a strong reference from a node to its output would be a cycle."""
-    tensors = [t for t in args if isinstance(t, Tensor)]
-    tensors.extend(outs if type(outs) is tuple else (outs,))
     checked = []
     for value in saved.values():
         if type(value) is _ndarray:
-            for t in tensors:
+            for t in args:
+                if isinstance(t, Tensor) and t.data is value:
+                    checked.append(_version_of(t))
+            for t in outs if type(outs) is tuple else (outs,):
                 if t.data is value:
-                    root = t._base if t._base is not None else t
-                    checked.append((weakref.ref(root), root._version))
+                    checked.append(_version_of(t))
     return tuple(checked)
+
+
+def _version_of(t: Tensor) -> tuple:
+    root = t._base if t._base is not None else t
+    return weakref.ref(root), root._version
 
 
 def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
@@ -224,18 +237,18 @@ def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> 
             raise BackwardError(f"backward(grad): grad has shape {shape_str(g.shape)} but the "
                                 f"tensor has shape {shape_str(root.shape)}")
 
-    leaf_grads: dict[int, list] = {}
-    if root._node is None:
-        leaf_grads[id(root)] = [root, g]
+    # Nodes and tensors are dict keys by identity (Function and Tensor hash by id).
+    leaf_grads: dict[Tensor, Any] = {}
+    node = root._node
+    if node is None:
+        leaf_grads[root] = g
         _finish_leaves(leaf_grads, user_array=g)
         return
 
-    order = _topological_order(root._node)
-    pending: dict[int, list] = {id(root._node): [None] * root._node.num_outputs}
-    pending[id(root._node)][root._out_index] = g
-
-    for node in order:
-        gys = pending.pop(id(node), None)
+    pending: dict[Function, list] = {node: [None] * node.num_outputs}
+    pending[node][root._out_index] = g
+    for node in _topological_order(root._node):
+        gys = pending.pop(node, None)
         if gys is None:
             continue
         if node._hooks:
@@ -251,49 +264,48 @@ def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> 
                     f"{version}); use an out-of-place op or .clone() before modifying it")
         gxs = node.backward(node, *gys)
         if not retain_graph:
-            node._saved = None
+            node.release()
+        edges = node.edges
         if type(gxs) is not tuple:
             gxs = (gxs,)
-        if len(gxs) != len(node.edges):
+        if len(gxs) != len(edges):
             raise BackwardError(f"{type(node).__name__}.backward returned {len(gxs)} gradients "
-                                f"for {len(node.edges)} inputs; return one per positional "
+                                f"for {len(edges)} inputs; return one per positional "
                                 "argument of forward (None where there is none)")
-        for edge, gx in zip(node.edges, gxs, strict=True):
+        for edge, gx in zip(edges, gxs):
             if edge is None or gx is None:
                 continue
             if type(gx) is not _ndarray:
                 gx = xp.asarray(gx)  # NumPy ops on 0-d arrays return scalars
             target, index = edge
             if index < 0:
-                entry = leaf_grads.get(id(target))
-                if entry is None:
-                    leaf_grads[id(target)] = [target, gx]
-                else:
-                    entry[1] = entry[1] + gx
+                previous = leaf_grads.get(target)
+                leaf_grads[target] = gx if previous is None else previous + gx
             else:
-                slot = pending.get(id(target))
+                slot = pending.get(target)
                 if slot is None:
-                    slot = pending[id(target)] = [None] * target.num_outputs
-                slot[index] = gx if slot[index] is None else slot[index] + gx
+                    slot = pending[target] = [None] * target.num_outputs
+                previous = slot[index]
+                slot[index] = gx if previous is None else previous + gx
     _finish_leaves(leaf_grads, user_array=g)
 
 
 def _topological_order(start: Function) -> list[Function]:
     """Nodes reachable from ``start``, each after every node that consumes its output."""
     postorder: list[Function] = []
-    visited: set[int] = set()
+    visited: set[Function] = set()
     stack: list[tuple[Function, bool]] = [(start, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             postorder.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
         stack.append((node, True))
         for edge in node.edges:
-            if edge is not None and edge[1] >= 0 and id(edge[0]) not in visited:
+            if edge is not None and edge[1] >= 0 and edge[0] not in visited:
                 stack.append((edge[0], False))
     postorder.reverse()
     return postorder
@@ -312,23 +324,34 @@ def _run_output_hooks(node: Function, gys: list) -> list:
 
 
 def _finish_leaves(leaf_grads: dict, user_array: Any) -> None:
-    # A gradient array may be shared (``add`` hands gy to both inputs; the caller's own grad
-    # array), or be a broadcast view: a leaf takes an array as its .grad only when nothing else
-    # can see it, so that in-place changes of one .grad (clipping, zeroing) touch no other.
-    taken = {id(user_array)}
-    for leaf, g in leaf_grads.values():
+    # A gradient array may be shared (``add`` hands gy to both inputs, a reshape's gradient is a
+    # view of its output's, the caller passed its own array) or be a broadcast view: a leaf
+    # adopts an array as its .grad only when no other .grad or caller can see its memory, and
+    # it is laid out like the leaf, so that in-place changes of one .grad (clipping, zeroing)
+    # touch no other and updates of the leaf by its gradient run at memory speed.
+    taken = {id(_memory_owner(user_array))}
+    for leaf, g in leaf_grads.items():
         if leaf._hooks:
             for hook in list(leaf._hooks):
                 result = hook(Tensor._make(g))
                 if result is not None:
                     g = result.data if isinstance(result, Tensor) else result
-        if g.dtype != leaf.data.dtype:
-            g = g.astype(leaf.data.dtype)
+        data = leaf.data
         if leaf.grad is None:
-            if (id(g) in taken or not g.flags.owndata or not g.flags.writeable
-                    or g.shape != leaf.data.shape):
-                g = xp.array(xp.broadcast_to(g, leaf.data.shape))
-            taken.add(id(g))
+            owner = id(_memory_owner(g))
+            if (owner in taken or g.dtype != data.dtype or g.shape != data.shape
+                    or g.strides != data.strides or not g.flags.writeable):
+                copy = xp.empty_like(data)
+                xp.copyto(copy, g, casting="same_kind")
+                g = copy
+                owner = id(g)
+            taken.add(owner)
             leaf.grad = Tensor._make(g)
         else:
             leaf.grad.data = leaf.grad.data + g
+
+
+def _memory_owner(a: Any) -> Any:
+    while isinstance(a, _ndarray) and a.base is not None:
+        a = a.base
+    return a

@@ -165,12 +165,23 @@ class MatMul(Function):
             raise _matmul_error(a.shape, b.shape) from None
         ctx.save(a=a if ctx.needs_input_grad[1] else None,
                  b=b if ctx.needs_input_grad[0] else None,
-                 a_shape=a.shape, b_shape=b.shape)
+                 a_shape=a.shape, b_shape=b.shape, a_fortran=_is_fortran(a),
+                 b_fortran=_is_fortran(b))
         return y
 
     @staticmethod
     def backward(ctx, gy):
         a_shape, b_shape = ctx.a_shape, ctx.b_shape
+        if len(a_shape) == 2 and len(b_shape) == 2:
+            # Each gradient is computed in its input's memory order, so the gradient of a
+            # transposed weight view (x @ W.T) reaches W C-ordered, like W: a later in-place
+            # update ``W -= lr * W.grad`` then runs at memory speed instead of strided.
+            ga = gb = None
+            if ctx.needs_input_grad[0]:
+                ga = (ctx.b @ gy.T).T if ctx.a_fortran else gy @ ctx.b.T
+            if ctx.needs_input_grad[1]:
+                gb = (gy.T @ ctx.a).T if ctx.b_fortran else ctx.a.T @ gy
+            return ga, gb
         if len(a_shape) == 1 and len(b_shape) == 1:  # a dot product: gy is 0-d
             return (gy * ctx.b if ctx.needs_input_grad[0] else None,
                     gy * ctx.a if ctx.needs_input_grad[1] else None)
@@ -200,6 +211,10 @@ class MatMul(Function):
                 gb = gb[..., 0]
             gb = unbroadcast(gb, b_shape)
         return ga, gb
+
+
+def _is_fortran(x: Any) -> bool:
+    return x.ndim == 2 and x.flags.f_contiguous and not x.flags.c_contiguous
 
 
 def _matmul_error(a_shape: tuple, b_shape: tuple) -> ShapeError:
