@@ -59,7 +59,7 @@ def test_errors_name_the_shapes():
     with pytest.raises(dg.ShapeError, match=r"linear: expects input \(\.\.\., 4\) for a weight "
                                             r"of shape \(3, 4\); got \(2, 5\)"):
         F.linear(dg.randn(2, 5), w)
-    with pytest.raises(dg.ShapeError, match=r"linear: bias must have shape \(3,\)"):
+    with pytest.raises(dg.ShapeError, match=r"linear: bias must have shape \(3\)"):
         F.linear(dg.randn(2, 4), w, dg.randn(4))
     with pytest.raises(dg.ShapeError, match="linear: weight must be 2-D"):
         F.linear(dg.randn(2, 4), dg.randn(4))

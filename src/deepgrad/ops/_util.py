@@ -38,6 +38,12 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
     """Both operands of a binary op, with PyTorch's promotion where NumPy's differs: an integer
     tensor meeting a float (a Python float or a float tensor) takes the float's dtype (float32
     for a Python float), where NumPy would make float64."""
+    if isinstance(a, Tensor):
+        # The common cases first, cheaply: two tensors of one dtype, a float tensor and a float.
+        kind = a.data.dtype.kind
+        if (isinstance(b, Tensor) and b.data.dtype == a.data.dtype) or (
+                kind == "f" and type(b) in (float, int)):
+            return a, b
     a, b = operand(a), operand(b)
     a_int = isinstance(a, Tensor) and a.data.dtype.kind in "iub"
     b_int = isinstance(b, Tensor) and b.data.dtype.kind in "iub"

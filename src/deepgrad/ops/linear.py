@@ -8,6 +8,8 @@ leading PyTorch.
 
 from __future__ import annotations
 
+from typing import Any
+
 from deepgrad.autograd import Function
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.tensor import Tensor
@@ -50,18 +52,25 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         weight: shape (out_features, in_features), as in PyTorch.
         bias: shape (out_features,), or None.
     """
-    if weight.ndim != 2:
-        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features); got shape "
-                         f"{shape_str(weight.shape)}")
-    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-        raise ShapeError(f"linear: expects input (..., {weight.shape[1]}) for a weight of shape "
-                         f"{shape_str(weight.shape)}; got {shape_str(x.shape)}")
-    if bias is not None and bias.shape != (weight.shape[0],):
-        raise ShapeError(f"linear: bias must have shape ({weight.shape[0]},) for a weight of "
-                         f"shape {shape_str(weight.shape)}; got {shape_str(bias.shape)}")
-    dtype = weight.data.dtype
-    if x.data.dtype != dtype or (bias is not None and bias.data.dtype != dtype):
-        raise TypeError(f"linear: input, weight and bias must have the same dtype; got "
-                        f"{x.data.dtype}, {dtype}"
-                        + ("" if bias is None else f", {bias.data.dtype}"))
+    xa, wa = x.data, weight.data
+    ba = None if bias is None else bias.data
+    # One cheap combined check on the hot path; the diagnosis only when it fails.
+    if (wa.ndim != 2 or xa.ndim == 0 or xa.shape[-1] != wa.shape[1] or xa.dtype != wa.dtype
+            or (ba is not None and (ba.shape != wa.shape[:1] or ba.dtype != wa.dtype))):
+        raise _linear_error(xa, wa, ba)
     return Linear.apply(x, weight, bias)
+
+
+def _linear_error(x: Any, weight: Any, bias: Any) -> Exception:
+    if weight.ndim != 2:
+        return ShapeError(f"linear: weight must be 2-D (out_features, in_features); got shape "
+                          f"{shape_str(weight.shape)}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        return ShapeError(f"linear: expects input (..., {weight.shape[1]}) for a weight of shape "
+                          f"{shape_str(weight.shape)}; got {shape_str(x.shape)}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        return ShapeError(f"linear: bias must have shape {shape_str(weight.shape[:1])} for a "
+                          f"weight of shape {shape_str(weight.shape)}; got "
+                          f"{shape_str(bias.shape)}")
+    return TypeError(f"linear: input, weight and bias must have the same dtype; got {x.dtype}, "
+                     f"{weight.dtype}" + ("" if bias is None else f", {bias.dtype}"))
