@@ -1,7 +1,7 @@
 """The first rows (issue #3): an MLP train step, its hand-written NumPy ceiling, batch-1
 inference latency, and import time.
 
-The MLP is 784-256-256-10 with ReLU, Linear as ``x @ W.T + b`` with W of shape (out, in),
+The MLP is 784-256-256-10 with ReLU, Linear as ``F.linear`` (or ``x @ W.T + b``), W (out, in),
 initialized like PyTorch's nn.Linear, on random float32 data with a fixed seed; torch gets copies
 of the same arrays. torch runs its usual idiom (``F.linear``, ``F.cross_entropy``) in each
 variant whose speed might differ; the harness compares with the fastest.
@@ -43,14 +43,18 @@ def mlp_arrays(batch: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndar
     return layers, x, y
 
 
-def deepgrad_mlp(layers: list, requires_grad: bool) -> tuple[list, Callable[[Any], Any]]:
-    """deepgrad parameters (copies) and the forward function ``x -> logits``."""
+def deepgrad_mlp(layers: list, requires_grad: bool,
+                 fused: bool = True) -> tuple[list, Callable[[Any], Any]]:
+    """deepgrad parameters (copies) and the forward function ``x -> logits``: each layer is
+    ``dg.nn.functional.linear`` (one fused op), or with ``fused=False`` the primitives
+    ``x @ W.T + b`` (three ops)."""
     params = [(dg.tensor(w, requires_grad=requires_grad), dg.tensor(b, requires_grad=requires_grad))
               for w, b in layers]
+    linear = dg.nn.functional.linear
 
     def forward(x: Any) -> Any:
         for i, (w, b) in enumerate(params):
-            x = x @ w.T + b
+            x = linear(x, w, b) if fused else x @ w.T + b
             if i < len(params) - 1:
                 x = x.relu()
         return x
@@ -113,15 +117,19 @@ def torch_train_steps(torch: ModuleType, layers: list, x: np.ndarray,
             "optim.SGD fused": optim_sgd(fused=True)}
 
 
-def setup_mlp_train(torch: ModuleType | None) -> Prepared:
-    """deepgrad: forward, cross-entropy from log_softmax + pick + mean, backward, manual SGD."""
+def setup_mlp_train(torch: ModuleType | None, fused: bool = True) -> Prepared:
+    """deepgrad: forward, cross-entropy, backward, manual SGD. ``fused``: the layers and the loss
+    are deepgrad's fused ops (``F.linear``, ``F.cross_entropy``); otherwise they are written from
+    primitives (``x @ W.T + b``; ``log_softmax``, pick, ``-mean``)."""
     layers, x, y = mlp_arrays(TRAIN_BATCH)
-    params, forward = deepgrad_mlp(layers, requires_grad=True)
+    params, forward = deepgrad_mlp(layers, requires_grad=True, fused=fused)
     dx, dy, rows = dg.tensor(x), dg.tensor(y), dg.arange(TRAIN_BATCH)
 
     def step() -> Any:
-        logp = forward(dx).log_softmax(dim=1)
-        loss = -logp[rows, dy].mean()
+        if fused:
+            loss = dg.nn.functional.cross_entropy(forward(dx), dy)
+        else:
+            loss = -forward(dx).log_softmax(dim=1)[rows, dy].mean()
         loss.backward()
         with dg.no_grad():
             for p in params:
@@ -223,6 +231,8 @@ def setup_import(torch: ModuleType | None) -> Prepared:
 WORKLOADS = [
     Workload("MLP 784-256-256-10 train step, batch 128", "throughput", setup_mlp_train,
              target=1.2, items_per_call=TRAIN_BATCH),
+    Workload("MLP train step as above, layers and loss written from primitives", "throughput",
+             lambda torch: setup_mlp_train(torch, fused=False), items_per_call=TRAIN_BATCH),
     Workload("NumPy hand-written MLP train step, batch 128", "throughput", setup_numpy_train,
              items_per_call=TRAIN_BATCH, deepgrad_label="NumPy by hand"),
     Workload("MLP 784-256-256-10 inference, batch 1, no_grad", "latency", setup_mlp_inference,

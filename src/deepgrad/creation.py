@@ -10,8 +10,9 @@ from deepgrad.tensor import DEFAULT_FLOAT, Tensor, int64, to_array
 
 
 class _Random:
-    # The one generator every random factory, initializer and dropout mask draws from.
-    generator = xp.random.default_rng()
+    # The one generator every random factory, initializer and dropout mask draws from, made on
+    # first use: creating it at import would load numpy.random, a tenth of the import time.
+    generator: Any = None
 
 
 def manual_seed(seed: int) -> None:
@@ -21,17 +22,19 @@ def manual_seed(seed: int) -> None:
 
 def generator() -> Any:
     """The NumPy ``Generator`` behind deepgrad's randomness (for code that draws its own)."""
+    if _Random.generator is None:
+        _Random.generator = xp.random.default_rng()
     return _Random.generator
 
 
 def get_rng_state() -> dict:
     """The generator's state as a dict of plain values (for checkpoints)."""
-    return _Random.generator.bit_generator.state
+    return generator().bit_generator.state
 
 
 def set_rng_state(state: dict) -> None:
     """Restore a state returned by :func:`get_rng_state`."""
-    _Random.generator.bit_generator.state = state
+    generator().bit_generator.state = state
 
 
 def _size(size: tuple) -> tuple[int, ...]:
@@ -139,13 +142,13 @@ def _random_float(dtype: Any) -> Any:
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Samples from the standard normal distribution."""
     dtype = _random_float(dtype)
-    return _finish(_Random.generator.standard_normal(_size(size), dtype=dtype), requires_grad)
+    return _finish(generator().standard_normal(_size(size), dtype=dtype), requires_grad)
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Samples from the uniform distribution on [0, 1)."""
     dtype = _random_float(dtype)
-    return _finish(_Random.generator.random(_size(size), dtype=dtype), requires_grad)
+    return _finish(generator().random(_size(size), dtype=dtype), requires_grad)
 
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None) -> Tensor:
@@ -154,7 +157,7 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    data = _Random.generator.integers(low, high, _size((size,)),
+    data = generator().integers(low, high, _size((size,)),
                                       dtype=int64 if dtype is None else dtype)
     return Tensor._make(xp.asarray(data))
 
@@ -162,7 +165,7 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
 def randperm(n: int) -> Tensor:
     """A random permutation of ``0 .. n-1`` (int64)."""
     (n,) = _size((n,))
-    return Tensor._make(_Random.generator.permutation(n).astype(int64))
+    return Tensor._make(generator().permutation(n).astype(int64))
 
 
 __all__ = ["arange", "empty", "eye", "from_numpy", "full", "generator", "get_rng_state",
