@@ -1,0 +1,357 @@
+"""``Module``: a layer or a model, holding Parameters, buffers and sub-modules by attribute name.
+
+Names matter: ``state_dict`` keys are attribute paths (``features.0.weight``), the same as
+PyTorch's for the same architecture, so weights move between the two without conversion; and a
+shape error raised inside a sub-module names it by its path in the model it was called from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+from deepgrad.backend import xp
+from deepgrad.errors import ShapeError, shape_str
+from deepgrad.grad_mode import no_grad
+from deepgrad.tensor import Tensor, to_array
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as one of its weights (``requires_grad`` by default)."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        super().__init__(to_array(data.data if isinstance(data, Tensor) else data),
+                         requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class LayerShapeError(ShapeError):
+    """A ShapeError raised by a layer; the outermost module call fills in the layer's path."""
+
+    def __init__(self, module: Module, message: str) -> None:
+        super().__init__(message)
+        self.module = module
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def layer_error(module: Module, expected: str, got: tuple, hint: str = "") -> LayerShapeError:
+    """The error a layer raises for a bad input: ``Conv2d expects input (N, 3, H, W); got
+    (64, 1, 28, 28)``, later named by its path (``Conv2d 'features.0' expects ...``)."""
+    message = f"{type(module).__name__} expects input {expected}; got {shape_str(got)}"
+    return LayerShapeError(module, message + (f". {hint}" if hint else ""))
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` could not match."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class _CallDepth:
+    # Depth of nested module calls: the outermost call names the layer in a shape error.
+    depth = 0
+
+
+class Module:
+    """Base class of layers and models: assign Parameters, Modules and buffers as attributes,
+    define ``forward``, call the module like a function."""
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    # ----------------------------------------------------------------- registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before "
+                                 f"assigning attributes (while setting {name!r})")
+        params, buffers, modules = self._parameters, self._buffers, self._modules
+        if isinstance(value, Parameter):
+            self._forget(name)
+            params[name] = value
+        elif isinstance(value, Module):
+            self._forget(name)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}.{name} is a Parameter; assign a "
+                                f"Parameter or None, not {type(value).__name__}")
+            params[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"{type(self).__name__}.{name} is a buffer; assign a Tensor or "
+                                f"None, not {type(value).__name__}")
+            buffers[name] = value
+        elif name in modules:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}.{name} is a sub-module; assign a "
+                                f"Module or None, not {type(value).__name__}")
+            modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: parameters, buffers and sub-modules.
+        d = self.__dict__
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry in d and name in d[registry]:
+                return d[registry][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or a None placeholder, such as a disabled bias) under ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None; got "
+                            f"{type(param).__name__}")
+        self._forget(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a tensor that is state but not a weight (e.g. running statistics). Persistent
+        buffers are part of ``state_dict``."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None; got "
+                            f"{type(tensor).__name__}")
+        self._forget(name)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Add a sub-module under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module; got {type(module).__name__}")
+        self._forget(name)
+        self._modules[name] = module
+
+    # ----------------------------------------------------------------- calling
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation of this module; subclasses define it."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _CallDepth.depth += 1
+        try:
+            return self.forward(*args, **kwargs)
+        except LayerShapeError as error:
+            if _CallDepth.depth == 1:
+                raise self._named(error) from None
+            raise
+        finally:
+            _CallDepth.depth -= 1
+
+    def _named(self, error: LayerShapeError) -> ShapeError:
+        for path, module in self.named_modules():
+            if module is error.module and path:
+                name = type(module).__name__
+                return ShapeError(error.message.replace(name, f"{name} {path!r}", 1))
+        return ShapeError(error.message)
+
+    # ----------------------------------------------------------------- traversal
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(path, module) for this module and every sub-module, each once, depth first."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            path, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield path, module
+            children = [(f"{path}.{name}" if path else name, child)
+                        for name, child in module._modules.items() if child is not None]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every sub-module."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for the direct sub-modules."""
+        for name, child in self._modules.items():
+            if child is not None:
+                yield name, child
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules."""
+        for _, child in self.named_children():
+            yield child
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool) -> Iterator[tuple]:
+        seen: set[int] = set()
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for path, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{path}.{name}" if path else name), value
+
+    def named_parameters(self, prefix: str = "",
+                         recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(path, parameter) for every parameter, each once even when shared."""
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter, each once."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "",
+                      recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(path, buffer) for every buffer."""
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer."""
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every sub-module and then on this one; returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # ----------------------------------------------------------------- modes and dtypes
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (dropout active, batch norm updating its statistics); returns self."""
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze every parameter; returns self."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset every parameter's gradient (to None, or to zeros)."""
+        for param in self.parameters():
+            if set_to_none:
+                param.grad = None
+            elif param.grad is not None:
+                param.grad.data.fill(0)
+
+    def to(self, dtype: Any) -> Module:
+        """Cast floating parameters, gradients and buffers to ``dtype`` in place; returns self."""
+        dtype = xp.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to: expects a floating dtype; got {dtype}")
+        for tensor in [*self.parameters(), *self.buffers()]:
+            if tensor.data.dtype.kind == "f" and tensor.data.dtype != dtype:
+                tensor.data = tensor.data.astype(dtype)
+                if tensor.grad is not None:
+                    tensor.grad.data = tensor.grad.data.astype(dtype)
+        return self
+
+    def double(self) -> Module:
+        """Cast to float64 (how the tests compare with PyTorch to 1e-10)."""
+        return self.to(xp.float64)
+
+    def float(self) -> Module:
+        """Cast to float32."""
+        return self.to(xp.float32)
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """Ordered ``name -> NumPy array`` (copies) of every parameter and persistent buffer,
+        with PyTorch's key names for the same architecture."""
+        state: dict[str, Any] = {}
+        for path, module in self.named_modules():
+            for name, param in module._parameters.items():
+                if param is not None:
+                    state[f"{path}.{name}" if path else name] = param.data.copy()
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent:
+                    state[f"{path}.{name}" if path else name] = buffer.data.copy()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays (or Tensors) into the parameters and buffers of the same names, cast to
+        each one's dtype. Every missing, unexpected or wrongly shaped key is reported in one
+        error (missing and unexpected keys only when ``strict``)."""
+        targets: dict[str, Tensor] = {}
+        for path, module in self.named_modules():
+            for registry in (module._parameters, module._buffers):
+                for name, tensor in registry.items():
+                    if tensor is not None and name not in module._non_persistent:
+                        targets[f"{path}.{name}" if path else name] = tensor
+        missing = [key for key in targets if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in targets]
+        arrays = {key: _as_array(value) for key, value in state_dict.items() if key in targets}
+        mismatched = [f"{key}: expected shape {shape_str(targets[key].shape)}, got "
+                      f"{shape_str(array.shape)}" for key, array in arrays.items()
+                      if array.shape != targets[key].shape]
+        problems = mismatched + ([f"missing key: {k}" for k in missing] +
+                                 [f"unexpected key: {k}" for k in unexpected] if strict else [])
+        if problems:
+            raise KeyError(f"load_state_dict into {type(self).__name__}: "
+                           f"{len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  "
+                           + "\n  ".join(problems))
+        with no_grad():
+            for key, array in arrays.items():
+                target = targets[key]
+                target.copy_(array.astype(target.data.dtype, copy=False))
+        return IncompatibleKeys(missing, unexpected)
+
+    # ----------------------------------------------------------------- printing
+    def extra_repr(self) -> str:
+        """The settings shown between the parentheses of this module's repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, child in self._modules.items():
+            child_repr = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_repr}")
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        head = f"{type(self).__name__}({extra}" if extra else f"{type(self).__name__}("
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def _as_array(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.data
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        return value.detach().numpy()
+    return xp.asarray(value)
+
+
+__all__ = ["IncompatibleKeys", "Module", "Parameter", "layer_error"]
