@@ -226,3 +226,17 @@ def test_apply_visits_every_module():
     seen = []
     Net().apply(lambda m: seen.append(type(m).__name__))
     assert seen == ["Affine", "Affine", "Sequential", "Affine", "Net"]
+
+
+def test_forward_hooks_see_and_replace_outputs():
+    net = Net()
+    seen = []
+    handle = net.head.register_forward_hook(lambda m, inputs, out: seen.append(out.shape))
+    replace = net.features.register_forward_hook(lambda m, inputs, out: out * 0)
+    out = net(dg.randn(3, 4))
+    assert seen == [(3, 2)]
+    np.testing.assert_array_equal(out.numpy(), 0)
+    handle.remove()
+    replace.remove()
+    net(dg.randn(3, 4))
+    assert seen == [(3, 2)]

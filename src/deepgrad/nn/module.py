@@ -55,6 +55,20 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
+class _HookHandle:
+    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
+
+    next_id = 0
+
+    def __init__(self, hooks: dict, key: int) -> None:
+        self._hooks = hooks
+        self._key = key
+
+    def remove(self) -> None:
+        """Unregister the hook (a second call does nothing)."""
+        self._hooks.pop(self._key, None)
+
+
 class _CallDepth:
     # Depth of nested module calls: the outermost call names the layer in a shape error.
     depth = 0
@@ -71,6 +85,7 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_forward_hooks", {})
         object.__setattr__(self, "training", True)
 
     # ----------------------------------------------------------------- registration
@@ -159,13 +174,27 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _CallDepth.depth += 1
         try:
-            return self.forward(*args, **kwargs)
+            output = self.forward(*args, **kwargs)
+            if self._forward_hooks:
+                for hook in list(self._forward_hooks.values()):
+                    result = hook(self, args, output)
+                    if result is not None:
+                        output = result
+            return output
         except LayerShapeError as error:
             if _CallDepth.depth == 1:
                 raise self._named(error) from None
             raise
         finally:
             _CallDepth.depth -= 1
+
+    def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> _HookHandle:
+        """Call ``hook(module, inputs, output)`` after every forward of this module; a returned
+        value replaces the output. Returns a handle whose ``remove()`` unregisters it."""
+        key = _HookHandle.next_id
+        _HookHandle.next_id += 1
+        self._forward_hooks[key] = hook
+        return _HookHandle(self._forward_hooks, key)
 
     def _named(self, error: LayerShapeError) -> ShapeError:
         for path, module in self.named_modules():

@@ -1,0 +1,28 @@
+"""nn.summary: output shapes, parameter counts (trainable and frozen), activation memory."""
+
+from deepgrad import nn
+
+
+def test_summary_table_and_counts(capsys):
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(),
+                          nn.Sequential(nn.Linear(256, 10), nn.LogSoftmax(dim=1)))
+    model[0].requires_grad_(False)
+    model.train()
+    result = nn.summary(model, (32, 784))
+    printed = capsys.readouterr().out
+    assert printed.strip() == str(result)
+    assert result.total_params == 784 * 256 + 256 + 256 * 10 + 10
+    assert result.frozen_params == 784 * 256 + 256
+    assert result.trainable_params == 256 * 10 + 10
+    assert [row[:3] for row in result.rows] == [
+        ("0", "Linear", "(32, 256)"), ("1", "ReLU", "(32, 256)"), ("2", "Sequential", "(32, 10)"),
+        ("2.0", "Linear", "(32, 10)"), ("2.1", "LogSoftmax", "(32, 10)")]
+    assert result.activation_bytes == 4 * 32 * (256 + 256 + 10 + 10)
+    assert "Total params: 203,530" in printed and "Frozen params: 200,960" in printed
+    assert model.training  # the mode is restored
+
+
+def test_summary_quiet_and_hooks_removed():
+    model = nn.Sequential(nn.Linear(3, 2))
+    nn.summary(model, (1, 3), verbose=False)
+    assert all(not m._forward_hooks for m in model.modules())
