@@ -1,0 +1,435 @@
+"""Pooling: max and average over sliding windows (1-D and 2-D), and adaptive average pooling.
+
+A 2-D window is separable: its max (or sum) is the max over its columns of each row, then the max
+of those over its rows. Each of the two stages is a max of ``kernel`` strided views of the array,
+so a pooling is ``kernel_h + kernel_w`` whole-array NumPy passes, with no Python loop over pixels
+and no copy of the windows (the tiled max makes one transposing copy of its input, so that its
+comparisons run as vectorized loops). Backward runs the stages in reverse, writing each view's
+share of the gradient straight into place where windows do not overlap (2x2 stride 2 and every
+other kernel == stride case) and adding it where they do. 1-D pooling is 2-D pooling of height 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from deepgrad.autograd import Function
+from deepgrad.backend import xp
+from deepgrad.errors import ShapeError, shape_str
+from deepgrad.tensor import Tensor
+
+
+class _Window(NamedTuple):
+    """One spatial dimension of a pooling: input length, window parameters, output length and
+    the length of the padded input that every window fits in (ceil_mode windows may overhang)."""
+
+    size: int
+    kernel: int
+    stride: int
+    padding: int
+    dilation: int
+    out: int
+    padded: int
+
+    @property
+    def disjoint(self) -> bool:
+        """No input position belongs to two windows."""
+        return self.stride >= (self.kernel - 1) * self.dilation + 1
+
+    @property
+    def tiles(self) -> bool:
+        """Every position of the padded input belongs to exactly one window."""
+        return (self.disjoint and self.stride == self.kernel
+                and self.padded == self.out * self.kernel)
+
+
+_NO_WINDOW = _Window(1, 1, 1, 0, 1, 1, 1)  # the height of a 1-D pooling
+
+
+def _window_views(a: Any, axis: int, w: _Window) -> list:
+    """The ``w.kernel`` strided views of ``a`` along ``axis`` (-1 or -2): view i holds the i-th
+    position of every window."""
+    span = (w.out - 1) * w.stride + 1
+    views = []
+    for i in range(w.kernel):
+        start = i * w.dilation
+        cut = slice(start, start + span, w.stride)
+        views.append(a[..., cut] if axis == -1 else a[..., cut, :])
+    return views
+
+
+def _pad(x: Any, rows: _Window, cols: _Window, fill: float) -> Any:
+    """``x`` inside a border of ``fill`` large enough for every window (``x`` itself if none)."""
+    if rows.padded == rows.size and cols.padded == cols.size:
+        return x
+    out = xp.full((*x.shape[:-2], rows.padded, cols.padded), fill, x.dtype)
+    out[..., rows.padding:rows.padding + rows.size, cols.padding:cols.padding + cols.size] = x
+    return out
+
+
+def _unpad(g: Any, rows: _Window, cols: _Window) -> Any:
+    if rows.padded == rows.size and cols.padded == cols.size:
+        return g
+    return g[..., rows.padding:rows.padding + rows.size, cols.padding:cols.padding + cols.size]
+
+
+def _max_along(a: Any, axis: int, w: _Window) -> tuple[Any, Any]:
+    """Window maxima along ``axis`` and the position of the first maximum in each window (bool
+    for two positions, an integer array for more, None for one)."""
+    if axis == -1 and w.tiles and w.kernel > 1:
+        # NumPy's comparisons do not vectorize over strided views: one transposing copy into a
+        # contiguous plane per window position costs less than the slowdown.
+        views = list(xp.moveaxis(a.reshape(*a.shape[:-1], w.out, w.kernel), -1, 0).copy())
+    else:
+        views = _window_views(a, axis, w)
+    if w.kernel == 1:
+        return views[0], None
+    # Strictly greater: on ties the earlier position keeps the max, as in PyTorch.
+    arg = xp.greater(views[1], views[0])
+    y = xp.maximum(views[0], views[1])
+    if w.kernel > 2:
+        arg = arg.astype(xp.uint8 if w.kernel < 256 else xp.intp)
+        for i in range(2, w.kernel):
+            xp.copyto(arg, i, where=xp.greater(views[i], y))
+            xp.maximum(y, views[i], out=y)
+    return y, arg
+
+
+def _sum_along(a: Any, axis: int, w: _Window) -> Any:
+    """Window sums along ``axis`` (a view of ``a`` for a window of one position)."""
+    views = _window_views(a, axis, w)
+    if w.kernel == 1:
+        return views[0]
+    y = views[0] + views[1]
+    for view in views[2:]:
+        y += view
+    return y
+
+
+def _spread(g: Any, arg: Any, axis: int, w: _Window) -> Any:
+    """The gradient of the input of one stage: each window's gradient goes to the position that
+    ``arg`` names (max) or to all its positions (``arg`` None: sum), added where windows overlap."""
+    shape = list(g.shape)
+    shape[axis] = w.padded
+    # Disjoint windows write their share in place: only positions outside every window need zeros.
+    gx = (xp.empty if w.tiles else xp.zeros)(shape, g.dtype)
+    if arg is None:
+        masks: Any = (None,) * w.kernel
+    elif arg.dtype == xp.bool_:
+        masks = (~arg, arg)
+    else:
+        masks = (arg == i for i in range(w.kernel))
+    for view, mask in zip(_window_views(gx, axis, w), masks):
+        if w.disjoint:
+            if mask is None:
+                xp.copyto(view, g)
+            else:
+                xp.multiply(g, mask, out=view)
+        else:
+            view += g if mask is None else g * mask
+    return gx
+
+
+def _flat_indices(row_arg: Any, col_arg: Any, rows: _Window, cols: _Window, shape: tuple) -> Any:
+    """PyTorch's indices of max pooling: the flat position (row * W + col) in the input plane."""
+    row = xp.broadcast_to(xp.arange(rows.out)[:, None] * rows.stride, shape)
+    if row_arg is not None:
+        row = row + row_arg.astype(xp.int64) * rows.dilation
+    col = xp.arange(cols.out) * cols.stride
+    if col_arg is not None:
+        col = col + xp.take_along_axis(col_arg, row, axis=-2).astype(xp.int64) * cols.dilation
+    return (row - rows.padding) * cols.size + (col - cols.padding)
+
+
+class MaxPool(Function):
+    """y[o] = max of x over window o (x padded with -inf);  gx = gy at the first position of each
+    window holding its max (row-major order, as PyTorch), 0 elsewhere, summed over windows.
+
+    The columns are reduced first: the first max of the first row holding a window's max is the
+    window's first max in row-major order. Output 1 (the indices) carries no gradient.
+    """
+
+    non_differentiable_outputs = (1,)
+
+    @staticmethod
+    def forward(ctx, x, rows, cols, return_indices):
+        shape = x.shape
+        if rows is _NO_WINDOW:
+            x = x[..., None, :]
+        fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        m, col_arg = _max_along(_pad(x, rows, cols, fill), -1, cols)
+        y, row_arg = _max_along(m, -2, rows)
+        if rows.kernel == cols.kernel == 1:
+            y = y.copy()  # a view of the input otherwise
+        if ctx.needs_input_grad[0]:
+            ctx.save(row_arg=row_arg, col_arg=col_arg, rows=rows, cols=cols, shape=shape)
+        if not return_indices:
+            return y[..., 0, :] if rows is _NO_WINDOW else y
+        indices = _flat_indices(row_arg, col_arg, rows, cols, y.shape)
+        if rows is _NO_WINDOW:
+            return y[..., 0, :], indices[..., 0, :]
+        return y, indices
+
+    @staticmethod
+    def backward(ctx, gy, _indices_grad=None):
+        rows, cols = ctx.rows, ctx.cols
+        if rows is _NO_WINDOW:
+            gy = gy[..., None, :]
+        gx = _spread(_spread(gy, ctx.row_arg, -2, rows), ctx.col_arg, -1, cols)
+        return _unpad(gx, rows, cols).reshape(ctx.shape)
+
+
+class AvgPool(Function):
+    """y[o] = sum of x over window o (x padded with zeros) / divisor[o];
+    gx = the sum, over the windows holding each position, of gy / divisor."""
+
+    @staticmethod
+    def forward(ctx, x, rows, cols, divisor):
+        shape = x.shape
+        if rows is _NO_WINDOW:
+            x = x[..., None, :]
+        if type(divisor) is not float:
+            divisor = divisor.astype(x.dtype)
+        y = _sum_along(_sum_along(_pad(x, rows, cols, 0), -1, cols), -2, rows)
+        if rows.kernel == cols.kernel == 1:
+            y = y / divisor  # y is a view of the input
+        else:
+            y /= divisor
+        ctx.save(rows=rows, cols=cols, divisor=divisor, shape=shape)
+        return y[..., 0, :] if rows is _NO_WINDOW else y
+
+    @staticmethod
+    def backward(ctx, gy):
+        rows, cols = ctx.rows, ctx.cols
+        if rows is _NO_WINDOW:
+            gy = gy[..., None, :]
+        g = gy / ctx.divisor
+        gx = _spread(_spread(g, None, -2, rows), None, -1, cols)
+        return _unpad(gx, rows, cols).reshape(ctx.shape)
+
+
+class GlobalAvgPool(Function):
+    """y = mean of x over (H, W), kept as 1 x 1;  gx = gy / (H W) at every position."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(shape=x.shape)
+        return x.mean(axis=(-2, -1), keepdims=True)
+
+    @staticmethod
+    def backward(ctx, gy):
+        shape = ctx.shape
+        return xp.broadcast_to(gy / (shape[-2] * shape[-1]), shape)
+
+
+class AdaptiveAvgPool(Function):
+    """y = (R @ x @ C^T) / counts, R and C the 0/1 matrices saying which rows (columns) each
+    output row (column) averages, counts their window sizes;  gx = R^T @ (gy / counts) @ C."""
+
+    @staticmethod
+    def forward(ctx, x, row_members, col_members):
+        row_members = row_members.astype(x.dtype)
+        col_members = col_members.astype(x.dtype)
+        counts = row_members.sum(axis=1)[:, None] * col_members.sum(axis=1)
+        y = row_members @ x @ col_members.T
+        y /= counts
+        ctx.save(row_members=row_members, col_members=col_members, counts=counts)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        return ctx.row_members.T @ (gy / ctx.counts) @ ctx.col_members
+
+
+_LAYOUTS = {1: "(N, C, L) or (C, L) with C, L > 0", 2: "(N, C, H, W) or (C, H, W) with C, H, W > 0"}
+
+
+def _check_input(op: str, x: Any, spatial_dims: int, integers: bool = False) -> None:
+    shape = x.shape
+    if x.ndim not in (spatial_dims + 1, spatial_dims + 2) or not all(shape[-spatial_dims - 1:]):
+        raise ShapeError(f"{op}: expects input {_LAYOUTS[spatial_dims]}; got {shape_str(shape)}")
+    if x.dtype.kind != "f" and not (integers and x.dtype.kind in "iu"):
+        raise TypeError(f"{op}: expects a floating-point input; got {x.dtype}")
+
+
+def _ints(op: str, name: str, value: Any, n: int) -> tuple[int, ...]:
+    """``value`` as ``n`` ints, from an int or a sequence of ``n`` ints."""
+    if isinstance(value, (int, xp.integer)) and not isinstance(value, bool):
+        return (int(value),) * n
+    if (isinstance(value, (tuple, list)) and len(value) == n
+            and all(isinstance(v, (int, xp.integer)) and not isinstance(v, bool) for v in value)):
+        return tuple(int(v) for v in value)
+    raise TypeError(f"{op}: {name} must be an int or a tuple of {n} int{'s' if n > 1 else ''}; "
+                    f"got {value!r}")
+
+
+def _show(values: tuple) -> str:
+    return str(values[0]) if len(values) == 1 else shape_str(values)
+
+
+def _out_size(size: int, kernel: int, stride: int, padding: int, dilation: int,
+              ceil_mode: bool) -> int:
+    """PyTorch's pooling output length (in ceil mode, the last window must start inside the
+    input or its left padding)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _windows(op: str, x: Any, spatial_dims: int, kernel_size: Any, stride: Any, padding: Any,
+             dilation: Any, ceil_mode: bool) -> tuple[_Window, _Window]:
+    """The validated (rows, cols) windows of a pooling of ``x``; rows is ``_NO_WINDOW`` in 1-D."""
+    n = spatial_dims
+    kernel = _ints(op, "kernel_size", kernel_size, n)
+    strides = kernel if stride is None else _ints(op, "stride", stride, n)
+    pads = _ints(op, "padding", padding, n)
+    dilations = _ints(op, "dilation", dilation, n)
+    if min(kernel) < 1 or min(strides) < 1 or min(dilations) < 1:
+        raise ValueError(f"{op}: kernel_size, stride and dilation must be positive; got "
+                         f"kernel_size={_show(kernel)}, stride={_show(strides)}, "
+                         f"dilation={_show(dilations)}")
+    if min(pads) < 0 or any(p > k // 2 for p, k in zip(pads, kernel)):
+        raise ValueError(f"{op}: padding must be between 0 and half the kernel size "
+                         f"(kernel_size // 2); got padding={_show(pads)} for "
+                         f"kernel_size={_show(kernel)}")
+    sizes = x.shape[-n:]
+    outs = tuple(_out_size(*dims, ceil_mode) for dims in zip(sizes, kernel, strides, pads,
+                                                                dilations))
+    if min(outs) < 1:
+        spans = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilations))
+        padded = tuple(s + 2 * p for s, p in zip(sizes, pads))
+        raise ShapeError(f"{op}: the pooling window {_show(spans)} (kernel_size={_show(kernel)}, "
+                         f"dilation={_show(dilations)}) is larger than the padded input "
+                         f"{_show(padded)} (input {shape_str(x.shape)}, padding={_show(pads)})")
+    windows = tuple(
+        _Window(size, k, s, p, d, out, max(size + 2 * p, (out - 1) * s + (k - 1) * d + 1))
+        for size, k, s, p, d, out in zip(sizes, kernel, strides, pads, dilations, outs))
+    return (_NO_WINDOW, windows[0]) if n == 1 else windows  # type: ignore[return-value]
+
+
+def _divisor(rows: _Window, cols: _Window, count_include_pad: bool) -> Any:
+    """Each window's element count (PyTorch's rule: with count_include_pad the padding counts,
+    the part of a ceil_mode window beyond it does not); a float when all are equal."""
+    counts = []
+    for w in (rows, cols):
+        start = xp.arange(w.out) * w.stride - w.padding
+        end = xp.minimum(start + w.kernel, w.size + w.padding)
+        if not count_include_pad:
+            start, end = xp.maximum(start, 0), xp.minimum(end, w.size)
+        counts.append(end - start)
+    divisor = counts[0][:, None] * counts[1]
+    first = int(divisor[0, 0])
+    return float(first) if (divisor == first).all() else divisor
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:
+    """2-D max pooling over (N, C, H, W) or (C, H, W) (PyTorch's ``F.max_pool2d``).
+
+    Args:
+        input: the input; float (or integer, without gradient).
+        kernel_size: the window, an int or (height, width).
+        stride: the step between windows; defaults to ``kernel_size``.
+        padding: implicit -inf padding on each side, at most ``kernel_size // 2``.
+        dilation: the step between the elements of a window.
+        ceil_mode: round the output size up, so that a last partial window is kept.
+        return_indices: also return the flat index (row * W + col) of each max in its plane.
+    """
+    _check_input("max_pool2d", input, 2, integers=True)
+    rows, cols = _windows("max_pool2d", input, 2, kernel_size, stride, padding, dilation,
+                          ceil_mode)
+    return MaxPool.apply(input, rows=rows, cols=cols, return_indices=return_indices)
+
+
+def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> Any:
+    """1-D max pooling over (N, C, L) or (C, L) (PyTorch's ``F.max_pool1d``).
+
+    Args are those of :func:`max_pool2d` for one dimension; the indices count along L.
+    """
+    _check_input("max_pool1d", input, 1, integers=True)
+    rows, cols = _windows("max_pool1d", input, 1, kernel_size, stride, padding, dilation,
+                          ceil_mode)
+    return MaxPool.apply(input, rows=rows, cols=cols, return_indices=return_indices)
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """2-D average pooling over (N, C, H, W) or (C, H, W) (PyTorch's ``F.avg_pool2d``).
+
+    Args:
+        input: the float input.
+        kernel_size: the window, an int or (height, width).
+        stride: the step between windows; defaults to ``kernel_size``.
+        padding: implicit zero padding on each side, at most ``kernel_size // 2``.
+        ceil_mode: round the output size up, so that a last partial window is kept.
+        count_include_pad: count the padding in each window's divisor.
+        divisor_override: divide every window's sum by this instead.
+    """
+    _check_input("avg_pool2d", input, 2)
+    rows, cols = _windows("avg_pool2d", input, 2, kernel_size, stride, padding, 1, ceil_mode)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise ValueError("avg_pool2d: divisor_override must not be zero")
+        divisor: Any = float(divisor_override)
+    else:
+        divisor = _divisor(rows, cols, count_include_pad)
+    return AvgPool.apply(input, rows=rows, cols=cols, divisor=divisor)
+
+
+def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """1-D average pooling over (N, C, L) or (C, L) (PyTorch's ``F.avg_pool1d``).
+
+    Args are those of :func:`avg_pool2d` for one dimension.
+    """
+    _check_input("avg_pool1d", input, 1)
+    rows, cols = _windows("avg_pool1d", input, 1, kernel_size, stride, padding, 1, ceil_mode)
+    return AvgPool.apply(input, rows=rows, cols=cols,
+                         divisor=_divisor(rows, cols, count_include_pad))
+
+
+def _members(size: int, out: int) -> Any:
+    """Which inputs each adaptive window averages: rows floor(i*size/out) to
+    ceil((i+1)*size/out) - 1, as a 0/1 matrix (out, size)."""
+    i = xp.arange(out)[:, None]
+    position = xp.arange(size)
+    return (position >= i * size // out) & (position < -(-(i + 1) * size // out))
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
+    """2-D average pooling to a fixed output size (PyTorch's ``F.adaptive_avg_pool2d``).
+
+    Args:
+        input: the float input, (N, C, H, W) or (C, H, W).
+        output_size: (height, width) or an int for both; None keeps that input size. Output row
+            i averages input rows floor(i * H / height) to ceil((i + 1) * H / height) - 1.
+    """
+    _check_input("adaptive_avg_pool2d", input, 2)
+    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+    valid = len(sizes) == 2 and all(
+        s is None or (isinstance(s, (int, xp.integer)) and not isinstance(s, bool) and s >= 0)
+        for s in sizes)
+    if not valid:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair of "
+                         f"non-negative ints (or None to keep an input size); got "
+                         f"{output_size!r}")
+    height, width = input.shape[-2:]
+    out_h = height if sizes[0] is None else int(sizes[0])
+    out_w = width if sizes[1] is None else int(sizes[1])
+    if out_h == out_w == 1:
+        return GlobalAvgPool.apply(input)
+    if out_h and out_w and height % out_h == 0 and width % out_w == 0:
+        kernel_h, kernel_w = height // out_h, width // out_w
+        rows = _Window(height, kernel_h, kernel_h, 0, 1, out_h, height)
+        cols = _Window(width, kernel_w, kernel_w, 0, 1, out_w, width)
+        return AvgPool.apply(input, rows=rows, cols=cols, divisor=float(kernel_h * kernel_w))
+    return AdaptiveAvgPool.apply(input, row_members=_members(height, out_h),
+                                 col_members=_members(width, out_w))
+
+
+__all__ = ["adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "max_pool1d", "max_pool2d"]
