@@ -1,0 +1,555 @@
+"""Convolutions: conv1d, conv2d and conv_transpose2d, NCL / NCHW at the interface.
+
+How they are fast:
+
+* Channel-major im2col: the input, as (C, N, H, W) memory (padded once when needed), is read
+  through a strided view (C, kH, kW, N, Ho, Wo) and copied into the column matrix
+  (C*kH*kW, N*Ho*Wo), whose rows are runs of Wo contiguous values. One GEMM per group (a batched
+  matmul over groups), W (C_out, C_in*kH*kW) @ cols, gives the output as (C_out, N, Ho, Wo)
+  memory, returned as an NCHW view: elementwise ops keep that layout, so the next convolution
+  reads it without a copy. The weights are used in their own layout, never transposed.
+* Backward: the weight gradient is one GEMM, gy @ cols^T, straight into the weight's layout; the
+  input gradient is one GEMM into columns, W^T @ gy, summed back by col2im as kH*kW slice-adds,
+  each reading one contiguous block of the columns.
+* The column matrices (tens of MiB) reuse the memory of the previous step's once it is free:
+  fresh memory of that size costs page faults that measured as much as the copy itself.
+* A 1x1 convolution is a plain GEMM: its column matrix is the input itself (channel-major memory,
+  as a previous convolution leaves it) or one transposing copy (measured faster than a batched
+  GEMM per image over NCHW memory).
+* A depthwise convolution (groups == in_channels == out_channels) is kH*kW multiply-accumulate
+  passes, not C tiny GEMMs: for stride 1 over long runs of the flattened planes, and per block of
+  channels that fits in cache.
+* conv_transpose2d is conv2d's input gradient as a forward: one GEMM and col2im; its backward is
+  a conv2d (im2col and one GEMM) and one GEMM for the weight.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from deepgrad.autograd import Function
+from deepgrad.backend import xp
+from deepgrad.errors import ShapeError, shape_str
+from deepgrad.tensor import Tensor
+
+_as_strided = xp.lib.stride_tricks.as_strided
+
+# Recently used column buffers; one is handed out again only when nothing else refers to it.
+_BUFFERS: list[Any] = []
+_MAX_BUFFERS = 6
+_BLOCK_BYTES = 2 << 20
+
+
+def _free_refcount() -> int:
+    """What sys.getrefcount reports, inside the loop of :func:`_buffer`, for a buffer that only
+    the list refers to (measured, as it differs between Python versions)."""
+    probe = [xp.empty(0)]
+    for buf in probe:
+        return sys.getrefcount(buf)
+    return 0
+
+
+_FREE_REFCOUNT = _free_refcount()
+
+
+# ------------------------------------------------------------------------------ layout helpers
+def _buffer(shape: tuple[int, ...], dtype: Any) -> Any:
+    """An uninitialized array of ``shape``, in the memory of a recent one that nothing (no view,
+    no saved graph value) refers to any more, else fresh."""
+    for buf in _BUFFERS:
+        if buf.shape == shape and buf.dtype == dtype and sys.getrefcount(buf) == _FREE_REFCOUNT:
+            return buf
+    buf = xp.empty(shape, dtype)
+    _BUFFERS.append(buf)
+    if len(_BUFFERS) > _MAX_BUFFERS:
+        del _BUFFERS[0]
+    return buf
+
+
+def _padded(x: Any, pads: tuple[int, int, int, int]) -> Any:
+    """(N, C, H, W) as channel-major (C, N, H + top + bottom, W + left + right), zero-padded;
+    a view of ``x`` when there is no padding."""
+    cnhw = x.transpose(1, 0, 2, 3)
+    top, bottom, left, right = pads
+    if not (top or bottom or left or right):
+        return cnhw
+    c, n, h, w = cnhw.shape
+    out = xp.zeros((c, n, h + top + bottom, w + left + right), x.dtype)
+    out[:, :, top:top + h, left:left + w] = cnhw
+    return out
+
+
+def _taps(kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
+          out_hw: tuple[int, int]) -> list[tuple[int, int, slice, slice]]:
+    """(i, j, rows, cols) of each kernel offset: the slices of the padded input it reads."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
+    return [(i, j, slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+             slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)) for i in range(kh) for j in range(kw)]
+
+
+def _im2col(a: Any, kernel: tuple[int, int], stride: tuple[int, int],
+            dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+    """The column matrix (C*kH*kW, N*Ho*Wo) of a channel-major (C, N, H, W) array: row
+    (c, i, j) is channel c shifted by the kernel offset (i, j). A view of ``a`` for a 1x1 kernel
+    over contiguous memory; otherwise a reused buffer."""
+    c, n, _, _ = a.shape
+    (kh, kw), (oh, ow) = kernel, out_hw
+    shape = (c * kh * kw, n * oh * ow)
+    if kh == kw == 1 and a.shape[2:] == out_hw:  # every position once, in order
+        return a.reshape(shape)
+    sc, sn, sh, sw = a.strides
+    windows = _as_strided(a, (c, kh, kw, n, oh, ow),
+                          (sc, sh * dilation[0], sw * dilation[1], sn, sh * stride[0],
+                           sw * stride[1]), writeable=False)
+    cols = _buffer(shape, a.dtype)
+    xp.copyto(cols.reshape(windows.shape), windows)
+    return cols
+
+
+def _col2im(cols: Any, padded: tuple[int, int, int, int], kernel: tuple[int, int],
+            stride: tuple[int, int], dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+    """The adjoint of :func:`_im2col`: columns (C*kH*kW, N*Ho*Wo) summed into a zero
+    channel-major (C, Hp, Wp) array, one slice-add per kernel offset."""
+    c, n, _, _ = padded
+    out = xp.zeros(padded, cols.dtype)
+    blocks = cols.reshape(c, kernel[0], kernel[1], n, *out_hw)
+    for i, j, rows, columns in _taps(kernel, stride, dilation, out_hw):
+        out[:, :, rows, columns] += blocks[:, i, j]
+    return out
+
+
+def _out_size(padded_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+              dilation: tuple[int, int]) -> tuple[int, int]:
+    """Output height and width of a convolution over a padded input."""
+    return tuple((p - d * (k - 1) - 1) // s + 1  # type: ignore[return-value]
+                 for p, k, s, d in zip(padded_hw, kernel, stride, dilation))
+
+
+def _gemm(a: Any, b: Any, groups: int, transpose_a: bool = False, transpose_b: bool = False,
+          out: Any = None) -> Any:
+    """Per group g, a[g] @ b[g] (each optionally transposed), where a and b stack the groups'
+    matrices along their first axis; the groups' results stacked the same way. One GEMM for one
+    group, a batched matmul for several."""
+    if groups == 1:
+        return xp.matmul(a.T if transpose_a else a, b.T if transpose_b else b, out=out)
+    a3 = a.reshape(groups, -1, a.shape[1])
+    b3 = b.reshape(groups, -1, b.shape[1])
+    y = xp.matmul(a3.transpose(0, 2, 1) if transpose_a else a3,
+                  b3.transpose(0, 2, 1) if transpose_b else b3,
+                  out=None if out is None else out.reshape(groups, -1, out.shape[1]))
+    return y.reshape(-1, y.shape[2])
+
+
+# ------------------------------------------------------------------------------ functions
+class Conv2d(Function):
+    """y[n, o, h, w] = sum_{c, i, j} x_pad[n, c, h*s + i*d, w*s + j*d] * W[o, c, i, j] + b[o],
+    with c over the group of o.  Per group: y = W @ cols, as (C_out, N*Ho*Wo).
+
+    gW = gy @ cols^T;  gx = col2im(W^T @ gy);  gb = gy summed over n, h, w.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, pads, dilation, groups):
+        n = x.shape[0]
+        c_out, cg, kh, kw = weight.shape
+        xpad = _padded(x, pads)
+        out_hw = _out_size(xpad.shape[2:], (kh, kw), stride, dilation)
+        cols = _im2col(xpad, (kh, kw), stride, dilation, out_hw)
+        y2 = _gemm(weight.reshape(c_out, cg * kh * kw), cols, groups)
+        if bias is not None:
+            y2 += bias[:, None]
+        needs = ctx.needs_input_grad
+        if needs[0] or needs[1]:
+            # Saving the input and weight arrays themselves (not views) lets the graph see
+            # in-place changes of them.
+            ctx.save(cols=cols if needs[1] else None, weight=weight if needs[0] else None,
+                     source=x if needs[1] and xp.may_share_memory(cols, x) else None,
+                     x_shape=x.shape, padded=xpad.shape, pads=pads, kernel=(kh, kw),
+                     stride=stride, dilation=dilation, out_hw=out_hw, groups=groups)
+        return y2.reshape(c_out, n, *out_hw).transpose(1, 0, 2, 3)
+
+    @staticmethod
+    def backward(ctx, gy):
+        needs = ctx.needs_input_grad
+        c_out = gy.shape[1]
+        gy2 = gy.transpose(1, 0, 2, 3).reshape(c_out, -1)  # free when gy is channel-major
+        gb = gy2.sum(axis=1) if needs[2] else None
+        if not (needs[0] or needs[1]):
+            return None, None, gb, None, None, None, None
+        groups = ctx.groups
+        gx = gw = None
+        if needs[1]:
+            gw = _gemm(gy2, ctx.cols, groups, transpose_b=True).reshape(c_out, -1, *ctx.kernel)
+        if needs[0]:
+            w2 = ctx.weight.reshape(c_out, -1)
+            gcols = _gemm(w2, gy2, groups, transpose_a=True,
+                          out=_buffer((w2.shape[1] * groups, gy2.shape[1]), gy2.dtype))
+            gpad = _col2im(gcols, ctx.padded, ctx.kernel, ctx.stride, ctx.dilation, ctx.out_hw)
+            _, _, h, w = ctx.x_shape
+            top, _, left, _ = ctx.pads
+            gx = gpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
+        return gx, gw, gb, None, None, None, None
+
+
+def _depthwise_padded(x: Any, pads: tuple[int, int, int, int], stride: tuple[int, int]) -> Any:
+    """A zero-padded contiguous channel-major copy (C, N, Hp, Wp) of x (N, C, H, W); for stride
+    1 with one more zero row, which the last runs of :func:`_tap_views` reach into."""
+    n, c, h, w = x.shape
+    top, bottom, left, right = pads
+    extra = 1 if stride == (1, 1) else 0
+    out = xp.zeros((c, n, h + top + bottom + extra, w + left + right), x.dtype)
+    out[:, :, top:top + h, left:left + w] = x.transpose(1, 0, 2, 3)
+    return out
+
+
+def _tap_views(a: Any, kernel: tuple[int, int], stride: tuple[int, int],
+               dilation: tuple[int, int], out_hw: tuple[int, int]) -> list[tuple[int, int, Any]]:
+    """(i, j, view) per kernel offset: what the offset multiplies in a padded channel-major
+    array from :func:`_depthwise_padded`, all views of one shape.
+
+    Stride 1: runs of the flattened planes, (C, N, Ho*Wp), as if the output were Wp wide (its
+    Wp - Wo extra columns are garbage, dropped). Long contiguous runs make each pass several
+    times faster than 2-D windows, whose rows are only Wo long. Other strides: the windows.
+    """
+    if stride != (1, 1):
+        return [(i, j, a[:, :, rows, cols]) for i, j, rows, cols in
+                _taps(kernel, stride, dilation, out_hw)]
+    c, n, hp, wp = a.shape
+    flat = a.reshape(c, n, hp * wp)
+    run = out_hw[0] * wp
+    return [(i, j, flat[:, :, i * dilation[0] * wp + j * dilation[1]:][:, :, :run])
+            for i in range(kernel[0]) for j in range(kernel[1])]
+
+
+def _tap_weights(weight: Any, stride: tuple[int, int]) -> Any:
+    """Depthwise weights (C, 1, kH, kW) as (C, kH, kW, 1, 1[, 1]): [c, i, j] broadcasts over the
+    (N, ...) dims of a channel's views from :func:`_tap_views`."""
+    taps = weight[:, 0, :, :, None, None]
+    return taps if stride == (1, 1) else taps[..., None]
+
+
+def _channel_blocks(a: Any) -> list[slice]:
+    """Slices of the channels of a channel-major array, each about 2 MiB: the kH*kW passes of a
+    depthwise convolution over one block stay in cache (measured 2x faster than whole arrays)."""
+    c = a.shape[0]
+    step = max(1, _BLOCK_BYTES // max(1, a[:1].nbytes))
+    return [slice(c0, c0 + step) for c0 in range(0, c, step)]
+
+
+class DepthwiseConv2d(Function):
+    """groups == C_in == C_out: y[n, c] = sum_{i, j} x_pad[n, c, rows_i, cols_j] * W[c, 0, i, j]
+    + b[c], as kH*kW multiply-accumulate passes over whole arrays (per block of channels).
+
+    gx_pad[n, c, rows_i, cols_j] += gy[n, c] * W[c, 0, i, j];  gW[c, 0, i, j] = sum of
+    gy * x_pad[n, c, rows_i, cols_j] over n, h, w.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, pads, dilation):
+        n, c, h, w = x.shape
+        kernel = weight.shape[2:]
+        xpad = _depthwise_padded(x, pads, stride)
+        out_hw = _out_size((h + pads[0] + pads[1], w + pads[2] + pads[3]), kernel, stride,
+                           dilation)
+        views = _tap_views(xpad, kernel, stride, dilation, out_hw)
+        taps = _tap_weights(weight, stride)
+        y = xp.empty(views[0][2].shape, x.dtype)
+        tmp = xp.empty_like(y)
+        for block in _channel_blocks(xpad):
+            y_block, tmp_block = y[block], tmp[block]
+            for k, (i, j, view) in enumerate(views):
+                if k == 0:
+                    xp.multiply(view[block], taps[block, i, j], out=y_block)
+                else:
+                    xp.multiply(view[block], taps[block, i, j], out=tmp_block)
+                    y_block += tmp_block
+        y = y.reshape(c, n, out_hw[0], -1)
+        if y.shape[3] != out_hw[1]:
+            y = xp.ascontiguousarray(y[..., :out_hw[1]])  # drop the garbage columns
+        if bias is not None:
+            y += bias[:, None, None, None]
+        needs = ctx.needs_input_grad
+        ctx.save(xpad=xpad if needs[1] else None, weight=weight if needs[0] else None,
+                 x_shape=x.shape, pads=pads, kernel=kernel, stride=stride, dilation=dilation,
+                 out_hw=out_hw, padded=xpad.shape)
+        return y.transpose(1, 0, 2, 3)
+
+    @staticmethod
+    def backward(ctx, gy):
+        needs = ctx.needs_input_grad
+        kernel, stride, dilation, out_hw = ctx.kernel, ctx.stride, ctx.dilation, ctx.out_hw
+        c, n, _, wp = ctx.padded
+        g = gy.transpose(1, 0, 2, 3)
+        if stride == (1, 1):
+            # As wide as the padded input, like the forward's runs; zero in the extra columns.
+            wide = xp.zeros((c, n, out_hw[0], wp), gy.dtype)
+            wide[..., :out_hw[1]] = g
+            g = wide.reshape(c, n, -1)
+        gx = gw = None
+        if needs[0]:
+            gpad = xp.zeros(ctx.padded, gy.dtype)
+            views = _tap_views(gpad, kernel, stride, dilation, out_hw)
+            weights, tmp = _tap_weights(ctx.weight, stride), xp.empty_like(g)
+            for block in _channel_blocks(gpad):
+                g_block, tmp_block = g[block], tmp[block]
+                for i, j, view in views:
+                    xp.multiply(g_block, weights[block, i, j], out=tmp_block)
+                    view[block] += tmp_block
+            h, w = ctx.x_shape[2:]
+            top, _, left, _ = ctx.pads
+            gx = gpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
+        if needs[1]:
+            xpad = ctx.xpad
+            gw = xp.empty((c, 1, *kernel), gy.dtype)
+            views = _tap_views(xpad, kernel, stride, dilation, out_hw)
+            for block in _channel_blocks(xpad):
+                g_block = g[block]
+                for i, j, view in views:
+                    products = xp.vecdot(g_block, view[block])
+                    gw[block, 0, i, j] = products.reshape(products.shape[0], -1).sum(axis=1)
+        gb = gy.sum(axis=(0, 2, 3)) if needs[2] else None
+        return gx, gw, gb, None, None, None
+
+
+class ConvTranspose2d(Function):
+    """The gradient of conv2d with respect to its input, as a forward: per group,
+    y = crop(col2im(W^T @ x)) + b, with W (C_in, C_out/groups, kH, kW) as a matrix
+    (C_in, C_out/groups*kH*kW) and x as (C_in, N*H*W).
+
+    gx = W @ im2col(pad(gy)) (a conv2d of gy);  gW = x @ im2col(pad(gy))^T;  gb = sum of gy.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, output_padding, dilation, groups):
+        n, c_in, h, w = x.shape
+        _, cgo, kh, kw = weight.shape
+        # The full output before cropping: every input pixel spreads over a dilated kernel.
+        padded = (groups * cgo, n,
+                  (h - 1) * stride[0] + dilation[0] * (kh - 1) + 1 + output_padding[0],
+                  (w - 1) * stride[1] + dilation[1] * (kw - 1) + 1 + output_padding[1])
+        x2 = x.transpose(1, 0, 2, 3).reshape(c_in, n * h * w)
+        w2 = weight.reshape(c_in, cgo * kh * kw)
+        cols = _gemm(w2, x2, groups, transpose_a=True,
+                     out=_buffer((groups * cgo * kh * kw, n * h * w), x.dtype))
+        full = _col2im(cols, padded, (kh, kw), stride, dilation, (h, w))
+        top, left = padding
+        y = full[:, :, top:padded[2] - top, left:padded[3] - left]
+        if bias is not None:
+            y += bias[:, None, None, None]
+        needs = ctx.needs_input_grad
+        if needs[0] or needs[1]:
+            ctx.save(x2=x2 if needs[1] else None, weight=weight if needs[0] else None,
+                     source=x if needs[1] and xp.may_share_memory(x2, x) else None,
+                     x_shape=x.shape, padding=padding, kernel=(kh, kw), stride=stride,
+                     dilation=dilation, groups=groups)
+        return y.transpose(1, 0, 2, 3)
+
+    @staticmethod
+    def backward(ctx, gy):
+        needs = ctx.needs_input_grad
+        gb = gy.sum(axis=(0, 2, 3)) if needs[2] else None
+        if not (needs[0] or needs[1]):
+            return None, None, gb, None, None, None, None, None
+        n, c_in, h, w = ctx.x_shape
+        groups, (top, left) = ctx.groups, ctx.padding
+        gpad = _padded(gy, (top, top, left, left))
+        cols = _im2col(gpad, ctx.kernel, ctx.stride, ctx.dilation, (h, w))
+        gx = gw = None
+        if needs[0]:
+            gx = _gemm(ctx.weight.reshape(c_in, -1), cols, groups)
+            gx = gx.reshape(c_in, n, h, w).transpose(1, 0, 2, 3)
+        if needs[1]:
+            gw = _gemm(ctx.x2, cols, groups, transpose_b=True).reshape(c_in, -1, *ctx.kernel)
+        return gx, gw, gb, None, None, None, None, None
+
+
+# ------------------------------------------------------------------------------ public functions
+def _tuple(value: Any, size: int, name: str, op: str, minimum: int) -> tuple[int, ...]:
+    """An int or a sequence of ``size`` ints as a tuple, each at least ``minimum``."""
+    if type(value) is int:
+        result = (value,) * size
+    elif (isinstance(value, (tuple, list)) and len(value) == size
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        result = tuple(value)
+    else:
+        what = "an int" if size == 1 else f"an int or a tuple of {size} ints"
+        raise TypeError(f"{op}: {name} must be {what}; got {value!r}")
+    if min(result) < minimum:
+        raise ValueError(f"{op}: {name} must be {'positive' if minimum else 'non-negative'}; "
+                         f"got {value!r}")
+    return result
+
+
+def _layout(spatial: int) -> str:
+    """The names of the spatial dims, for messages."""
+    return "L" if spatial == 1 else "H, W"
+
+
+def _check(op: str, x: Any, weight: Any, bias: Any, groups: int, spatial: int,
+           transposed: bool) -> None:
+    """Ranks, channels, groups and dtypes of a convolution's arrays, or a clear error."""
+    rank = spatial + 2
+    if type(groups) is not int or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int; got {groups!r}")
+    w_layout = ("in_channels, out_channels/groups" if transposed else
+                "out_channels, in_channels/groups")
+    kernel = "kL" if spatial == 1 else "kH, kW"
+    if weight.ndim != rank:
+        raise ShapeError(f"{op}: weight must be {rank}-D ({w_layout}, {kernel}); got shape "
+                         f"{shape_str(weight.shape)}")
+    divided = weight.shape[0]
+    if divided % groups:
+        which = "in_channels" if transposed else "out_channels"
+        raise ValueError(f"{op}: groups={groups} must divide {which}, but the weight of shape "
+                         f"{shape_str(weight.shape)} has {divided}")
+    c_in = weight.shape[0] if transposed else weight.shape[1] * groups
+    if x.ndim not in (rank, rank - 1) or x.shape[-spatial - 1] != c_in:
+        with_groups = f" and groups={groups}" if groups > 1 else ""
+        expected = f"(N, {c_in}, {_layout(spatial)})"
+        if x.ndim == rank - 1:
+            expected += f" or ({c_in}, {_layout(spatial)})"
+        raise ShapeError(f"{op}: expects input {expected} for a weight of shape "
+                         f"{shape_str(weight.shape)}{with_groups}; got {shape_str(x.shape)}")
+    c_out = weight.shape[1] * groups if transposed else weight.shape[0]
+    if bias is not None and bias.shape != (c_out,):
+        raise ShapeError(f"{op}: bias must have shape {shape_str((c_out,))} for a weight of "
+                         f"shape {shape_str(weight.shape)}; got {shape_str(bias.shape)}")
+    dtypes = [x.dtype, weight.dtype] + ([] if bias is None else [bias.dtype])
+    if len(set(dtypes)) != 1 or x.dtype.kind != "f":
+        raise TypeError(f"{op}: input, weight and bias must have the same floating dtype; got "
+                        + ", ".join(str(d) for d in dtypes))
+
+
+def _padding(op: str, padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
+             dilation: tuple[int, ...]) -> tuple[int, ...]:
+    """(before, after) per spatial dim from an int, a tuple, 'valid' or 'same'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0,) * (2 * len(kernel))
+        if padding != "same":
+            raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple of ints; "
+                             f"got {padding!r}")
+        if max(stride) != 1:
+            raise ValueError(f"{op}: padding='same' needs stride 1 (as in PyTorch); got stride "
+                             f"{shape_str(stride)}")
+        pads: list[int] = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]  # the odd one goes after, as in PyTorch
+        return tuple(pads)
+    each = _tuple(padding, len(kernel), "padding", op, 0)
+    return tuple(p for p in each for _ in range(2))
+
+
+def _geometry(op: str, x: Any, weight: Any, stride: Any, padding: Any, dilation: Any,
+              spatial: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Stride, padding (before, after per dim) and dilation, checked against the input size."""
+    stride = _tuple(stride, spatial, "stride", op, 1)
+    dilation = _tuple(dilation, spatial, "dilation", op, 1)
+    kernel = weight.shape[2:]
+    pads = _padding(op, padding, kernel, stride, dilation)
+    padded = tuple(size + pads[2 * i] + pads[2 * i + 1] for i, size in enumerate(x.shape[2:]))
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(s > p for s, p in zip(spans, padded)):
+        raise ShapeError(f"{op}: the kernel {shape_str(kernel)} with dilation "
+                         f"{shape_str(dilation)} spans {shape_str(spans)}, larger than the "
+                         f"padded input {shape_str(padded)} (input {shape_str(x.shape)})")
+    return stride, pads, dilation
+
+
+def _unbatched(fn: Any, input: Tensor, *args: Any) -> Tensor:
+    """``fn`` on one example without its batch dim: run as a batch of one."""
+    y = fn(input.reshape(1, *input.shape), *args)
+    return y.reshape(y.shape[1:])
+
+
+def _conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple, pads: tuple,
+            dilation: tuple, groups: int) -> Tensor:
+    """The depthwise kernel when it applies, else the GEMM one."""
+    c_out, cg = weight.shape[:2]
+    if cg == 1 and groups == c_out and groups > 1:
+        return DepthwiseConv2d.apply(x, weight, bias, stride, pads, dilation)
+    return Conv2d.apply(x, weight, bias, stride, pads, dilation, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D convolution (PyTorch's ``F.conv2d``).   (N, C_in, H, W) -> (N, C_out, Ho, Wo).
+
+    Args:
+        input: (N, C_in, H, W), or (C_in, H, W) for one image.
+        weight: (C_out, C_in/groups, kH, kW).
+        bias: (C_out,), or None.
+        stride: an int or a pair (rows, columns).
+        padding: an int, a pair, ``'valid'`` (none) or ``'same'`` (output size = input size,
+            stride 1 only; an odd total puts the extra row/column at the bottom/right).
+        dilation: spacing between kernel taps, an int or a pair.
+        groups: split the channels into this many independent convolutions.
+    """
+    xa, wa = input.data, weight.data
+    _check("conv2d", xa, wa, None if bias is None else bias.data, groups, 2, False)
+    if xa.ndim == 3:
+        return _unbatched(conv2d, input, weight, bias, stride, padding, dilation, groups)
+    stride, pads, dilation = _geometry("conv2d", xa, wa, stride, padding, dilation, 2)
+    return _conv2d(input, weight, bias, stride, pads, dilation, groups)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-D convolution (PyTorch's ``F.conv1d``).   (N, C_in, L) -> (N, C_out, Lo).
+
+    Runs as a conv2d of height 1. Arguments as in :func:`conv2d`, with ints (or 1-tuples) for
+    stride, padding and dilation, and a weight (C_out, C_in/groups, kL).
+    """
+    xa, wa = input.data, weight.data
+    _check("conv1d", xa, wa, None if bias is None else bias.data, groups, 1, False)
+    if xa.ndim == 2:
+        return _unbatched(conv1d, input, weight, bias, stride, padding, dilation, groups)
+    (stride,), pads, (dilation,) = _geometry("conv1d", xa, wa, stride, padding, dilation, 1)
+    n, c_in, length = xa.shape
+    y = _conv2d(input.reshape(n, c_in, 1, length), weight.unsqueeze(2), bias, (1, stride),
+                (0, 0, *pads), (1, dilation), groups)
+    return y.reshape(n, y.shape[1], y.shape[3])
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """2-D transposed convolution (PyTorch's ``F.conv_transpose2d``), the gradient of conv2d
+    with respect to its input.   (N, C_in, H, W) -> (N, C_out, Ho, Wo) with
+    Ho = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1.
+
+    Args:
+        input: (N, C_in, H, W), or (C_in, H, W) for one image.
+        weight: (C_in, C_out/groups, kH, kW).
+        bias: (C_out,), or None.
+        stride: an int or a pair.
+        padding: an int or a pair: rows/columns removed from each side of the full output.
+        output_padding: an int or a pair added at the bottom/right, smaller than the stride or
+            the dilation (it picks one of the input sizes that conv2d maps to the same size).
+        groups: split the channels into this many independent convolutions.
+        dilation: spacing between kernel taps, an int or a pair.
+    """
+    op = "conv_transpose2d"
+    xa, wa = input.data, weight.data
+    _check(op, xa, wa, None if bias is None else bias.data, groups, 2, True)
+    if xa.ndim == 3:
+        return _unbatched(conv_transpose2d, input, weight, bias, stride, padding,
+                          output_padding, groups, dilation)
+    stride = _tuple(stride, 2, "stride", op, 1)
+    padding = _tuple(padding, 2, "padding", op, 0)
+    output_padding = _tuple(output_padding, 2, "output_padding", op, 0)
+    dilation = _tuple(dilation, 2, "dilation", op, 1)
+    if any(o >= s and o >= d for o, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"{op}: output_padding {output_padding} must be smaller than the "
+                         f"stride {stride} or the dilation {dilation} in each dim")
+    out_hw = tuple((size - 1) * s - 2 * p + d * (k - 1) + o + 1 for size, s, p, d, k, o in zip(
+        xa.shape[2:], stride, padding, dilation, wa.shape[2:], output_padding))
+    if min(out_hw) < 1:
+        raise ShapeError(f"{op}: the output would have size {shape_str(out_hw)} for input "
+                         f"{shape_str(xa.shape)}, weight {shape_str(wa.shape)}, stride {stride}, "
+                         f"padding {padding}, dilation {dilation}; reduce the padding")
+    return ConvTranspose2d.apply(input, weight, bias, stride, padding, output_padding, dilation,
+                                 groups)
+
