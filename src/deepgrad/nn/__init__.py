@@ -14,20 +14,40 @@ from deepgrad.nn.activation import (
     Tanh,
 )
 from deepgrad.nn.containers import ModuleDict, ModuleList, Residual, Sequential
+from deepgrad.nn.conv import Conv1d, Conv2d, ConvTranspose2d, SeparableConv2d
+from deepgrad.nn.dropout import Dropout, Dropout2d
+from deepgrad.nn.embedding import Embedding
 from deepgrad.nn.flatten import Flatten, Identity, Unflatten
 from deepgrad.nn.linear import Linear
 from deepgrad.nn.module import IncompatibleKeys, Module, Parameter
+from deepgrad.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from deepgrad.nn.pool import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from deepgrad.nn.summary import ModelSummary, summary
 
 __all__ = [
     "ELU",
     "GELU",
+    "AdaptiveAvgPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose2d",
+    "Dropout",
+    "Dropout2d",
+    "Embedding",
     "Flatten",
+    "GroupNorm",
     "Identity",
     "IncompatibleKeys",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
+    "MaxPool1d",
+    "MaxPool2d",
     "ModelSummary",
     "Module",
     "ModuleDict",
@@ -35,6 +55,7 @@ __all__ = [
     "Parameter",
     "ReLU",
     "Residual",
+    "SeparableConv2d",
     "Sequential",
     "SiLU",
     "Sigmoid",

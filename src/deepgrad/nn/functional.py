@@ -1,6 +1,47 @@
 """The math of the layers and losses as functions (PyTorch's ``torch.nn.functional``)."""
 
 from deepgrad.nn.losses import cross_entropy
+from deepgrad.ops.activations import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus
+from deepgrad.ops.conv import conv1d, conv2d, conv_transpose2d
+from deepgrad.ops.dropout import dropout, dropout2d
+from deepgrad.ops.elementwise import tanh
+from deepgrad.ops.embedding import embedding
 from deepgrad.ops.linear import linear
+from deepgrad.ops.norm import batch_norm, group_norm, layer_norm
+from deepgrad.ops.pool import (
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
+from deepgrad.ops.reductions import log_softmax, softmax
 
-__all__ = ["cross_entropy", "linear"]
+__all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv1d",
+    "conv2d",
+    "conv_transpose2d",
+    "cross_entropy",
+    "dropout",
+    "dropout2d",
+    "elu",
+    "embedding",
+    "gelu",
+    "group_norm",
+    "layer_norm",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "max_pool1d",
+    "max_pool2d",
+    "relu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "tanh",
+]
