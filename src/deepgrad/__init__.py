@@ -36,6 +36,7 @@ from deepgrad.creation import (
 from deepgrad.errors import BackwardError, GradcheckError, ShapeError
 from deepgrad.grad_mode import enable_grad, is_grad_enabled, no_grad
 from deepgrad.gradcheck import gradcheck
+from deepgrad.nn import models
 from deepgrad.ops.activations import (
     clamp,
     clip,
@@ -199,6 +200,7 @@ __all__ = [
     "mean",
     "min",
     "minimum",
+    "models",
     "mul",
     "ne",
     "neg",

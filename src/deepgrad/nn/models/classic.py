@@ -1,0 +1,69 @@
+"""The multi-layer perceptron and the flagship small CNN for 28x28 images."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from deepgrad.nn.activation import ReLU
+from deepgrad.nn.containers import Sequential
+from deepgrad.nn.conv import Conv2d
+from deepgrad.nn.dropout import Dropout
+from deepgrad.nn.flatten import Flatten
+from deepgrad.nn.linear import Linear
+from deepgrad.nn.module import Module
+from deepgrad.nn.norm import BatchNorm2d
+from deepgrad.nn.pool import MaxPool2d
+from deepgrad.tensor import Tensor
+
+
+def mlp(sizes: Sequence[int] = (784, 256, 256, 10), dropout: float = 0.0) -> Sequential:
+    """Fully connected layers with ReLU between them, after a Flatten.
+
+    Args:
+        sizes: the flattened input size, the hidden sizes, and the number of classes last;
+            ``(784, 256, 256, 10)`` is 784-256-256-10.
+        dropout: dropout probability after each hidden layer (0 for none).
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"mlp: sizes needs at least an input and an output size; got {sizes}")
+    layers: list[Module] = [Flatten()]
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(ReLU())
+            if dropout:
+                layers.append(Dropout(dropout))
+    return Sequential(*layers)
+
+
+class CNN(Module):
+    """The flagship: two blocks of 3x3 convolution, batch norm, ReLU and 2x2 max pooling, then a
+    dropout-regularized classifier.   (N, in_channels, 28, 28) -> (N, num_classes)."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32,
+                 hidden: int = 128, dropout: float = 0.3, image_size: int = 28) -> None:
+        super().__init__()
+        self.features = Sequential(
+            Conv2d(in_channels, width, 3, padding=1, bias=False), BatchNorm2d(width), ReLU(),
+            MaxPool2d(2),
+            Conv2d(width, 2 * width, 3, padding=1, bias=False), BatchNorm2d(2 * width), ReLU(),
+            MaxPool2d(2),
+        )
+        side = image_size // 4
+        self.classifier = Sequential(
+            Flatten(), Dropout(dropout), Linear(2 * width * side * side, hidden), ReLU(),
+            Dropout(dropout), Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.features(x))
+
+
+def cnn(in_channels: int = 1, num_classes: int = 10, width: int = 32, hidden: int = 128,
+        dropout: float = 0.3, image_size: int = 28) -> CNN:
+    """The flagship small CNN for Fashion-MNIST (``features`` then ``classifier``)."""
+    return CNN(in_channels, num_classes, width, hidden, dropout, image_size)
+
+
+__all__ = ["CNN", "cnn", "mlp"]
