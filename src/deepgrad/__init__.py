@@ -33,7 +33,13 @@ from deepgrad.creation import (
     zeros,
     zeros_like,
 )
-from deepgrad.errors import BackwardError, GradcheckError, ShapeError
+from deepgrad.errors import (
+    BackwardError,
+    FileFormatError,
+    GradcheckError,
+    ShapeError,
+    StateDictError,
+)
 from deepgrad.grad_mode import enable_grad, is_grad_enabled, no_grad
 from deepgrad.gradcheck import gradcheck
 from deepgrad.nn import models
@@ -127,13 +133,16 @@ from deepgrad.ops.shape import (
     unsqueeze,
     view,
 )
+from deepgrad.serialization import load_into, save
 from deepgrad.tensor import Tensor, bool_, float32, float64, int32, int64
 
 __all__ = [
     "BackwardError",
+    "FileFormatError",
     "Function",
     "GradcheckError",
     "ShapeError",
+    "StateDictError",
     "Tensor",
     "abs",
     "add",
@@ -185,6 +194,7 @@ __all__ = [
     "le",
     "leaky_relu",
     "linspace",
+    "load_into",
     "log",
     "log_softmax",
     "logical_and",
@@ -217,6 +227,7 @@ __all__ = [
     "randperm",
     "relu",
     "reshape",
+    "save",
     "set_rng_state",
     "sigmoid",
     "silu",

@@ -16,3 +16,15 @@ class BackwardError(RuntimeError):
 def shape_str(shape: tuple) -> str:
     """Format a shape like ``(64, 1, 28, 28)``, also for 1-element shapes."""
     return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+
+
+class StateDictError(KeyError):
+    """A state dict does not fit a model: missing, unexpected or wrongly shaped keys."""
+
+    def __str__(self) -> str:
+        # KeyError's own str() is the repr of its message, which would show '\n' escapes.
+        return str(self.args[0]) if self.args else ""
+
+
+class FileFormatError(ValueError):
+    """A file is truncated, corrupted or not of the expected format (the message names it)."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from deepgrad.backend import xp
-from deepgrad.errors import ShapeError, shape_str
+from deepgrad.errors import ShapeError, StateDictError, shape_str
 from deepgrad.grad_mode import no_grad
 from deepgrad.tensor import Tensor, to_array
 
@@ -349,7 +349,7 @@ class Module:
         problems = mismatched + ([f"missing key: {k}" for k in missing] +
                                  [f"unexpected key: {k}" for k in unexpected] if strict else [])
         if problems:
-            raise KeyError(f"load_state_dict into {type(self).__name__}: "
+            raise StateDictError(f"load_state_dict into {type(self).__name__}: "
                            f"{len(problems)} problem{'s' if len(problems) > 1 else ''}:\n  "
                            + "\n  ".join(problems))
         with no_grad():
