@@ -11,6 +11,7 @@ Tensors with reverse-mode automatic differentiation over NumPy arrays::
 
 from deepgrad import nn
 from deepgrad import ops as _ops  # noqa: F401 - attaches the Tensor methods
+from deepgrad.anomaly import detect_anomaly, is_anomaly_enabled
 from deepgrad.autograd import Function
 from deepgrad.creation import (
     arange,
@@ -164,6 +165,7 @@ __all__ = [
     "concatenate",
     "contiguous",
     "cos",
+    "detect_anomaly",
     "div",
     "elu",
     "empty",
@@ -187,6 +189,7 @@ __all__ = [
     "gt",
     "int32",
     "int64",
+    "is_anomaly_enabled",
     "is_grad_enabled",
     "isfinite",
     "isinf",

@@ -16,6 +16,8 @@ from __future__ import annotations
 import weakref
 from typing import Any, ClassVar
 
+from deepgrad import anomaly
+from deepgrad.anomaly import _Anomaly
 from deepgrad.backend import xp
 from deepgrad.errors import BackwardError, shape_str
 from deepgrad.grad_mode import _State
@@ -168,6 +170,8 @@ class Function:
         if cls.is_view:
             _link_views(outs, args[0])
         ctx._checked = _versions_of_saved(ctx._saved, args, outs) if ctx._saved else ()
+        if _Anomaly.enabled:
+            anomaly.note_forward(ctx, arrays, outs if type(outs) is tuple else (outs,))
         return outs
 
 
@@ -247,7 +251,11 @@ def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> 
 
     pending: dict[Function, list] = {node: [None] * node.num_outputs}
     pending[node][root._out_index] = g
-    for node in _topological_order(root._node):
+    order = _topological_order(root._node)
+    checking = _Anomaly.enabled
+    if checking:
+        anomaly.check_root(root, order)
+    for node in order:
         gys = pending.pop(node, None)
         if gys is None:
             continue
@@ -268,6 +276,8 @@ def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> 
         edges = node.edges
         if type(gxs) is not tuple:
             gxs = (gxs,)
+        if checking:
+            anomaly.check_gradients(node, gxs)
         if len(gxs) != len(edges):
             raise BackwardError(f"{type(node).__name__}.backward returned {len(gxs)} gradients "
                                 f"for {len(edges)} inputs; return one per positional "

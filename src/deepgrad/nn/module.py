@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from deepgrad.anomaly import _Anomaly
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, StateDictError, shape_str
 from deepgrad.grad_mode import no_grad
@@ -173,6 +174,9 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _CallDepth.depth += 1
+        tracking = _Anomaly.enabled
+        if tracking:
+            _Anomaly.modules.append(self)
         try:
             output = self.forward(*args, **kwargs)
             if self._forward_hooks:
@@ -187,6 +191,8 @@ class Module:
             raise
         finally:
             _CallDepth.depth -= 1
+            if tracking:
+                _Anomaly.modules.pop()
 
     def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> _HookHandle:
         """Call ``hook(module, inputs, output)`` after every forward of this module; a returned
