@@ -10,7 +10,7 @@ import pytest
 
 import deepgrad as dg
 from deepgrad import nn
-from deepgrad.serialization import atomic_write, load_file, save_file
+from deepgrad.serialization import atomic_write, load_file, load_tree, save_file, save_tree
 
 
 @pytest.fixture
@@ -191,3 +191,36 @@ def test_torch_weights_saved_by_the_safetensors_package_load(tmp_path, torch):
     twin.eval()
     np.testing.assert_allclose(model(dg.tensor(x)).numpy(), twin(torch.tensor(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_tree_round_trip_keeps_types_keys_and_big_integers(tmp_path):
+    rng = np.random.default_rng(5)
+    tree = {
+        "model": {"0.weight": np.ones((2, 3), np.float32), "0.bias": np.zeros(2)},
+        "optimizer": {"state": {0: {"step": 3, "exp_avg": np.full(3, 0.5)}},
+                      "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0]}]},
+        "rng": rng.bit_generator.state,
+        "epoch": 2, "done": False, "name": "cnn", "nothing": None, "scalar": np.float32(1.5),
+    }
+    loaded = load_tree(save_tree(tree, tmp_path / "ckpt.safetensors"))
+    np.testing.assert_array_equal(loaded["model"]["0.weight"], tree["model"]["0.weight"])
+    assert loaded["model"]["0.weight"].dtype == np.float32
+    assert list(loaded["optimizer"]["state"]) == [0]  # integer keys stay integers
+    assert loaded["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.999)
+    assert loaded["rng"] == tree["rng"]  # 128-bit integers exactly
+    assert (loaded["epoch"], loaded["done"], loaded["name"], loaded["nothing"]) == (2, False,
+                                                                                     "cnn", None)
+    assert loaded["scalar"] == 1.5
+    clash = load_tree(save_tree({"a.b": np.ones(1), "a": {"b": np.zeros(1)}}, tmp_path / "c"))
+    assert clash["a.b"][0] == 1 and clash["a"]["b"][0] == 0
+    other = np.random.default_rng()
+    other.bit_generator.state = loaded["rng"]
+    assert other.random() == rng.random()
+
+
+def test_tree_refuses_objects_and_plain_weight_files(tmp_path):
+    with pytest.raises(TypeError, match=r"cannot store object at model\.f"):
+        save_tree({"model": {"f": object()}}, tmp_path / "x.safetensors")
+    save_file({"w": np.ones(2)}, tmp_path / "w.safetensors")
+    with pytest.raises(dg.FileFormatError, match="not a deepgrad checkpoint"):
+        load_tree(tmp_path / "w.safetensors")

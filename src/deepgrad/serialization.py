@@ -214,3 +214,75 @@ def load_into(model: Any, path: str | os.PathLike, strict: bool = True) -> Any:
         return model.load_state_dict(arrays, strict=strict)
     except StateDictError as e:
         raise StateDictError(f"{path}: {e}") from None
+
+
+# A checkpoint is a tree: dicts, lists, numbers, strings, None and arrays (a model's state_dict,
+# an optimizer's, a loader's position and RNG state, the epoch). The arrays go into the file as
+# tensors; the rest of the tree goes into the metadata as JSON, each array replaced by a reference
+# to its tensor. JSON keeps Python's big integers (NumPy's bit generator states) exactly.
+_TREE_KEY = "deepgrad.tree"
+_REF = "__tensor__"
+
+
+def _split_tree(tree: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(tree, np.ndarray) or hasattr(tree, "numpy"):
+        name, n = prefix, 1
+        while name in arrays:  # keys holding dots can spell the same path twice
+            name, n = f"{prefix}#{n}", n + 1
+        arrays[name] = _as_numpy(prefix, tree)
+        return {_REF: name}
+    if isinstance(tree, Mapping):
+        if not all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in tree):
+            raise TypeError(f"save_tree: keys at {prefix or 'the top'} must be str or int")
+        # JSON keys are strings: integer keys (an optimizer's parameter indices) are tagged.
+        return {"__dict__": [[k, _split_tree(v, f"{prefix}.{k}" if prefix else str(k), arrays)]
+                             for k, v in tree.items()]}
+    if isinstance(tree, (list, tuple)):
+        items = [_split_tree(v, f"{prefix}.{i}" if prefix else str(i), arrays)
+                 for i, v in enumerate(tree)]
+        return {"__tuple__": items} if isinstance(tree, tuple) else items
+    if isinstance(tree, np.generic):
+        return tree.item()
+    if tree is None or isinstance(tree, (bool, int, float, str)):
+        return tree
+    raise TypeError(f"save_tree: cannot store {type(tree).__name__} at {prefix or 'the top'}; "
+                    f"a checkpoint holds only arrays, numbers, strings, None, lists and dicts")
+
+
+def _join_tree(node: Any, arrays: dict[str, np.ndarray], path: Path) -> Any:
+    if isinstance(node, list):
+        return [_join_tree(v, arrays, path) for v in node]
+    if isinstance(node, dict):
+        if _REF in node:
+            if node[_REF] not in arrays:
+                raise _bad(path, f"the checkpoint refers to a tensor {node[_REF]!r} that the "
+                                 f"file does not hold")
+            return arrays[node[_REF]]
+        if "__tuple__" in node:
+            return tuple(_join_tree(v, arrays, path) for v in node["__tuple__"])
+        if "__dict__" in node:
+            return {k: _join_tree(v, arrays, path) for k, v in node["__dict__"]}
+        raise _bad(path, f"unexpected entry in the checkpoint's structure: {sorted(node)}")
+    return node
+
+
+def save_tree(tree: Any, path: str | os.PathLike) -> Path:
+    """Write a nested structure of dicts, lists, tuples, numbers, strings, None and arrays to
+    one safetensors file, atomically (the arrays as tensors, the rest as JSON metadata)."""
+    arrays: dict[str, np.ndarray] = {}
+    structure = _split_tree(tree, "", arrays)
+    return save_file(arrays, path, metadata={_TREE_KEY: json.dumps(structure)})
+
+
+def load_tree(path: str | os.PathLike) -> Any:
+    """Read a structure written by :func:`save_tree`."""
+    path = Path(path)
+    arrays, metadata = load_file(path)
+    if _TREE_KEY not in metadata:
+        raise _bad(path, "a safetensors file, but not a deepgrad checkpoint (no "
+                         f"{_TREE_KEY!r} in its metadata): load plain weights with dg.load_into")
+    try:
+        structure = json.loads(metadata[_TREE_KEY])
+    except json.JSONDecodeError as e:
+        raise _bad(path, f"the checkpoint's structure is not valid JSON ({e})") from None
+    return _join_tree(structure, arrays, path)
