@@ -1,6 +1,17 @@
 """The math of the layers and losses as functions (PyTorch's ``torch.nn.functional``)."""
 
-from deepgrad.nn.losses import cross_entropy
+from deepgrad.nn.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 from deepgrad.ops.activations import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus
 from deepgrad.ops.conv import conv1d, conv2d, conv_transpose2d
 from deepgrad.ops.dropout import dropout, dropout2d
@@ -22,9 +33,12 @@ __all__ = [
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "conv1d",
     "conv2d",
     "conv_transpose2d",
+    "cosine_embedding_loss",
     "cross_entropy",
     "dropout",
     "dropout2d",
@@ -32,15 +46,21 @@ __all__ = [
     "embedding",
     "gelu",
     "group_norm",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
     "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
     "max_pool1d",
     "max_pool2d",
+    "mse_loss",
+    "nll_loss",
     "relu",
     "sigmoid",
     "silu",
+    "smooth_l1_loss",
     "softmax",
     "softplus",
     "tanh",
