@@ -9,7 +9,7 @@ Tensors with reverse-mode automatic differentiation over NumPy arrays::
     w.grad.numpy()
 """
 
-from deepgrad import nn
+from deepgrad import nn, optim
 from deepgrad import ops as _ops  # noqa: F401 - attaches the Tensor methods
 from deepgrad.anomaly import detect_anomaly, is_anomaly_enabled
 from deepgrad.autograd import Function
@@ -221,6 +221,7 @@ __all__ = [
     "no_grad",
     "ones",
     "ones_like",
+    "optim",
     "pad",
     "permute",
     "pow",

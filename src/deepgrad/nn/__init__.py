@@ -1,7 +1,7 @@
 """Neural network building blocks: ``Module`` and its containers, layers, and
 ``dg.nn.functional`` with the layers' math as functions."""
 
-from deepgrad.nn import functional, init
+from deepgrad.nn import functional, init, utils
 from deepgrad.nn.activation import (
     ELU,
     GELU,
@@ -87,4 +87,5 @@ __all__ = [
     "functional",
     "init",
     "summary",
+    "utils",
 ]

@@ -1,0 +1,11 @@
+"""Optimizers (``SGD``, ``Adam``, ...) that update parameters from their gradients, and
+``lr_scheduler`` with the learning-rate schedules; PyTorch's interfaces and numbers."""
+
+from deepgrad.optim import lr_scheduler
+from deepgrad.optim.adagrad import Adadelta, Adagrad
+from deepgrad.optim.adam import Adam, AdamW
+from deepgrad.optim.optimizer import Optimizer
+from deepgrad.optim.rmsprop import RMSprop
+from deepgrad.optim.sgd import SGD
+
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
