@@ -1,0 +1,240 @@
+"""The DataLoader: a dataset in batches of NumPy arrays, shuffled reproducibly, resumable mid-epoch.
+
+Randomness: a loader owns one integer ``seed``. The order of epoch ``e`` comes from a generator
+seeded with ``(seed, e)``, and the random transforms of batch ``b`` of epoch ``e`` from one seeded
+with ``(seed, e, b)``. Every batch is thus a pure function of ``(seed, epoch, batch index)``:
+resuming needs only those three numbers, and background threads can build batches ahead in any
+order and still give exactly the batches of a single-threaded run.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from deepgrad.backend import xp
+from deepgrad.creation import generator
+from deepgrad.data.dataset import Dataset
+from deepgrad.errors import ShapeError, StateDictError, shape_str
+from deepgrad.tensor import Tensor
+
+_ORDER_STREAM, _BATCH_STREAM = 0, 1
+_STATE_KEYS = ("epoch", "position", "seed", "num_examples", "batch_size", "shuffle", "drop_last")
+
+
+def default_collate(examples: list) -> Any:
+    """Stack a list of examples into batch arrays (PyTorch's ``default_collate``, in NumPy).
+
+    Arrays (and Tensors) are stacked along a new first axis; Python ints become an int64 array,
+    Python floats float32 (deepgrad's default float, as in ``dg.tensor``), bools a bool array,
+    NumPy scalars keep their dtype; tuples, lists and dicts are collated field by field; strings
+    are returned as a list.
+    """
+    first = examples[0]
+    if isinstance(first, Tensor):
+        return default_collate([e.numpy() for e in examples])
+    if isinstance(first, xp.ndarray):
+        shapes = {e.shape for e in examples}
+        if len(shapes) > 1:
+            other = next(i for i, e in enumerate(examples) if e.shape != first.shape)
+            raise ShapeError("default_collate: the examples of a batch need the same shape; "
+                             f"example 0 has {shape_str(first.shape)}, example {other} has "
+                             f"{shape_str(examples[other].shape)}")
+        return xp.stack(examples)
+    if isinstance(first, xp.generic):
+        return xp.array(examples)
+    if isinstance(first, (bool, int, float)):
+        batch = xp.array(examples)
+        if batch.dtype.kind == "f":
+            return batch.astype(xp.float32)
+        return batch.astype(xp.int64) if batch.dtype.kind in "iu" else batch
+    if isinstance(first, (str, bytes)):
+        return list(examples)
+    if isinstance(first, Mapping):
+        return {key: default_collate([e[key] for e in examples]) for key in first}
+    if isinstance(first, (tuple, list)):
+        if any(len(e) != len(first) for e in examples):
+            raise ValueError("default_collate: every example needs the same number of fields; "
+                             f"got lengths {sorted({len(e) for e in examples})}")
+        fields = [default_collate(list(column)) for column in zip(*examples)]
+        if isinstance(first, list):
+            return fields
+        return type(first)(*fields) if hasattr(first, "_fields") else tuple(fields)
+    raise TypeError(f"default_collate: cannot batch examples of type {type(first).__name__}; "
+                    "pass collate_fn= to the DataLoader")
+
+
+class DataLoader:
+    """Iterate over a dataset in batches of NumPy arrays (PyTorch's ``DataLoader``, in NumPy).
+
+    ``for x, y in DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True): ...``
+
+    Each ``for`` loop over the loader is one epoch. An array-backed dataset (``TensorDataset``,
+    its ``Subset`` s, ``FashionMNIST``, ...) gives each batch with one fancy index per array;
+    any other dataset is read example by example and collated by ``collate_fn``.
+
+    Args:
+        dataset: a :class:`Dataset` (anything with ``__getitem__`` and ``__len__``).
+        batch_size: examples per batch; the last batch may be smaller unless ``drop_last``.
+        shuffle: a new random order every epoch (else the dataset's order).
+        drop_last: drop the last batch when it is smaller than ``batch_size``.
+        seed: the seed of every shuffle and random transform (see the module docstring); None
+            draws one from deepgrad's generator, so ``dg.manual_seed`` makes runs reproducible.
+        collate_fn: ``collate_fn(list_of_examples) -> batch``; default :func:`default_collate`.
+            Giving one disables the array-backed fast path.
+        num_workers: background threads that build the next batches while the current one is
+            used (NumPy releases the GIL while it copies); 0 builds each batch on demand. The
+            batches are exactly those of ``num_workers=0``.
+        transform: ``transform(x, rng) -> x`` applied to each batch's first array (``x`` of
+            ``(x, y)``, or the batch itself when it is one array), with the batch's generator:
+            e.g. ``dg.data.transforms.Compose([...])``. It runs after the dataset's own
+            transform, if the dataset has one.
+
+    Resuming: :meth:`state_dict` inside the loop records the epoch, the batches already
+    given and the seed; after :meth:`load_state_dict` (on this or a new loader over the same
+    dataset), the next loop gives the rest of that epoch, and the loops after it the same
+    epochs as the uninterrupted run. A loop left early (``break``) is otherwise abandoned: the
+    next loop starts the next epoch, as in PyTorch.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
+                 drop_last: bool = False, seed: int | None = None,
+                 collate_fn: Callable[[list], Any] | None = None, num_workers: int = 0,
+                 transform: Callable[[Any, Any], Any] | None = None) -> None:
+        if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+            raise TypeError("DataLoader: dataset must have __getitem__ and __len__ (a "
+                            f"dg.data.Dataset); got {type(dataset).__name__}")
+        for name, value, least in (("batch_size", batch_size, 1), ("num_workers", num_workers, 0)):
+            if isinstance(value, bool) or not isinstance(value, (int, xp.integer)) or value < least:
+                raise ValueError(f"DataLoader: {name} must be an integer >= {least}; got "
+                                 f"{value!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, xp.integer))
+                                 or seed < 0):
+            raise ValueError(f"DataLoader: seed must be an integer >= 0 or None; got {seed!r}")
+        for name, fn in (("collate_fn", collate_fn), ("transform", transform)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"DataLoader: {name} must be callable; got {type(fn).__name__}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.seed = int(generator().integers(2**63 - 1)) if seed is None else int(seed)
+        self.collate_fn = collate_fn
+        self.num_workers = int(num_workers)
+        self.transform = transform
+        self._epoch = 0          # the next batch to give is batch _position of epoch _epoch
+        self._position = 0
+        self._ready = True       # whether the next loop starts there (else at the next epoch)
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch of the loader's position (as in :meth:`state_dict`), counted from 0."""
+        return self._epoch
+
+    # ------------------------------------------------------------------ batches
+    def _generator(self, *key: int) -> Any:
+        return xp.random.default_rng(xp.random.SeedSequence(self.seed, spawn_key=key))
+
+    def _order(self, epoch: int) -> Any:
+        n = len(self.dataset)
+        if self.shuffle:
+            return self._generator(epoch, _ORDER_STREAM, 0).permutation(n)
+        return xp.arange(n)
+
+    def _batch(self, order: Any, epoch: int, index: int) -> Any:
+        indices = order[index * self.batch_size:(index + 1) * self.batch_size]
+        rng = self._generator(epoch, _BATCH_STREAM, index)
+        if getattr(self.dataset, "array_backed", False) and self.collate_fn is None:
+            batch = self.dataset.get_batch(indices, rng)
+        else:
+            collate = default_collate if self.collate_fn is None else self.collate_fn
+            batch = collate([self.dataset[int(i)] for i in indices])
+        if self.transform is None:
+            return batch
+        if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], xp.ndarray):
+            fields = [self.transform(batch[0], rng), *batch[1:]]
+            return type(batch)(*fields) if hasattr(batch, "_fields") else type(batch)(fields)
+        if isinstance(batch, xp.ndarray):
+            return self.transform(batch, rng)
+        raise TypeError("DataLoader: transform applies to the first array of each batch, but "
+                        f"this batch is a {type(batch).__name__} without a leading array")
+
+    # ------------------------------------------------------------------ iteration
+    def __iter__(self) -> Iterator[Any]:
+        if not self._ready:
+            self._epoch, self._position = self._epoch + 1, 0
+        self._ready = False
+        epoch, start = self._epoch, self._position
+        order = self._order(epoch)
+        if self.num_workers == 0:
+            return self._serial(order, epoch, start)
+        return self._prefetched(order, epoch, start)
+
+    def _given(self, epoch: int, index: int) -> None:
+        # Called just before batch `index` is handed over: after the last batch the loader
+        # already points at the next epoch, so a state saved then resumes there.
+        if index + 1 >= len(self):
+            self._epoch, self._position, self._ready = epoch + 1, 0, True
+        else:
+            self._position = index + 1
+
+    def _serial(self, order: Any, epoch: int, start: int) -> Iterator[Any]:
+        for index in range(start, len(self)):
+            batch = self._batch(order, epoch, index)
+            self._given(epoch, index)
+            yield batch
+
+    def _prefetched(self, order: Any, epoch: int, start: int) -> Iterator[Any]:
+        total = len(self)
+        depth = 2 * self.num_workers
+        pool = ThreadPoolExecutor(self.num_workers, thread_name_prefix="deepgrad-loader")
+        pending: collections.deque = collections.deque()
+        submitted = start
+        try:
+            for index in range(start, total):
+                while submitted < total and len(pending) < depth:
+                    pending.append(pool.submit(self._batch, order, epoch, submitted))
+                    submitted += 1
+                batch = pending.popleft().result()
+                self._given(epoch, index)
+                yield batch
+        finally:
+            # Reached on exhaustion, on an error, and on break (the generator is closed).
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
+
+    # ------------------------------------------------------------------ resuming
+    def state_dict(self) -> dict[str, int | bool]:
+        """Where the loader is: epoch, batches already given in it, seed (numbers only), and
+        the dataset size and batching it was saved with (checked on load)."""
+        return {"epoch": self._epoch, "position": self._position, "seed": self.seed,
+                "num_examples": len(self.dataset), "batch_size": self.batch_size,
+                "shuffle": self.shuffle, "drop_last": self.drop_last}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state_dict`: the next loop gives the rest of its epoch."""
+        missing = [key for key in _STATE_KEYS if key not in state]
+        if missing:
+            raise StateDictError(f"DataLoader.load_state_dict: the state lacks {missing}; "
+                                 f"expected the keys {list(_STATE_KEYS)}")
+        mine = self.state_dict()
+        for key in ("num_examples", "batch_size", "shuffle", "drop_last"):
+            if state[key] != mine[key]:
+                raise ValueError(f"DataLoader.load_state_dict: the state was saved with "
+                                 f"{key}={state[key]!r}, but this loader has {key}={mine[key]!r}; "
+                                 "resuming needs the same dataset size and batching")
+        epoch, position = int(state["epoch"]), int(state["position"])
+        if epoch < 0 or not 0 <= position <= len(self):
+            raise ValueError(f"DataLoader.load_state_dict: epoch {epoch}, position {position} "
+                             f"is not a place in an epoch of {len(self)} batches")
+        if position == len(self):
+            epoch, position = epoch + 1, 0
+        self.seed = int(state["seed"])
+        self._epoch, self._position, self._ready = epoch, position, True

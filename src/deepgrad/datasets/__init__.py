@@ -1,0 +1,43 @@
+"""Datasets: Fashion-MNIST and MNIST (found on this machine or downloaded once, checked), the IDX
+file reader, and toy 2-D sets.
+
+::
+
+    from deepgrad.datasets import load_fashion_mnist, FashionMNIST, make_moons
+
+    (x_train, y_train), (x_test, y_test) = load_fashion_mnist()   # uint8 (N, 28, 28), int64
+    train = FashionMNIST(train=True)       # array-backed Dataset for DataLoader
+    x, y = make_moons(1000, noise=0.1, seed=0)
+"""
+
+from deepgrad.datasets.fetch import DatasetNotFoundError, DatasetSource, RemoteFile, locate
+from deepgrad.datasets.idx import parse_idx, read_idx
+from deepgrad.datasets.mnist import (
+    FASHION_MNIST,
+    MNIST,
+    MNIST_SOURCE,
+    FashionMNIST,
+    load_fashion_mnist,
+    load_mnist,
+)
+from deepgrad.datasets.toy import make_circles, make_gaussians, make_moons, make_spiral, make_xor
+
+__all__ = [
+    "FASHION_MNIST",
+    "MNIST",
+    "MNIST_SOURCE",
+    "DatasetNotFoundError",
+    "DatasetSource",
+    "FashionMNIST",
+    "RemoteFile",
+    "load_fashion_mnist",
+    "load_mnist",
+    "locate",
+    "make_circles",
+    "make_gaussians",
+    "make_moons",
+    "make_spiral",
+    "make_xor",
+    "parse_idx",
+    "read_idx",
+]
