@@ -9,7 +9,7 @@ Tensors with reverse-mode automatic differentiation over NumPy arrays::
     w.grad.numpy()
 """
 
-from deepgrad import nn, optim
+from deepgrad import data, datasets, nn, optim
 from deepgrad import ops as _ops  # noqa: F401 - attaches the Tensor methods
 from deepgrad.anomaly import detect_anomaly, is_anomaly_enabled
 from deepgrad.autograd import Function
@@ -136,15 +136,20 @@ from deepgrad.ops.shape import (
 )
 from deepgrad.serialization import load_into, save
 from deepgrad.tensor import Tensor, bool_, float32, float64, int32, int64
+from deepgrad.train import callbacks, metrics
+from deepgrad.train.history import History
+from deepgrad.train.trainer import Trainer
 
 __all__ = [
     "BackwardError",
     "FileFormatError",
     "Function",
     "GradcheckError",
+    "History",
     "ShapeError",
     "StateDictError",
     "Tensor",
+    "Trainer",
     "abs",
     "add",
     "all",
@@ -157,6 +162,7 @@ __all__ = [
     "argmin",
     "bool_",
     "broadcast_to",
+    "callbacks",
     "cat",
     "chunk",
     "clamp",
@@ -165,6 +171,8 @@ __all__ = [
     "concatenate",
     "contiguous",
     "cos",
+    "data",
+    "datasets",
     "detect_anomaly",
     "div",
     "elu",
@@ -211,6 +219,7 @@ __all__ = [
     "max",
     "maximum",
     "mean",
+    "metrics",
     "min",
     "minimum",
     "models",

@@ -1,0 +1,361 @@
+"""``Trainer``: the training loop done well, as Keras' ``model.fit`` does it, for deepgrad models.
+
+    trainer = dg.Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters()),
+                         metrics=("accuracy",))
+    history = trainer.fit((x_train, y_train), epochs=10, batch_size=128,
+                          validation_data=(x_test, y_test))
+    trainer.evaluate((x_test, y_test))        # {"loss": ..., "accuracy": ...}
+    trainer.predict(x_test)                   # NumPy array of outputs
+
+The loop is a thin composition of :meth:`Trainer.train_step` and :meth:`Trainer.eval_step`, which
+a subclass may override. Everything that decides the numbers of a run (weights, optimizer and
+schedule state, the data order, the random state, the position within the epoch) goes into
+:meth:`Trainer.save_checkpoint`, so ``fit(..., resume_from=path)`` continues a killed run to the
+same weights, bit for bit, as a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepgrad.creation import generator, get_rng_state, set_rng_state
+from deepgrad.data import DataLoader, Dataset, TensorDataset
+from deepgrad.grad_mode import no_grad
+from deepgrad.nn import functional as F
+from deepgrad.nn.module import Module
+from deepgrad.nn.utils import clip_grad_norm_
+from deepgrad.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
+from deepgrad.serialization import load_tree, save_tree
+from deepgrad.tensor import Tensor
+from deepgrad.train import metrics as metrics_module
+from deepgrad.train.callbacks import Callback, ProgressBar
+from deepgrad.train.history import History
+
+_LOSSES = {"cross_entropy": F.cross_entropy, "mse": F.mse_loss, "l1": F.l1_loss,
+           "huber": F.huber_loss, "bce_with_logits": F.binary_cross_entropy_with_logits,
+           "nll": F.nll_loss}
+_CHECKPOINT_FORMAT = "deepgrad.trainer.checkpoint/1"
+
+
+def _loss_fn(loss: Callable | str) -> Callable:
+    if isinstance(loss, str):
+        if loss not in _LOSSES:
+            raise ValueError(f"Trainer: unknown loss {loss!r}; use a loss module or function, "
+                             f"or one of {sorted(_LOSSES)}")
+        return _LOSSES[loss]
+    if not callable(loss):
+        raise TypeError(f"Trainer: loss must be callable (e.g. nn.CrossEntropyLoss()); got "
+                        f"{type(loss).__name__}")
+    return loss
+
+
+class Trainer:
+    """Trains, evaluates and runs a model.
+
+    Args:
+        model: the ``nn.Module`` to train.
+        loss: a loss module or function ``loss(outputs, targets)``, or a name
+            (``"cross_entropy"``, ``"mse"``, ``"l1"``, ``"huber"``, ``"bce_with_logits"``,
+            ``"nll"``).
+        optimizer: a ``dg.optim`` optimizer over the model's parameters.
+        metrics: names or metric objects (``"accuracy"``, ``"top5_accuracy"``, ``"f1"``, ...),
+            computed over each epoch, on the training batches and on validation data.
+        callbacks: ``Callback`` instances; a progress bar is added unless ``verbose=0``.
+        scheduler: a ``dg.optim.lr_scheduler`` schedule, stepped after every epoch (after every
+            batch for ``OneCycleLR`` or with ``scheduler_interval="batch"``); ``ReduceLROnPlateau``
+            gets ``val_loss`` (or ``loss`` without validation data).
+        grad_clip: clip the gradients' global L2 norm to this before every step.
+        verbose: 0 for silence, 1 for the progress bar.
+    """
+
+    def __init__(self, model: Module, loss: Callable | str, optimizer: Any,
+                 metrics: Sequence[Any] = ("accuracy",), callbacks: Iterable[Callback] = (),
+                 scheduler: Any = None, grad_clip: float | None = None, verbose: int = 1,
+                 scheduler_interval: str | None = None) -> None:
+        if not isinstance(model, Module):
+            raise TypeError(f"Trainer: model must be a dg.nn.Module; got {type(model).__name__}")
+        self.model = model
+        self.loss_fn = _loss_fn(loss)
+        self.optimizer = optimizer
+        self.metric_specs = list(metrics)
+        self.callbacks = list(callbacks)
+        if verbose and not any(isinstance(c, ProgressBar) for c in self.callbacks):
+            self.callbacks.append(ProgressBar())
+        self.scheduler = scheduler
+        if scheduler_interval is None:
+            scheduler_interval = "batch" if isinstance(scheduler, OneCycleLR) else "epoch"
+        if scheduler_interval not in ("epoch", "batch"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'batch'; got "
+                             f"{scheduler_interval!r}")
+        self.scheduler_interval = scheduler_interval
+        self.grad_clip = grad_clip
+        self.history = History()
+        self.epoch = 0
+        self.epochs = 0
+        self.batch = 0
+        self.batches_per_epoch = 0
+        self.stop_training = False
+        self.stop_reason: str | None = None
+        self._loader: DataLoader | None = None
+        self._train_metrics: list = []
+
+    # ----------------------------------------------------------------- steps
+    def _param_dtype(self) -> Any:
+        for p in self.model.parameters():
+            return p.data.dtype
+        return None
+
+    def to_input(self, x: Any) -> Tensor:
+        """A batch of inputs as a Tensor; floating arrays take the model's parameter dtype."""
+        if isinstance(x, Tensor):
+            return x
+        x = np.asarray(x)
+        dtype = self._param_dtype()
+        if x.dtype.kind == "f" and dtype is not None and x.dtype != dtype:
+            x = x.astype(dtype)
+        return Tensor(x)
+
+    def to_target(self, y: Any, outputs: Tensor) -> Tensor:
+        """A batch of targets as a Tensor; floating targets take the outputs' dtype."""
+        if isinstance(y, Tensor):
+            return y
+        y = np.asarray(y)
+        if y.dtype.kind == "f" and y.dtype != outputs.data.dtype:
+            y = y.astype(outputs.data.dtype)
+        return Tensor(y)
+
+    def train_step(self, batch: Sequence[Any]) -> dict[str, Any]:
+        """One optimization step on ``batch = (x, y)``: forward, loss, backward, clip, step.
+        Returns ``{"loss": float, "outputs": array, "targets": array}``."""
+        x, y = batch[0], batch[1]
+        outputs = self.model(self.to_input(x))
+        loss = self.loss_fn(outputs, self.to_target(y, outputs))
+        self.optimizer.zero_grad()
+        loss.backward()
+        if self.grad_clip is not None:
+            clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.optimizer.step()
+        return {"loss": float(loss.item()), "outputs": outputs.data, "targets": np.asarray(y)}
+
+    def eval_step(self, batch: Sequence[Any]) -> dict[str, Any]:
+        """The loss and outputs on ``batch = (x, y)`` without gradients (in eval mode)."""
+        x, y = batch[0], batch[1]
+        with no_grad():
+            outputs = self.model(self.to_input(x))
+            loss = self.loss_fn(outputs, self.to_target(y, outputs))
+        return {"loss": float(loss.item()), "outputs": outputs.data, "targets": np.asarray(y)}
+
+    # ----------------------------------------------------------------- data
+    def _loader_for(self, data: Any, batch_size: int, shuffle: bool, seed: int | None,
+                    what: str) -> DataLoader:
+        if isinstance(data, DataLoader):
+            return data
+        if isinstance(data, tuple) and len(data) == 2:
+            x, y = (np.asarray(a.numpy() if isinstance(a, Tensor) else a) for a in data)
+            if len(x) != len(y):
+                raise ValueError(f"Trainer: {what} has {len(x)} inputs but {len(y)} targets")
+            data = TensorDataset(x, y)
+        if not isinstance(data, Dataset):
+            raise TypeError(f"Trainer: {what} must be a Dataset, a DataLoader or an (x, y) pair "
+                            f"of arrays; got {type(data).__name__}")
+        return DataLoader(data, batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+    def _metrics(self) -> list:
+        return [metrics_module.get_metric(spec) for spec in self.metric_specs]
+
+    # ----------------------------------------------------------------- fit
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+    def fit(self, train: Any, epochs: int, batch_size: int = 32, validation_data: Any = None,
+            shuffle: bool = True, resume_from: str | os.PathLike | None = None,
+            seed: int | None = None) -> History:
+        """Train for ``epochs`` epochs (in total, counting those of a resumed run).
+
+        Args:
+            train: a Dataset, a DataLoader, or an ``(x, y)`` pair of arrays.
+            epochs: the epoch to stop after.
+            batch_size: examples per step (ignored when ``train`` is a DataLoader).
+            validation_data: evaluated after every epoch, logged with a ``val_`` prefix.
+            shuffle: reshuffle the training data every epoch.
+            resume_from: a checkpoint written by ``ModelCheckpoint`` or ``save_checkpoint``:
+                continue that run where it stopped, with identical results.
+            seed: the data order's seed; by default drawn from ``dg.manual_seed``'s generator.
+        """
+        if seed is None:
+            seed = int(generator().integers(2**63))
+        self._loader = loader = self._loader_for(train, batch_size, shuffle, seed, "train")
+        val_loader = (None if validation_data is None else
+                      self._loader_for(validation_data, max(batch_size, 256), False, 0,
+                                       "validation_data"))
+        self.epochs = epochs
+        self.batches_per_epoch = len(loader)
+        self.stop_training, self.stop_reason = False, None
+        self._train_metrics = self._metrics()
+        self._train_loss = metrics_module.Mean("loss")
+        self.epoch, self.batch = 0, 0
+        if resume_from is not None:
+            self.load_checkpoint(resume_from)
+        for callback in self.callbacks:
+            callback.trainer = self
+        self._call("on_train_begin", {})
+        try:
+            while self.epoch < epochs and not self.stop_training:
+                self._run_epoch(loader, val_loader)
+        finally:
+            self.model.eval()
+        self._call("on_train_end", dict(self._last_logs) if hasattr(self, "_last_logs") else {})
+        return self.history
+
+    def _run_epoch(self, loader: DataLoader, val_loader: DataLoader | None) -> None:
+        epoch = self.epoch
+        started = time.perf_counter() - getattr(self, "_resumed_seconds", 0.0)
+        self._resumed_seconds = 0.0
+        if self.batch == 0:
+            self._call("on_epoch_begin", epoch, {})
+            for metric in self._train_metrics:
+                metric.reset()
+            self._train_loss.reset()
+        self.model.train()
+        for batch in loader:
+            result = self.train_step(batch)
+            size = len(result["targets"])
+            self._train_loss.update(result["loss"], size)
+            for metric in self._train_metrics:
+                metric.update(result["outputs"], result["targets"])
+            if self.scheduler is not None and self.scheduler_interval == "batch":
+                self.scheduler.step()
+            self._epoch_seconds = time.perf_counter() - started
+            batch_index = self.batch
+            self.batch += 1
+            self._call("on_batch_end", batch_index, {"loss": result["loss"], "size": size})
+            if self.stop_training:
+                return
+        logs = {"loss": self._train_loss.result()}
+        for metric in self._train_metrics:
+            logs[metric.name] = metric.result()
+        if val_loader is not None:
+            logs.update({f"val_{k}": v for k, v in self._evaluate(val_loader).items()})
+        if self.scheduler is not None and self.scheduler_interval == "epoch":
+            if isinstance(self.scheduler, ReduceLROnPlateau):
+                self.scheduler.step(logs.get("val_loss", logs["loss"]))
+            else:
+                self.scheduler.step()
+        logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        self.history.append(epoch, logs, time.perf_counter() - started)
+        self._last_logs = logs
+        # The epoch is complete before its callbacks run: a checkpoint written by one of them
+        # resumes at the start of the next epoch.
+        self.epoch, self.batch = epoch + 1, 0
+        self._call("on_epoch_end", epoch, logs)
+
+    # ----------------------------------------------------------------- evaluate / predict
+    def _evaluate(self, loader: DataLoader) -> dict[str, float]:
+        was_training = self.model.training
+        self.model.eval()
+        loss, metrics = metrics_module.Mean("loss"), self._metrics()
+        try:
+            for batch in loader:
+                result = self.eval_step(batch)
+                loss.update(result["loss"], len(result["targets"]))
+                for metric in metrics:
+                    metric.update(result["outputs"], result["targets"])
+        finally:
+            self.model.train(was_training)
+        logs = {"loss": loss.result()}
+        logs.update({m.name: m.result() for m in metrics})
+        return logs
+
+    def evaluate(self, data: Any, batch_size: int = 256) -> dict[str, float]:
+        """The mean loss and every metric over ``data`` (a Dataset, a DataLoader or ``(x, y)``),
+        in eval mode, without gradients."""
+        return self._evaluate(self._loader_for(data, batch_size, False, 0, "evaluate data"))
+
+    def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
+        """The model's outputs for ``x`` (an array, a Dataset or a DataLoader whose batches
+        start with the inputs), in eval mode, as one NumPy array."""
+        if isinstance(x, (DataLoader, Dataset)):
+            loader = x if isinstance(x, DataLoader) else DataLoader(x, batch_size=batch_size)
+            batches = (b[0] if isinstance(b, (tuple, list)) else b for b in loader)
+        else:
+            array = np.asarray(x.numpy() if isinstance(x, Tensor) else x)
+            batches = (array[i:i + batch_size] for i in range(0, len(array), batch_size))
+        was_training = self.model.training
+        self.model.eval()
+        outputs = []
+        try:
+            with no_grad():
+                for batch in batches:
+                    outputs.append(self.model(self.to_input(batch)).numpy())
+        finally:
+            self.model.train(was_training)
+        if not outputs:
+            raise ValueError("Trainer.predict: no inputs")
+        return np.concatenate(outputs)
+
+    # ----------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that decides the rest of the run, as arrays and plain values."""
+        return {
+            "format": _CHECKPOINT_FORMAT,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "loader": None if self._loader is None else self._loader.state_dict(),
+            "rng": get_rng_state(),
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "epoch_seconds": getattr(self, "_epoch_seconds", 0.0) if self.batch else 0.0,
+            "train_loss": self._train_loss.state_dict(),
+            "train_metrics": [m.state_dict() for m in self._train_metrics],
+            "history": self.history.state_dict(),
+            "callbacks": [c.state_dict() for c in self.callbacks],
+        }
+
+    def save_checkpoint(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`state_dict` to one safetensors file, atomically."""
+        return save_tree(self.state_dict(), path)
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        """Restore a checkpoint written by :meth:`save_checkpoint` into this trainer (its model,
+        optimizer, schedule, data loader, random state, epoch and callbacks)."""
+        state = load_tree(path)
+        if not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT:
+            raise ValueError(f"{path}: not a Trainer checkpoint (a weights file loads with "
+                             f"dg.load_into(model, path))")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if (self.scheduler is None) != (state["scheduler"] is None):
+            raise ValueError(f"{path}: the checkpoint was written "
+                             f"{'with' if state['scheduler'] is not None else 'without'} a "
+                             f"scheduler, and this Trainer has "
+                             f"{'one' if self.scheduler is not None else 'none'}")
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self._loader is not None and state["loader"] is not None:
+            self._loader.load_state_dict(state["loader"])
+        set_rng_state(state["rng"])
+        self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
+        self._resumed_seconds = float(state["epoch_seconds"])
+        self._train_loss.load_state_dict(state["train_loss"])
+        if len(state["train_metrics"]) != len(self._train_metrics):
+            raise ValueError(f"{path}: the checkpoint has {len(state['train_metrics'])} metrics, "
+                             f"this Trainer {len(self._train_metrics)}")
+        for metric, metric_state in zip(self._train_metrics, state["train_metrics"]):
+            metric.load_state_dict(metric_state)
+        self.history.load_state_dict(state["history"])
+        if len(state["callbacks"]) == len(self.callbacks):
+            for callback, callback_state in zip(self.callbacks, state["callbacks"]):
+                callback.load_state_dict(callback_state)
+        elif any(state["callbacks"]):
+            print(f"Trainer: {path} holds the state of {len(state['callbacks'])} callbacks but "
+                  f"this Trainer has {len(self.callbacks)}; callbacks start afresh",
+                  file=sys.stderr)

@@ -1,0 +1,138 @@
+"""Callbacks: early stopping (restoring the best weights), checkpoints only on improvement,
+CSV/JSON logs, learning-rate schedule functions, NaN termination, lambdas, the progress line."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+from deepgrad import nn, optim
+from deepgrad.datasets import make_spiral
+from deepgrad.train.callbacks import (
+    CSVLogger,
+    EarlyStopping,
+    JSONLogger,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    ProgressBar,
+    TerminateOnNaN,
+)
+
+
+def _setup(lr=1e-2):
+    dg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 3))
+    return model, optim.Adam(model.parameters(), lr=lr)
+
+
+class Scripted(dg.callbacks.Callback):
+    """Replaces the epoch's validation loss by a scripted sequence (runs before the others)."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs):
+        logs["val_loss"] = self.values[epoch]
+
+
+def _fit(callbacks, epochs, model_opt=None, **kwargs):
+    model, opt = model_opt or _setup()
+    x, y = make_spiral(60, noise=0.2, seed=0)
+    trainer = dg.Trainer(model, "cross_entropy", opt, callbacks=callbacks, verbose=0)
+    history = trainer.fit((x, y), epochs=epochs, batch_size=20, validation_data=(x, y), **kwargs)
+    return trainer, history
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
+    weights = []
+    record = LambdaCallback(on_epoch_end=lambda e, logs: weights.append(
+        trainer_ref[0].model[0].weight.numpy().copy()))
+    stop = EarlyStopping(monitor="val_loss", patience=2, restore_best=True)
+    trainer_ref = []
+    model, opt = _setup()
+    trainer = dg.Trainer(model, "cross_entropy", opt, verbose=0,
+                         callbacks=[Scripted([5, 3, 4, 4, 1, 1]), record, stop])
+    trainer_ref.append(trainer)
+    x, y = make_spiral(60, noise=0.2, seed=0)
+    history = trainer.fit((x, y), epochs=6, batch_size=20, validation_data=(x, y))
+    assert len(history.epoch) == 4  # best at epoch 2 (index 1), then 2 epochs without progress
+    assert stop.stopped_epoch == 3 and stop.best == 3 and stop.best_epoch == 1
+    np.testing.assert_array_equal(model[0].weight.numpy(), weights[1])
+    assert "did not improve for 2 epochs" in trainer.stop_reason
+
+
+def test_early_stopping_mode_follows_the_metric_name():
+    assert EarlyStopping(monitor="val_accuracy").mode == "max"
+    assert EarlyStopping(monitor="val_loss").mode == "min"
+    with pytest.raises(ValueError, match="mode must be"):
+        EarlyStopping(mode="up")
+
+
+def test_monitoring_an_unknown_value_says_what_is_logged():
+    with pytest.raises(KeyError, match="monitor='val_acc' is not among the logged values"):
+        _fit([EarlyStopping(monitor="val_acc")], epochs=1)
+
+
+def test_checkpoint_only_on_improvement(tmp_path):
+    path = tmp_path / "best-{epoch}.safetensors"
+    checkpoint = ModelCheckpoint(path, monitor="val_loss", save_best_only=True, weights_only=True)
+    _fit([Scripted([3, 2, 2.5, 1]), checkpoint], epochs=4)
+    assert [p.rsplit("/", 1)[-1] for p in checkpoint.saved] == [
+        "best-1.safetensors", "best-2.safetensors", "best-4.safetensors"]
+    model, _ = _setup()
+    dg.load_into(model, checkpoint.saved[-1])
+
+
+def test_checkpoint_every_epoch_is_a_full_resumable_checkpoint(tmp_path):
+    checkpoint = ModelCheckpoint(tmp_path / "last.safetensors", save_best_only=False)
+    _fit([checkpoint], epochs=2)
+    state = dg.serialization.load_tree(tmp_path / "last.safetensors")
+    assert state["epoch"] == 2 and state["batch"] == 0
+    assert set(state) >= {"model", "optimizer", "loader", "rng", "history"}
+
+
+def test_csv_and_json_logs(tmp_path):
+    _, history = _fit([CSVLogger(tmp_path / "log.csv"), JSONLogger(tmp_path / "log.json")],
+                      epochs=3)
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert float(rows[2]["val_accuracy"]) == pytest.approx(history.history["val_accuracy"][2])
+    records = json.loads((tmp_path / "log.json").read_text())
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert records[0]["loss"] == pytest.approx(history.history["loss"][0])
+
+
+def test_learning_rate_scheduler_function():
+    _, history = _fit([LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))], epochs=3)
+    assert history.history["lr"] == pytest.approx([0.1, 0.05, 0.1 / 3])
+
+
+def test_terminate_on_nan_names_epoch_and_batch():
+    model, opt = _setup(lr=1e6)
+    with dg.no_grad():
+        model[0].weight.data[:] = np.nan
+    trainer, history = _fit([TerminateOnNaN()], epochs=3, model_opt=(model, opt))
+    assert trainer.stop_reason == "TerminateOnNaN: the loss was nan at epoch 1, batch 1"
+    assert history.epoch == []
+
+
+def test_progress_line_per_epoch_when_not_a_terminal():
+    stream = io.StringIO()
+    _fit([ProgressBar(stream=stream)], epochs=2)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("epoch 1/2  loss ")
+    assert "val_accuracy" in lines[1] and "samples/s" in lines[1]
+
+
+def test_resuming_from_an_epoch_end_checkpoint_continues_with_the_next_epoch(tmp_path):
+    path = tmp_path / "last.safetensors"
+    _, whole = _fit([], epochs=3)
+    _fit([ModelCheckpoint(path)], epochs=2)
+    _, resumed = _fit([], epochs=3, resume_from=path)
+    assert resumed.epoch == [0, 1, 2]
+    assert resumed.history["loss"] == whole.history["loss"]
