@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup data train demo test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,10 +13,22 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# Fashion-MNIST from Debian's package where we may install it; elsewhere deepgrad's loader
+# downloads it (checked) into ~/.cache/deepgrad on first use.
+data:
+	@test -d /usr/share/datasets/fashion-mnist || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& (apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+		    || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1)) \
+		|| echo "note: dataset-fashion-mnist not installed; the loader will try to download"; }
+
+# The main job: train the flagship CNN on Fashion-MNIST and evaluate it on the test set.
+train: setup data
+	$(VENV)/bin/deepgrad train --model cnn --dataset fashion-mnist --epochs 15 --out runs/cnn
+
 demo: setup
 	$(PY) examples/two_layer_toy.py
 
-test: setup
+test: setup data
 	$(PY) -m pytest -q -n 2
 
 lint: setup

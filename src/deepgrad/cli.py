@@ -1,0 +1,311 @@
+"""The ``deepgrad`` command: train, evaluate and run image classifiers, and print model summaries.
+
+    deepgrad train --model cnn --dataset fashion-mnist --epochs 15 --out runs/cnn
+    deepgrad evaluate runs/cnn/model.safetensors
+    deepgrad predict runs/cnn/model.safetensors shirt.png
+    deepgrad summary --model resnet
+
+A trained model is one safetensors file: its weights, plus (in the metadata) the architecture and
+the preprocessing it was trained with, so ``evaluate`` and ``predict`` rebuild it from the file.
+Wrong arguments print a one-line error and a usage hint, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_MODELS = ("mlp", "cnn", "resnet", "mobilenet")
+_DATASETS = ("fashion-mnist", "mnist")
+# Per-pixel mean and standard deviation of each training set, in [0, 1].
+_NORMALIZE = {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081)}
+_MODEL_KEY = "deepgrad.model"
+
+
+class CLIError(Exception):
+    """A problem with the command line's arguments or files, shown as one line."""
+
+
+def build_model(name: str, in_channels: int = 1, num_classes: int = 10) -> Any:
+    """A zoo model by name, for 28x28 images with ``in_channels`` channels."""
+    from deepgrad import models
+
+    if name == "mlp":
+        return models.mlp((in_channels * 28 * 28, 256, 256, num_classes), dropout=0.2)
+    if name not in _MODELS:
+        raise CLIError(f"unknown model {name!r}; choose one of {', '.join(_MODELS)}")
+    return getattr(models, name)(in_channels=in_channels, num_classes=num_classes)
+
+
+def _dataset(name: str, train: bool) -> Any:
+    from deepgrad import datasets
+
+    cls = {"fashion-mnist": datasets.FashionMNIST, "mnist": datasets.MNIST}[name]
+    try:
+        return cls(train=train)
+    except FileNotFoundError as e:  # its message lists every place tried and how to fix it
+        raise CLIError(str(e)) from e
+
+
+def _preprocess(dataset: str) -> Any:
+    from deepgrad.data import transforms as T
+
+    mean, std = _NORMALIZE[dataset]
+    return [T.ToFloat(), T.Normalize(mean, std)]
+
+
+def _limited(data: Any, limit: int | None) -> Any:
+    from deepgrad.data import Subset
+
+    return data if limit is None or limit >= len(data) else Subset(data, range(limit))
+
+
+def save_model(model: Any, path: Path, config: dict[str, Any]) -> Path:
+    """The model's weights and the config that rebuilds it (``load_model``), in one file."""
+    from deepgrad.serialization import save_file
+
+    return save_file(model.state_dict(), path, metadata={_MODEL_KEY: json.dumps(config)})
+
+
+def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """Rebuild a model saved by ``deepgrad train`` (or :func:`save_model`), in eval mode."""
+    from deepgrad.serialization import load_file
+
+    arrays, metadata = load_file(path)
+    if _MODEL_KEY not in metadata:
+        raise CLIError(f"{path}: a weights file without a model description; it was not written "
+                       f"by 'deepgrad train' (load it with dg.load_into(model, path))")
+    config = json.loads(metadata[_MODEL_KEY])
+    model = build_model(config["model"], config["in_channels"], len(config["classes"]))
+    model.load_state_dict(arrays)
+    return model.eval(), config
+
+
+# ------------------------------------------------------------------------------ train
+def _train(args: argparse.Namespace) -> int:
+    import deepgrad as dg
+    from deepgrad import nn, optim
+    from deepgrad.data import DataLoader
+    from deepgrad.data import transforms as T
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    dg.manual_seed(args.seed)
+    train_set = _limited(_dataset(args.dataset, train=True), args.limit)
+    test_set = _limited(_dataset(args.dataset, train=False), args.limit)
+    augment = [] if args.no_augment else [T.RandomCrop(28, padding=2)]
+    if not args.no_augment and args.dataset == "fashion-mnist":  # digits are not symmetric
+        augment.append(T.RandomHorizontalFlip())
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
+                              seed=args.seed, transform=T.Compose(augment +
+                                                                  _preprocess(args.dataset)))
+    test_loader = DataLoader(test_set, batch_size=512,
+                             transform=T.Compose(_preprocess(args.dataset)))
+    classes = list(type(_dataset(args.dataset, train=False)).classes)
+    model = build_model(args.model, 1, len(classes))
+    if args.optimizer == "sgd":
+        optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
+                              weight_decay=args.weight_decay)
+    else:
+        optimizer = optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr,
+                                              total_steps=args.epochs * len(train_loader))
+    checkpoint = out / "checkpoint.safetensors"
+    trainer = dg.Trainer(model, nn.CrossEntropyLoss(), optimizer, scheduler=scheduler,
+                         verbose=0 if args.quiet else 1, callbacks=[
+                             dg.callbacks.ModelCheckpoint(checkpoint),
+                             dg.callbacks.JSONLogger(out / "history.json")])
+    started = time.perf_counter()
+    history = trainer.fit(train_loader, epochs=args.epochs, validation_data=test_loader,
+                          resume_from=checkpoint if args.resume and checkpoint.exists() else None)
+    seconds = time.perf_counter() - started
+    config = {"model": args.model, "dataset": args.dataset, "in_channels": 1,
+              "classes": classes, "normalize": list(_NORMALIZE[args.dataset]),
+              "epochs": args.epochs, "seed": args.seed}
+    model_path = save_model(model, out / "model.safetensors", config)
+    outputs = trainer.predict(test_loader)
+    targets = np.concatenate([y for _, y in test_loader])
+    accuracy = float((outputs.argmax(1) == targets).mean())
+    written = [model_path, checkpoint, out / "history.json"]
+    written += _plots(history, outputs, targets, test_set, classes, out)
+    summary = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1),
+               "epochs": len(history.epoch), "model": args.model, "dataset": args.dataset}
+    (out / "results.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"test accuracy {accuracy:.4f} on {len(targets):,} {args.dataset} test images; "
+          f"trained {len(history.epoch)} epochs in {seconds / 60:.1f} min")
+    print("wrote " + ", ".join(str(p) for p in [*written, out / "results.json"]))
+    return 0
+
+
+def _plots(history: Any, outputs: np.ndarray, targets: np.ndarray, test_set: Any,
+           classes: list[str], out: Path) -> list[Path]:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("(no plots: install matplotlib with pip install 'deepgrad[plot]')",
+              file=sys.stderr)
+        return []
+    from deepgrad.train import metrics, plots
+
+    predictions = outputs.argmax(1)
+    wrong = np.flatnonzero(predictions != targets)[:25]
+    images = np.stack([test_set[int(i)][0] for i in wrong]) if len(wrong) else np.zeros(
+        (0, 1, 28, 28), np.uint8)
+    cm = metrics.confusion_matrix(predictions, targets, num_classes=len(classes))
+    return [Path(history.plot(out / "curves.png")),
+            Path(plots.plot_confusion_matrix(cm, classes, out / "confusion.png")),
+            Path(plots.plot_misclassified(images, predictions[wrong], targets[wrong], classes,
+                                          out / "misclassified.png"))]
+
+
+# ------------------------------------------------------------------------------ evaluate / predict
+def _evaluate(args: argparse.Namespace) -> int:
+    import deepgrad as dg
+    from deepgrad.data import DataLoader
+    from deepgrad.data import transforms as T
+
+    model, config = _load(args.model_file)
+    dataset = args.dataset or config["dataset"]
+    test_set = _limited(_dataset(dataset, train=False), args.limit)
+    loader = DataLoader(test_set, batch_size=512, transform=T.Compose(_preprocess(dataset)))
+    trainer = dg.Trainer(model, "cross_entropy", optimizer=None, verbose=0)
+    result = trainer.evaluate(loader)
+    print(f"{dataset} test: " + "  ".join(f"{k} {v:.4f}" for k, v in result.items()))
+    return 0
+
+
+def _load(path: str) -> tuple[Any, dict[str, Any]]:
+    if not Path(path).exists():
+        raise CLIError(f"{path}: no such file")
+    from deepgrad.errors import FileFormatError
+
+    try:
+        return load_model(path)
+    except FileFormatError as e:
+        raise CLIError(str(e)) from e
+
+
+def _read_image(path: str) -> np.ndarray:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise CLIError("predict reads images with Pillow: pip install 'deepgrad[image]'") from None
+    try:
+        with Image.open(path) as image:
+            gray = image.convert("L").resize((28, 28))
+    except (OSError, ValueError) as e:
+        raise CLIError(f"{path}: cannot read the image ({e})") from e
+    return np.asarray(gray, dtype=np.uint8)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import deepgrad as dg
+
+    model, config = _load(args.model_file)
+    images = np.stack([_read_image(p) for p in args.images])[:, None]
+    if args.invert:  # Fashion-MNIST has light garments on a black background
+        images = 255 - images
+    mean, std = config["normalize"]
+    x = (images.astype(np.float32) / 255 - mean) / std
+    with dg.no_grad():
+        probabilities = model(dg.tensor(x)).softmax(1).numpy()
+    classes = config["classes"]
+    for path, p in zip(args.images, probabilities):
+        top = np.argsort(-p)[:args.top]
+        print(f"{path}: " + ", ".join(f"{classes[i]} {p[i]:.3f}" for i in top))
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from deepgrad import nn
+
+    model = build_model(args.model, args.in_channels, args.num_classes)
+    nn.summary(model, (args.batch_size, args.in_channels, 28, 28))  # prints the table
+    return 0
+
+
+# ------------------------------------------------------------------------------ parsing
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and a usage hint instead of the full usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message}\n(see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
+    return number
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line's parser (its ``--help`` is the CLI's documentation)."""
+    top = _Parser(prog="deepgrad", description="deepgrad: train, evaluate and run image "
+                                               "classifiers, and print model summaries.")
+    commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train an image classifier and evaluate it")
+    train.add_argument("--model", choices=_MODELS, default="cnn")
+    train.add_argument("--dataset", choices=_DATASETS, default="fashion-mnist")
+    train.add_argument("--epochs", type=_positive, default=15)
+    train.add_argument("--batch-size", type=_positive, default=128)
+    train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    train.add_argument("--lr", type=float, default=0.1, help="peak of the one-cycle schedule")
+    train.add_argument("--weight-decay", type=float, default=5e-4)
+    train.add_argument("--no-augment", action="store_true", help="no random crops and flips")
+    train.add_argument("--limit", type=_positive, help="use only the first N train and test "
+                                                       "images (for a quick try)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", default="runs/cnn", help="directory for the outputs")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from OUT/checkpoint.safetensors if it exists")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy of a trained model")
+    evaluate.add_argument("model_file")
+    evaluate.add_argument("--dataset", choices=_DATASETS, help="default: the training dataset")
+    evaluate.add_argument("--limit", type=_positive)
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser("predict", help="classify image files")
+    predict.add_argument("model_file")
+    predict.add_argument("images", nargs="+")
+    predict.add_argument("--top", type=_positive, default=3)
+    predict.add_argument("--invert", action="store_true",
+                         help="invert the images (dark objects on a light background)")
+    predict.set_defaults(run=_predict)
+
+    summary = commands.add_parser("summary", help="layers, output shapes and parameter counts")
+    summary.add_argument("--model", choices=_MODELS, default="cnn")
+    summary.add_argument("--in-channels", type=_positive, default=1)
+    summary.add_argument("--num-classes", type=_positive, default=10)
+    summary.add_argument("--batch-size", type=_positive, default=1)
+    summary.set_defaults(run=_summary)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CLIError as e:
+        print(f"deepgrad {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"deepgrad {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The deepgrad command line: train (short, on a subset), evaluate, predict, summary, bad
+arguments; and the flagship recipe on a 10k-image subset for one epoch (real data)."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from deepgrad.cli import main
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+needs_data = pytest.mark.skipif(
+    not os.path.isdir(FASHION) and "DEEPGRAD_DATA" not in os.environ,
+    reason=f"Fashion-MNIST not found in {FASHION} (apt install dataset-fashion-mnist)")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", "--model", "mlp", "--limit", "512", "--epochs", "1", "--quiet",
+                 "--out", str(out)]) == 0
+    return out
+
+
+@needs_data
+def test_train_writes_the_model_the_history_and_the_results(trained, capsys):
+    for name in ("model.safetensors", "checkpoint.safetensors", "history.json", "results.json"):
+        assert (trained / name).exists(), name
+    results = json.loads((trained / "results.json").read_text())
+    assert results["epochs"] == 1 and 0 <= results["test_accuracy"] <= 1
+    assert len(json.loads((trained / "history.json").read_text())) == 1
+
+
+@needs_data
+def test_evaluate_reports_the_same_accuracy(trained, capsys):
+    assert main(["evaluate", str(trained / "model.safetensors"), "--limit", "512"]) == 0
+    out = capsys.readouterr().out
+    accuracy = json.loads((trained / "results.json").read_text())["test_accuracy"]
+    assert f"accuracy {accuracy:.4f}" in out
+
+
+@needs_data
+def test_predict_classifies_image_files(trained, tmp_path, capsys):
+    image = pytest.importorskip("PIL.Image", reason="Pillow is not installed")
+    path = tmp_path / "shirt.png"
+    image.fromarray(np.full((40, 40), 200, np.uint8)).save(path)
+    assert main(["predict", str(trained / "model.safetensors"), str(path), "--top", "2"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"{path}: ") and line.count(",") == 1
+
+
+def test_summary_prints_the_table(capsys):
+    assert main(["summary", "--model", "resnet"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params:" in out and "Conv2d" in out
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["train", "--epochs", "0"], "--epochs: must be a positive integer; got 0"),
+    (["train", "--model", "vgg"], "argument --model: invalid choice: 'vgg'"),
+    (["fly"], "invalid choice: 'fly'"),
+])
+def test_bad_arguments_give_one_line_and_a_hint(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "(see 'deepgrad" in err and "Traceback" not in err
+
+
+def test_missing_or_foreign_model_files_are_one_line_errors(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "none.safetensors")]) == 1
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 20)
+    assert main(["evaluate", str(tmp_path / "junk.safetensors")]) == 1
+    assert "not a safetensors file" in capsys.readouterr().err
+
+
+@needs_data
+def test_flagship_recipe_on_10k_images_for_one_epoch_reaches_80_percent(tmp_path, capsys):
+    # One epoch is too short for augmentation to pay off; AdamW learns fastest in so few steps.
+    assert main(["train", "--model", "cnn", "--limit", "10000", "--epochs", "1", "--quiet",
+                 "--optimizer", "adamw", "--lr", "0.003", "--no-augment",
+                 "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "results.json").read_text())["test_accuracy"] >= 0.80
