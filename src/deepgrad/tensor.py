@@ -27,6 +27,16 @@ DEFAULT_FLOAT = float32
 _ndarray = xp.ndarray
 
 
+def as_array(value: Any) -> Any:
+    """The array behind a Tensor, a torch tensor (``.detach().numpy()``), or anything NumPy
+    converts: how state dicts from either framework are read."""
+    if isinstance(value, Tensor):
+        return value.data
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        return value.detach().numpy()
+    return xp.asarray(value)
+
+
 def to_array(data: Any, dtype: Any = None, copy: bool = False) -> Any:
     """Convert tensors, arrays, scalars and nested lists to an array with deepgrad's dtype rules.
 

@@ -23,8 +23,8 @@ class _ConvNd(Module):
     _spatial = 2
     _transposed = False
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any,
-                 padding: Any, dilation: Any, groups: int, bias: bool,
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
+                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
                  output_padding: Any = 0) -> None:
         super().__init__()
         if groups <= 0 or in_channels % groups or out_channels % groups:
@@ -90,11 +90,6 @@ class Conv2d(_ConvNd):
     it depthwise.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias)
-
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
         return conv.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
@@ -105,11 +100,6 @@ class Conv1d(_ConvNd):
     """1-D convolution.   x: (N, C_in, L) -> (N, C_out, L_out)."""
 
     _spatial = 1
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True) -> None:
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias)
 
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)

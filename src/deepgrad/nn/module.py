@@ -14,7 +14,7 @@ from deepgrad.anomaly import _Anomaly
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, StateDictError, shape_str
 from deepgrad.grad_mode import no_grad
-from deepgrad.tensor import Tensor, to_array
+from deepgrad.tensor import Tensor, as_array, to_array
 
 
 class Parameter(Tensor):
@@ -348,7 +348,7 @@ class Module:
                         targets[f"{path}.{name}" if path else name] = tensor
         missing = [key for key in targets if key not in state_dict]
         unexpected = [key for key in state_dict if key not in targets]
-        arrays = {key: _as_array(value) for key, value in state_dict.items() if key in targets}
+        arrays = {key: as_array(value) for key, value in state_dict.items() if key in targets}
         mismatched = [f"{key}: expected shape {shape_str(targets[key].shape)}, got "
                       f"{shape_str(array.shape)}" for key, array in arrays.items()
                       if array.shape != targets[key].shape]
@@ -379,14 +379,6 @@ class Module:
             return f"{type(self).__name__}({extra})"
         head = f"{type(self).__name__}({extra}" if extra else f"{type(self).__name__}("
         return head + "\n" + "\n".join(lines) + "\n)"
-
-
-def _as_array(value: Any) -> Any:
-    if isinstance(value, Tensor):
-        return value.data
-    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
-        return value.detach().numpy()
-    return xp.asarray(value)
 
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter", "layer_error"]

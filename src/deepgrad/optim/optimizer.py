@@ -17,7 +17,7 @@ from typing import Any
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.grad_mode import enable_grad
-from deepgrad.tensor import Tensor
+from deepgrad.tensor import Tensor, as_array
 
 _ndarray = xp.ndarray
 _FROM_GROUP = object()
@@ -291,7 +291,7 @@ class Optimizer:
         for key in [k for k in allowed if k in entries]:
             value = entries[key]
             if key in self.state_arrays:
-                array = _as_array(value)
+                array = as_array(value)
                 if array.shape != p.data.shape:
                     raise ShapeError(f"{name}: {key!r} of parameter {index} has shape "
                                      f"{shape_str(array.shape)}, but the parameter has shape "
@@ -299,7 +299,7 @@ class Optimizer:
                 loaded[key] = xp.array(array, dtype=p.data.dtype, copy=True)
             else:
                 kind = type(template[key])
-                loaded[key] = kind(float(_as_array(value)))
+                loaded[key] = kind(float(as_array(value)))
         return loaded
 
     def __repr__(self) -> str:
@@ -317,14 +317,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, xp.generic):
         return value.item()
     return value
-
-
-def _as_array(value: Any) -> Any:
-    if isinstance(value, Tensor):
-        return value.data
-    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
-        return value.detach().numpy()
-    return xp.asarray(value)
 
 
 __all__ = ["Optimizer"]
