@@ -156,3 +156,13 @@ def test_import_error_without_matplotlib(tmp_path, monkeypatch, name, call):
                                           r"'deepgrad\[plot\]'$"):
         call(tmp_path / "x.png")
     assert os.listdir(tmp_path) == []
+
+
+def test_plots_are_reachable_from_dg_metrics():
+    import deepgrad as dg
+    from deepgrad.train import plots
+
+    assert dg.metrics.plot_confusion_matrix is plots.plot_confusion_matrix
+    assert dg.metrics.plot_misclassified is plots.plot_misclassified
+    with pytest.raises(AttributeError, match="no attribute 'plot_everything'"):
+        dg.metrics.plot_everything  # noqa: B018

@@ -586,3 +586,16 @@ def get_metric(metric: str | Metric | type[Metric]) -> Metric:
     valid = ", ".join(sorted(_BY_NAME))
     raise ValueError(f"get_metric: unknown metric {metric!r}; valid names: {valid}, and "
                      "top{k}_accuracy for any k (e.g. top5_accuracy)")
+
+
+_PLOTS = ("plot_confusion_matrix", "plot_misclassified")
+
+
+def __getattr__(name: str) -> Any:
+    # dg.metrics.plot_confusion_matrix(...) as the docs show it; the plotting module imports
+    # this one, so it is looked up on first use rather than imported here.
+    if name in _PLOTS:
+        from deepgrad.train import plots
+
+        return getattr(plots, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
