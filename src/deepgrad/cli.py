@@ -4,6 +4,7 @@
     deepgrad evaluate runs/cnn/model.safetensors
     deepgrad predict runs/cnn/model.safetensors shirt.png
     deepgrad summary --model resnet
+    deepgrad rl train CartPole-v1 --steps 100000 --out runs/dqn     (needs deepgrad[rl])
 
 A trained model is one safetensors file: its weights, plus (in the metadata) the architecture and
 the preprocessing it was trained with, so ``evaluate`` and ``predict`` rebuild it from the file.
@@ -291,6 +292,10 @@ def parser() -> argparse.ArgumentParser:
     summary.add_argument("--num-classes", type=_positive, default=10)
     summary.add_argument("--batch-size", type=_positive, default=1)
     summary.set_defaults(run=_summary)
+
+    from deepgrad.rl.cli import add_rl_parser  # gymnasium itself is imported only when used
+
+    add_rl_parser(commands)
     return top
 
 
