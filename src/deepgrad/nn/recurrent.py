@@ -20,7 +20,7 @@ from deepgrad.nn import init
 from deepgrad.nn.module import LayerShapeError, Module, Parameter, layer_error
 from deepgrad.ops.dropout import dropout
 from deepgrad.ops.join import cat, stack
-from deepgrad.ops.recurrent import GATES, Recurrent, RecurrentCell
+from deepgrad.ops.recurrent import GATES, Recurrent, RecurrentCell, check_lengths
 from deepgrad.tensor import Tensor
 
 
@@ -189,19 +189,9 @@ class _RNNBase(Module):
         if not batched:
             raise ValueError(f"{name}: lengths applies to a batch of sequences; this input is "
                              "one unbatched sequence")
-        if isinstance(lengths, Tensor):
-            lengths = lengths.data
-        array = xp.asarray(lengths)
-        if array.dtype.kind not in "iu" or array.shape != (batch,):
-            raise ValueError(f"{name}: lengths must be {batch} integers, one per sequence of the "
-                             f"batch; got {array.dtype} of shape {shape_str(array.shape)}")
-        bad = xp.flatnonzero((array < 1) | (array > steps))
-        if bad.size:
-            raise ValueError(f"{name}: lengths[{bad[0]}] = {array[bad[0]]} is out of range for "
-                             f"sequences of {steps} steps (expected 1 to {steps})")
+        array = check_lengths(name, lengths, steps, batch)
         if xp.all(array == steps):
             return None, None
-        array = array.astype(xp.int64)
         if xp.all(array[1:] <= array[:-1]):
             return array, None
         order = xp.argsort(-array, kind="stable")

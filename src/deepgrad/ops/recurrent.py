@@ -440,20 +440,27 @@ def _check(op: str, mode: str, x: Any, h: Any, c: Any, w_ih: Any, w_hh: Any, b_i
                         + ", ".join(str(a.dtype) for a in arrays))
 
 
-def _lengths_array(op: str, lengths: Any, steps: int, batch: int) -> Any:
-    """``lengths`` as an int array, checked: one per sequence, in [1, T], decreasing."""
-    array = xp.asarray(lengths)
+def check_lengths(op: str, lengths: Any, steps: int, batch: int) -> Any:
+    """``lengths`` (array, list or Tensor) as an int64 array, checked: one integer per sequence
+    of the batch, each in [1, steps]."""
+    array = xp.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
     if array.dtype.kind not in "iu" or array.shape != (batch,):
-        raise ValueError(f"{op}: lengths must be {batch} integers, one per sequence; got "
-                         f"{array.dtype} of shape {shape_str(array.shape)}")
+        raise ValueError(f"{op}: lengths must be {batch} integers, one per sequence of the "
+                         f"batch; got {array.dtype} of shape {shape_str(array.shape)}")
     bad = xp.flatnonzero((array < 1) | (array > steps))
     if bad.size:
         raise ValueError(f"{op}: lengths[{bad[0]}] = {array[bad[0]]} is out of range for "
                          f"sequences of {steps} steps (expected 1 to {steps})")
+    return array.astype(xp.int64, copy=False)
+
+
+def _lengths_array(op: str, lengths: Any, steps: int, batch: int) -> Any:
+    """``lengths`` checked as by :func:`check_lengths`, and sorted in decreasing order."""
+    array = check_lengths(op, lengths, steps, batch)
     if xp.any(array[1:] > array[:-1]):
         raise ValueError(f"{op}: lengths must be sorted in decreasing order (the batch sorted "
                          "by length); the modules sort it for you")
-    return array.astype(xp.int64, copy=False)
+    return array
 
 
 def recurrent(x: Tensor, h0: Tensor | None, c0: Tensor | None, w_ih: Tensor, w_hh: Tensor,
