@@ -183,8 +183,8 @@ def test_errors():
     with pytest.raises(ValueError, match=r"recurrent: lengths\[1\] = 5 is out of range for "
                                          r"sequences of 4 steps \(expected 1 to 4\)"):
         recurrent(x, h, c, w_ih, w_hh, b_ih, b_hh, "lstm", lengths=[4, 5, 1])
-    with pytest.raises(ValueError, match="lengths must be 3 integers, one per sequence of the batch; got "
-                                         r"int64 of shape \(2\)"):
+    with pytest.raises(ValueError, match="lengths must be 3 integers, one per sequence of the "
+                                         r"batch; got int64 of shape \(2\)"):
         recurrent(x, h, c, w_ih, w_hh, b_ih, b_hh, "lstm", lengths=[4, 4])
     with pytest.raises(ValueError, match="lengths must be sorted in decreasing order"):
         recurrent(x, h, c, w_ih, w_hh, b_ih, b_hh, "lstm", lengths=[1, 4, 2])
