@@ -287,6 +287,16 @@ def _batched(input: Tensor, target: Any) -> tuple[Tensor, Any]:
     return input.reshape(1, -1), target.reshape((1, *target.shape))
 
 
+def _class_inputs(op: str, input: Tensor, target: Any, reduction: str) -> tuple[Any, Any]:
+    """The checked input array (N, C, ...) or (C,) and the target array of a classification
+    loss (cross_entropy, nll_loss)."""
+    check_reduction(op, reduction)
+    x = _check_input(op, input)
+    if x.ndim == 0:
+        raise ShapeError(f"{op}: expects input (N, C), (N, C, d1, ...) or (C,); got ()")
+    return x, target.data if isinstance(target, Tensor) else xp.asarray(target)
+
+
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy between logits and class indices or class probabilities (PyTorch's
@@ -305,11 +315,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_inde
             PyTorch's formula (class weights included).
     """
     op = "cross_entropy"
-    check_reduction(op, reduction)
-    x = _check_input(op, input)
-    if x.ndim == 0:
-        raise ShapeError(f"{op}: expects input (N, C), (N, C, d1, ...) or (C,); got ()")
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    x, t = _class_inputs(op, input, target, reduction)
     probabilities = _class_index_target(op, x.shape, t, probabilities=True)
     if label_smoothing:
         label_smoothing = check_number(op, "label_smoothing", label_smoothing, 0.0, 1.0)
@@ -345,11 +351,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, *, ignore_index: in
             ignored), ``'sum'`` or ``'none'``.
     """
     op = "nll_loss"
-    check_reduction(op, reduction)
-    x = _check_input(op, input)
-    if x.ndim == 0:
-        raise ShapeError(f"{op}: expects input (N, C), (N, C, d1, ...) or (C,); got ()")
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    x, t = _class_inputs(op, input, target, reduction)
     _class_index_target(op, x.shape, t, probabilities=False)
     if x.ndim == 1:
         loss = nll_loss(*_batched(input, t), weight, ignore_index=ignore_index,
