@@ -58,6 +58,7 @@ def test_summary_prints_the_table(capsys):
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["train", "--epochs", "0"], "--epochs: must be a positive integer; got 0"),
+    (["train", "--label-smoothing", "1.5"], "--label-smoothing: must be in [0, 1); got 1.5"),
     (["train", "--model", "vgg"], "argument --model: invalid choice: 'vgg'"),
     (["fly"], "invalid choice: 'fly'"),
 ])

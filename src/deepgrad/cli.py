@@ -119,7 +119,8 @@ def _train(args: argparse.Namespace) -> int:
     scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr,
                                               total_steps=args.epochs * len(train_loader))
     checkpoint = out / "checkpoint.safetensors"
-    trainer = dg.Trainer(model, nn.CrossEntropyLoss(), optimizer, scheduler=scheduler,
+    trainer = dg.Trainer(model, nn.CrossEntropyLoss(label_smoothing=args.label_smoothing),
+                         optimizer, scheduler=scheduler,
                          verbose=0 if args.quiet else 1, callbacks=[
                              dg.callbacks.ModelCheckpoint(checkpoint),
                              dg.callbacks.JSONLogger(out / "history.json")])
@@ -248,6 +249,13 @@ def _positive(value: str) -> int:
     return number
 
 
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1); got {value}")
+    return number
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line's parser (its ``--help`` is the CLI's documentation)."""
     top = _Parser(prog="deepgrad", description="deepgrad: train, evaluate and run image "
@@ -262,6 +270,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
     train.add_argument("--lr", type=float, default=0.1, help="peak of the one-cycle schedule")
     train.add_argument("--weight-decay", type=float, default=5e-4)
+    train.add_argument("--label-smoothing", type=_fraction, default=0.0,
+                       help="weight of the uniform distribution mixed into the targets")
     train.add_argument("--no-augment", action="store_true", help="no random crops and flips")
     train.add_argument("--limit", type=_positive, help="use only the first N train and test "
                                                        "images (for a quick try)")

@@ -9,19 +9,21 @@ import deepgrad as dg
 from deepgrad import models, nn
 
 
-def torch_cnn(t, in_channels=1, num_classes=10, width=32, hidden=128, dropout=0.3):
+def torch_cnn(t, in_channels=1, num_classes=10, widths=(32, 64, 128), hidden=128,
+              dropout=0.1):
     tnn = t.nn
+    blocks = []
+    for i, o in zip([in_channels, *widths], widths):
+        blocks += [tnn.Conv2d(i, o, 3, padding=1, bias=False), tnn.BatchNorm2d(o), tnn.ReLU(),
+                   tnn.MaxPool2d(2)]
+    side = 28 >> len(widths)
 
     class CNN(tnn.Module):
         def __init__(self):
             super().__init__()
-            self.features = tnn.Sequential(
-                tnn.Conv2d(in_channels, width, 3, padding=1, bias=False), tnn.BatchNorm2d(width),
-                tnn.ReLU(), tnn.MaxPool2d(2),
-                tnn.Conv2d(width, 2 * width, 3, padding=1, bias=False),
-                tnn.BatchNorm2d(2 * width), tnn.ReLU(), tnn.MaxPool2d(2))
+            self.features = tnn.Sequential(*blocks)
             self.classifier = tnn.Sequential(
-                tnn.Flatten(), tnn.Dropout(dropout), tnn.Linear(2 * width * 49, hidden),
+                tnn.Flatten(), tnn.Dropout(dropout), tnn.Linear(widths[-1] * side * side, hidden),
                 tnn.ReLU(), tnn.Dropout(dropout), tnn.Linear(hidden, num_classes))
 
         def forward(self, x):
@@ -101,7 +103,10 @@ def torch_mlp(t):
 
 ZOO = [
     (lambda: models.mlp((784, 32, 10)), torch_mlp),
-    (lambda: models.cnn(width=8, hidden=16), lambda t: torch_cnn(t, width=8, hidden=16)),
+    (lambda: models.cnn(widths=(8, 16, 16), hidden=16),
+     lambda t: torch_cnn(t, widths=(8, 16, 16), hidden=16)),
+    (lambda: models.cnn(widths=(8, 16), hidden=16),
+     lambda t: torch_cnn(t, widths=(8, 16), hidden=16)),
     (lambda: models.resnet(depth=8, width=4), torch_resnet),
     (lambda: models.mobilenet(width=0.25), torch_mobilenet),
 ]
@@ -140,3 +145,10 @@ def test_model_options():
         models.resnet(depth=10)
     with pytest.raises(ValueError, match="mlp: sizes needs at least an input and an output"):
         models.mlp((10,))
+
+
+def test_cnn_rejects_impossible_geometry():
+    with pytest.raises(ValueError, match="at least one block"):
+        models.cnn(widths=())
+    with pytest.raises(ValueError, match="need images of at least 8 pixels a side"):
+        models.cnn(widths=(4, 4, 4), image_size=7)

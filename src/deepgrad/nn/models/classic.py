@@ -38,21 +38,30 @@ def mlp(sizes: Sequence[int] = (784, 256, 256, 10), dropout: float = 0.0) -> Seq
 
 
 class CNN(Module):
-    """The flagship: two blocks of 3x3 convolution, batch norm, ReLU and 2x2 max pooling, then a
-    dropout-regularized classifier.   (N, in_channels, 28, 28) -> (N, num_classes)."""
+    """The flagship: ``len(widths)`` blocks of 3x3 convolution, batch norm, ReLU and 2x2 max
+    pooling, then a dropout-regularized classifier.  (N, in_channels, H, W) -> (N, num_classes).
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32,
-                 hidden: int = 128, dropout: float = 0.3, image_size: int = 28) -> None:
+    Each block halves the image side (rounding down): 28 -> 14 -> 7 -> 3 for the default widths.
+    """
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10,
+                 widths: Sequence[int] = (32, 64, 128), hidden: int = 128, dropout: float = 0.1,
+                 image_size: int = 28) -> None:
         super().__init__()
-        self.features = Sequential(
-            Conv2d(in_channels, width, 3, padding=1, bias=False), BatchNorm2d(width), ReLU(),
-            MaxPool2d(2),
-            Conv2d(width, 2 * width, 3, padding=1, bias=False), BatchNorm2d(2 * width), ReLU(),
-            MaxPool2d(2),
-        )
-        side = image_size // 4
+        if not widths:
+            raise ValueError("cnn: widths needs at least one block's channel count")
+        layers: list[Module] = []
+        side = image_size
+        for fan_in, width in zip([in_channels, *widths], widths):
+            layers += [Conv2d(fan_in, width, 3, padding=1, bias=False), BatchNorm2d(width),
+                       ReLU(), MaxPool2d(2)]
+            side //= 2
+        if side < 1:
+            raise ValueError(f"cnn: {len(widths)} pooling blocks need images of at least "
+                             f"{2 ** len(widths)} pixels a side; got image_size={image_size}")
+        self.features = Sequential(*layers)
         self.classifier = Sequential(
-            Flatten(), Dropout(dropout), Linear(2 * width * side * side, hidden), ReLU(),
+            Flatten(), Dropout(dropout), Linear(widths[-1] * side * side, hidden), ReLU(),
             Dropout(dropout), Linear(hidden, num_classes),
         )
 
@@ -60,10 +69,10 @@ class CNN(Module):
         return self.classifier(self.features(x))
 
 
-def cnn(in_channels: int = 1, num_classes: int = 10, width: int = 32, hidden: int = 128,
-        dropout: float = 0.3, image_size: int = 28) -> CNN:
+def cnn(in_channels: int = 1, num_classes: int = 10, widths: Sequence[int] = (32, 64, 128),
+        hidden: int = 128, dropout: float = 0.1, image_size: int = 28) -> CNN:
     """The flagship small CNN for Fashion-MNIST (``features`` then ``classifier``)."""
-    return CNN(in_channels, num_classes, width, hidden, dropout, image_size)
+    return CNN(in_channels, num_classes, widths, hidden, dropout, image_size)
 
 
 __all__ = ["CNN", "cnn", "mlp"]
