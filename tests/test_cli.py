@@ -19,7 +19,7 @@ needs_data = pytest.mark.skipif(
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     assert main(["train", "--model", "mlp", "--limit", "512", "--epochs", "1", "--quiet",
-                 "--out", str(out)]) == 0
+                 "--label-smoothing", "0.1", "--erasing", "0.25", "--out", str(out)]) == 0
     return out
 
 
@@ -29,6 +29,7 @@ def test_train_writes_the_model_the_history_and_the_results(trained, capsys):
         assert (trained / name).exists(), name
     results = json.loads((trained / "results.json").read_text())
     assert results["epochs"] == 1 and 0 <= results["test_accuracy"] <= 1
+    assert results["recipe"]["label_smoothing"] == 0.1 and results["recipe"]["erasing"] == 0.25
     assert len(json.loads((trained / "history.json").read_text())) == 1
 
 

@@ -104,9 +104,10 @@ def _train(args: argparse.Namespace) -> int:
     augment = [] if args.no_augment else [T.RandomCrop(28, padding=2)]
     if not args.no_augment and args.dataset == "fashion-mnist":  # digits are not symmetric
         augment.append(T.RandomHorizontalFlip())
+    erasing = [T.RandomErasing(args.erasing)] if args.erasing else []  # after normalizing: 0 = mean
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                              seed=args.seed, transform=T.Compose(augment +
-                                                                  _preprocess(args.dataset)))
+                              seed=args.seed,
+                              transform=T.Compose(augment + _preprocess(args.dataset) + erasing))
     test_loader = DataLoader(test_set, batch_size=512,
                              transform=T.Compose(_preprocess(args.dataset)))
     classes = list(type(_dataset(args.dataset, train=False)).classes)
@@ -137,8 +138,12 @@ def _train(args: argparse.Namespace) -> int:
     accuracy = float((outputs.argmax(1) == targets).mean())
     written = [model_path, checkpoint, out / "history.json"]
     written += _plots(history, outputs, targets, test_set, classes, out)
+    recipe = {key: getattr(args, key) for key in ("optimizer", "lr", "weight_decay", "batch_size",
+                                                   "label_smoothing", "erasing", "no_augment",
+                                                   "limit", "seed")}
     summary = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1),
-               "epochs": len(history.epoch), "model": args.model, "dataset": args.dataset}
+               "epochs": len(history.epoch), "model": args.model, "dataset": args.dataset,
+               "recipe": recipe}
     (out / "results.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"test accuracy {accuracy:.4f} on {len(targets):,} {args.dataset} test images; "
           f"trained {len(history.epoch)} epochs in {seconds / 60:.1f} min")
@@ -272,6 +277,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=float, default=5e-4)
     train.add_argument("--label-smoothing", type=_fraction, default=0.0,
                        help="weight of the uniform distribution mixed into the targets")
+    train.add_argument("--erasing", type=_fraction, default=0.0,
+                       help="probability of erasing a random rectangle of each training image")
     train.add_argument("--no-augment", action="store_true", help="no random crops and flips")
     train.add_argument("--limit", type=_positive, help="use only the first N train and test "
                                                        "images (for a quick try)")
