@@ -1,0 +1,39 @@
+"""The longer recipe: a ResNet-20 on Fashion-MNIST, aiming at 0.95 test accuracy.
+
+    .venv/bin/python examples/resnet_fashion.py [--epochs 40] [--out runs/resnet20]
+
+It is ``deepgrad train`` with the flagship's recipe (SGD with Nesterov momentum, one-cycle
+learning rate peaking at 0.1, weight decay 5e-4, batch 128, random crops with 2 pixels of padding
+and horizontal flips) plus the regularizers that pay off over a long run: label smoothing 0.1 and
+random erasing (p = 0.5, Zhong et al. 2017). At about 4 minutes per epoch on a quiet 2-core
+machine the run takes hours; it writes a checkpoint after every epoch and, started again with the
+same arguments, continues where it stopped (bit for bit as an uninterrupted run), so it can be
+run in pieces.
+
+The outputs (model, checkpoint, history, curves, confusion matrix, results.json) go to ``--out``;
+the README's results table records the measured accuracy and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from deepgrad.cli import main as deepgrad
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train (or continue training) the ResNet-20 and report its test accuracy."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--out", default="runs/resnet20")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    args = parser.parse_args(argv)
+    command = ["train", "--model", "resnet", "--epochs", str(args.epochs), "--out", args.out,
+               "--label-smoothing", "0.1", "--erasing", "0.5", "--resume"]
+    print("deepgrad " + " ".join(command), flush=True)
+    return deepgrad(command + (["--quiet"] if args.quiet else []))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
