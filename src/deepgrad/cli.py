@@ -247,14 +247,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _positive(value: str) -> int:
+def positive_int(value: str) -> int:
+    """An argparse type: an integer >= 1."""
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
     return number
 
 
-def _fraction(value: str) -> float:
+def fraction(value: str) -> float:
+    """An argparse type: a number in [0, 1)."""
     number = float(value)
     if not 0.0 <= number < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1); got {value}")
@@ -270,17 +272,17 @@ def parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train an image classifier and evaluate it")
     train.add_argument("--model", choices=_MODELS, default="cnn")
     train.add_argument("--dataset", choices=_DATASETS, default="fashion-mnist")
-    train.add_argument("--epochs", type=_positive, default=15)
-    train.add_argument("--batch-size", type=_positive, default=128)
+    train.add_argument("--epochs", type=positive_int, default=15)
+    train.add_argument("--batch-size", type=positive_int, default=128)
     train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
     train.add_argument("--lr", type=float, default=0.1, help="peak of the one-cycle schedule")
     train.add_argument("--weight-decay", type=float, default=5e-4)
-    train.add_argument("--label-smoothing", type=_fraction, default=0.0,
+    train.add_argument("--label-smoothing", type=fraction, default=0.0,
                        help="weight of the uniform distribution mixed into the targets")
-    train.add_argument("--erasing", type=_fraction, default=0.0,
+    train.add_argument("--erasing", type=fraction, default=0.0,
                        help="probability of erasing a random rectangle of each training image")
     train.add_argument("--no-augment", action="store_true", help="no random crops and flips")
-    train.add_argument("--limit", type=_positive, help="use only the first N train and test "
+    train.add_argument("--limit", type=positive_int, help="use only the first N train and test "
                                                        "images (for a quick try)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default="runs/cnn", help="directory for the outputs")
@@ -292,22 +294,22 @@ def parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="test accuracy of a trained model")
     evaluate.add_argument("model_file")
     evaluate.add_argument("--dataset", choices=_DATASETS, help="default: the training dataset")
-    evaluate.add_argument("--limit", type=_positive)
+    evaluate.add_argument("--limit", type=positive_int)
     evaluate.set_defaults(run=_evaluate)
 
     predict = commands.add_parser("predict", help="classify image files")
     predict.add_argument("model_file")
     predict.add_argument("images", nargs="+")
-    predict.add_argument("--top", type=_positive, default=3)
+    predict.add_argument("--top", type=positive_int, default=3)
     predict.add_argument("--invert", action="store_true",
                          help="invert the images (dark objects on a light background)")
     predict.set_defaults(run=_predict)
 
     summary = commands.add_parser("summary", help="layers, output shapes and parameter counts")
     summary.add_argument("--model", choices=_MODELS, default="cnn")
-    summary.add_argument("--in-channels", type=_positive, default=1)
-    summary.add_argument("--num-classes", type=_positive, default=10)
-    summary.add_argument("--batch-size", type=_positive, default=1)
+    summary.add_argument("--in-channels", type=positive_int, default=1)
+    summary.add_argument("--num-classes", type=positive_int, default=10)
+    summary.add_argument("--batch-size", type=positive_int, default=1)
     summary.set_defaults(run=_summary)
 
     from deepgrad.rl.cli import add_rl_parser  # gymnasium itself is imported only when used

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import assert_close
+from helpers import assert_close, check_module_parity
 
 import deepgrad as dg
 from deepgrad import nn
@@ -60,16 +60,8 @@ def test_parity_with_torch(torch, dtype, ours_fn, theirs_fn, shape, training):
     _copy_weights(ours, theirs, torch)
     ours.train(training)
     theirs.train(training)
-    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
-    xd, xt = dg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    yd, yt = ours(xd), theirs(xt)
-    assert_close(yd, yt, dtype, "output")
-    g = np.random.default_rng(1).standard_normal(yd.shape).astype(dtype)
-    yd.backward(g)
-    yt.backward(torch.tensor(g))
-    assert_close(xd.grad, xt.grad, dtype, "input gradient")
-    for (name, p), q in zip(ours.named_parameters(), theirs.parameters(), strict=True):
-        assert_close(p.grad, q.grad, dtype, f"gradient of {name}")
+    check_module_parity(torch, ours, theirs,
+                        np.random.default_rng(0).standard_normal(shape).astype(dtype), dtype)
     for name, b in ours.named_buffers():
         assert_close(b, theirs.state_dict()[name], dtype, f"buffer {name}")
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import assert_close
+from helpers import check_module_parity
 
 import deepgrad as dg
 from deepgrad import nn
@@ -17,17 +17,8 @@ def test_parity_with_torch_linear(torch, bias, dtype):
                                                   torch.float32)
     ours = nn.Linear(5, 3, bias=bias).to(dtype)
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
-    x = np.random.default_rng(0).standard_normal((4, 2, 5)).astype(dtype)
-    xd, xt = dg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    yd, yt = ours(xd), theirs(xt)
-    assert_close(yd, yt, dtype, "output")
-    g = np.random.default_rng(1).standard_normal(yd.shape).astype(dtype)
-    yd.backward(g)
-    yt.backward(torch.tensor(g))
-    assert_close(xd.grad, xt.grad, dtype, "input gradient")
-    assert_close(ours.weight.grad, theirs.weight.grad, dtype, "weight gradient")
-    if bias:
-        assert_close(ours.bias.grad, theirs.bias.grad, dtype, "bias gradient")
+    check_module_parity(torch, ours, theirs,
+                        np.random.default_rng(0).standard_normal((4, 2, 5)).astype(dtype), dtype)
 
 
 def test_state_dict_keys_match_torch(torch):

@@ -22,18 +22,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from deepgrad.cli import positive_int
+
 _ERRORS = (ValueError, TypeError, ImportError, OSError)
 # Command-line option -> DQN argument, for the hyperparameters given explicitly.
 _HYPERPARAMETERS = ("lr", "gamma", "batch_size", "buffer_size", "learning_starts", "train_freq",
                     "gradient_steps", "target_update", "tau", "exploration_fraction",
                     "exploration_final_eps", "n_step", "hidden", "loss", "max_grad_norm")
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
-    return number
 
 
 def _count(value: str) -> int:
@@ -202,39 +197,39 @@ def add_rl_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a DQN agent and evaluate it")
     train.add_argument("env", help="a Gymnasium env id, such as CartPole-v1")
-    train.add_argument("--steps", type=_positive, default=100_000, help="environment steps")
+    train.add_argument("--steps", type=positive_int, default=100_000, help="environment steps")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default="runs/dqn", help="directory for the outputs")
     train.add_argument("--eval-freq", type=_count, default=5_000,
                        help="steps between greedy evaluations (0: none); the best weights "
                             "are kept unless --last")
-    train.add_argument("--eval-episodes", type=_positive, default=20)
-    train.add_argument("--final-episodes", type=_positive, default=100,
+    train.add_argument("--eval-episodes", type=positive_int, default=20)
+    train.add_argument("--final-episodes", type=positive_int, default=100,
                        help="episodes of the final evaluation")
     train.add_argument("--last", action="store_true",
                        help="keep the last weights instead of the best evaluated ones")
-    train.add_argument("--log-interval", type=_positive, default=5_000)
+    train.add_argument("--log-interval", type=positive_int, default=5_000)
     group = train.add_argument_group("hyperparameters (default: DQN's)")
     group.add_argument("--lr", type=float)
     group.add_argument("--gamma", type=float)
-    group.add_argument("--batch-size", type=_positive)
-    group.add_argument("--buffer-size", type=_positive)
+    group.add_argument("--batch-size", type=positive_int)
+    group.add_argument("--buffer-size", type=positive_int)
     group.add_argument("--learning-starts", type=_count)
-    group.add_argument("--train-freq", type=_positive)
-    group.add_argument("--gradient-steps", type=_positive)
-    group.add_argument("--target-update", type=_positive,
+    group.add_argument("--train-freq", type=positive_int)
+    group.add_argument("--gradient-steps", type=positive_int)
+    group.add_argument("--target-update", type=positive_int,
                        help="gradient steps between target network copies")
     group.add_argument("--tau", type=float, help="Polyak averaging instead of copies")
     group.add_argument("--exploration-fraction", type=float)
     group.add_argument("--exploration-final-eps", type=float)
-    group.add_argument("--n-step", type=_positive)
+    group.add_argument("--n-step", type=positive_int)
     group.add_argument("--hidden", type=_widths, help="hidden widths, e.g. 256,256")
     group.add_argument("--loss", choices=("huber", "mse"))
     group.add_argument("--max-grad-norm", type=float)
     group.add_argument("--dueling", action="store_true")
     group.add_argument("--no-double", action="store_true", help="plain DQN targets")
     group.add_argument("--prioritized", action="store_true", help="prioritized replay")
-    train.add_argument("--threads", type=_positive, default=1,
+    train.add_argument("--threads", type=positive_int, default=1,
                        help="BLAS threads (with threadpoolctl; small networks run fastest on 1)")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.set_defaults(run=_train)
@@ -242,12 +237,12 @@ def add_rl_parser(subparsers: Any) -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="evaluate a trained agent, optionally as a GIF")
     evaluate.add_argument("run_dir", metavar="RUN",
                           help="the --out directory of 'deepgrad rl train'")
-    evaluate.add_argument("--episodes", type=_positive, default=100)
+    evaluate.add_argument("--episodes", type=positive_int, default=100)
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--gif", nargs="?", const="", metavar="PATH",
                           help="render greedy episodes to an animated GIF (default RUN/agent.gif)")
-    evaluate.add_argument("--gif-episodes", type=_positive, default=1)
-    evaluate.add_argument("--threads", type=_positive, default=1)
+    evaluate.add_argument("--gif-episodes", type=positive_int, default=1)
+    evaluate.add_argument("--threads", type=positive_int, default=1)
     evaluate.set_defaults(run=_eval)
     return rl
 
