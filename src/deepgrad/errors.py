@@ -1,5 +1,10 @@
 """Errors that deepgrad raises at its public boundary, each saying what was wrong and where."""
 
+from deepgrad_runtime.safetensors import FileFormatError
+
+__all__ = ["BackwardError", "FileFormatError", "GradcheckError", "ShapeError", "StateDictError",
+           "shape_str"]
+
 
 class ShapeError(ValueError):
     """An operation got tensors whose shapes do not fit together."""
@@ -25,6 +30,3 @@ class StateDictError(KeyError):
         # KeyError's own str() is the repr of its message, which would show '\n' escapes.
         return str(self.args[0]) if self.args else ""
 
-
-class FileFormatError(ValueError):
-    """A file is truncated, corrupted or not of the expected format (the message names it)."""
