@@ -1,0 +1,212 @@
+"""The graph that deepgrad's exporters, its ONNX importer and this runtime share.
+
+A :class:`Graph` is ONNX's model of computation as plain Python data: named values flow between
+nodes; each :class:`Node` applies one ONNX operator (opset 17 semantics and attribute names) to
+its input values and defines its output values; constant tensors (weights) are
+``initializers``. Because the operators are ONNX's, a graph converts to and from an ONNX file
+node for node, and the runtime's kernels follow the ONNX specification.
+
+An artifact file is a safetensors file: the initializers as tensors, the rest of the graph as
+JSON in the metadata under ``"deepgrad.graph"``. Reading one parses JSON and slices bytes;
+nothing in it is executed. Every structural problem is a :class:`FileFormatError` naming the file
+and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepgrad_runtime.safetensors import FileFormatError, bad_file, load_file, save_file
+
+GRAPH_KEY = "deepgrad.graph"
+FORMAT_VERSION = 1
+
+# Operator -> the attributes it may carry. Inputs and outputs follow the ONNX operator of the
+# same name (optional inputs that are left out are given as "").
+OPS: dict[str, frozenset[str]] = {name: frozenset(attrs) for name, attrs in {
+    "Add": (), "Sub": (), "Mul": (), "Div": (), "MatMul": (), "Neg": (), "Sqrt": (),
+    "Exp": (), "Log": (), "Abs": (), "Pow": (), "Erf": (), "Max": (), "Min": (),
+    "Gemm": ("alpha", "beta", "transA", "transB"),
+    "Conv": ("dilations", "group", "kernel_shape", "pads", "strides", "auto_pad"),
+    "ConvTranspose": ("dilations", "group", "kernel_shape", "pads", "strides",
+                      "output_padding", "auto_pad"),
+    "BatchNormalization": ("epsilon", "momentum"),
+    "LayerNormalization": ("axis", "epsilon"),
+    "InstanceNormalization": ("epsilon",),
+    "Relu": (), "Sigmoid": (), "Tanh": (), "Softplus": (),
+    "LeakyRelu": ("alpha",), "Elu": ("alpha",), "HardSigmoid": ("alpha", "beta"),
+    "Clip": (), "Softmax": ("axis",), "LogSoftmax": ("axis",),
+    "MaxPool": ("ceil_mode", "dilations", "kernel_shape", "pads", "strides", "auto_pad"),
+    "AveragePool": ("ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides",
+                    "auto_pad"),
+    "GlobalAveragePool": (), "GlobalMaxPool": (),
+    "Flatten": ("axis",), "Reshape": ("allowzero",), "Transpose": ("perm",),
+    "Squeeze": (), "Unsqueeze": (), "Concat": ("axis",), "Split": ("axis",),
+    "Slice": (), "Gather": ("axis",), "Identity": (), "Dropout": ("seed",),
+    "ReduceMean": ("keepdims", "noop_with_empty_axes"), "ReduceSum": ("keepdims",),
+    "RNN": ("activations", "direction", "hidden_size", "layout"),
+    "LSTM": ("direction", "hidden_size", "layout", "input_forget"),
+    "GRU": ("direction", "hidden_size", "layout", "linear_before_reset"),
+    "QuantizeLinear": ("axis",), "DequantizeLinear": ("axis",),
+}.items()}
+
+_DTYPES = frozenset({"float32", "float64", "int64", "int32", "int8", "uint8", "bool"})
+
+
+@dataclass
+class Value:
+    """A graph input or output: its name, shape (None for a dimension of any size, such as the
+    batch) and dtype name (``"float32"``, ``"int64"``, ...)."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str = "float32"
+
+
+@dataclass
+class Node:
+    """One operator application: ``outputs = op(inputs)`` with ONNX's attributes; ``name`` is
+    where it came from (a layer's path, such as ``features.0``), for error messages."""
+
+    op: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+
+@dataclass
+class Graph:
+    """Inputs, outputs, nodes in execution order, and the constant tensors they read."""
+
+    inputs: list[Value]
+    outputs: list[Value]
+    nodes: list[Node]
+    initializers: dict[str, np.ndarray] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def check(self) -> Graph:
+        """Raise ValueError naming the node at fault unless every operator is known, carries
+        only its own attributes, and reads only values defined before it. Returns self."""
+        defined = {v.name for v in self.inputs} | set(self.initializers) | {""}
+        for v in self.inputs + self.outputs:
+            if v.dtype not in _DTYPES:
+                raise ValueError(f"graph value {v.name!r}: unsupported dtype {v.dtype!r}")
+        for i, node in enumerate(self.nodes):
+            where = f"node {i} ({node.op}{' in ' + repr(node.name) if node.name else ''})"
+            if node.op not in OPS:
+                raise ValueError(f"{where}: unsupported operator {node.op!r}")
+            unknown = set(node.attrs) - OPS[node.op]
+            if unknown:
+                raise ValueError(f"{where}: unexpected attributes {sorted(unknown)}")
+            missing = [name for name in node.inputs if name not in defined]
+            if missing:
+                raise ValueError(f"{where}: reads {missing}, which no earlier node, input or "
+                                 f"initializer defines")
+            for name in node.outputs:
+                if name in defined and name:
+                    raise ValueError(f"{where}: defines {name!r} a second time")
+                defined.add(name)
+        missing = [v.name for v in self.outputs if v.name not in defined]
+        if missing:
+            raise ValueError(f"graph outputs {missing} are never defined")
+        return self
+
+    def to_json(self) -> str:
+        """Everything but the initializers' values, as JSON (their names come with the nodes)."""
+        return json.dumps({
+            "version": FORMAT_VERSION,
+            "inputs": [_value_json(v) for v in self.inputs],
+            "outputs": [_value_json(v) for v in self.outputs],
+            "nodes": [{"op": n.op, "inputs": n.inputs, "outputs": n.outputs,
+                       "attrs": n.attrs, "name": n.name} for n in self.nodes],
+            "metadata": self.metadata,
+        }, separators=(",", ":"), default=_json_default)
+
+    @classmethod
+    def from_json(cls, text: str, initializers: dict[str, np.ndarray]) -> Graph:
+        """The graph that :meth:`to_json` wrote, with these initializers; ValueError on
+        anything malformed (checked with :meth:`check`)."""
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+                raise ValueError(f"expected a graph of format version {FORMAT_VERSION}")
+            graph = cls(inputs=[_value(v) for v in data["inputs"]],
+                        outputs=[_value(v) for v in data["outputs"]],
+                        nodes=[_node(n) for n in data["nodes"]],
+                        initializers=dict(initializers),
+                        metadata=_strings(data.get("metadata", {})))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"malformed graph description ({type(e).__name__}: {e})") from None
+        return graph.check()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"attribute value of type {type(value).__name__} is not JSON")
+
+
+def _value_json(v: Value) -> dict[str, Any]:
+    return {"name": v.name, "shape": list(v.shape), "dtype": v.dtype}
+
+
+def _value(data: Any) -> Value:
+    shape = data["shape"]
+    if not isinstance(data["name"], str) or not isinstance(shape, list) or not all(
+            s is None or (isinstance(s, int) and not isinstance(s, bool) and s >= 0)
+            for s in shape):
+        raise TypeError(f"bad value description {data!r}")
+    return Value(data["name"], tuple(shape), str(data["dtype"]))
+
+
+def _node(data: Any) -> Node:
+    names = data["inputs"], data["outputs"]
+    if not isinstance(data["op"], str) or not all(
+            isinstance(part, list) and all(isinstance(n, str) for n in part) for part in names):
+        raise TypeError(f"bad node description {data!r}")
+    attrs = data.get("attrs", {})
+    if not isinstance(attrs, dict):
+        raise TypeError(f"node {data['op']}: attrs must be an object")
+    return Node(data["op"], list(data["inputs"]), list(data["outputs"]), attrs,
+                str(data.get("name", "")))
+
+
+def _strings(data: Any) -> dict[str, str]:
+    if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise TypeError("metadata must map strings to strings")
+    return dict(data)
+
+
+def save_artifact(graph: Graph, path: str | os.PathLike) -> Path:
+    """Write a graph as one artifact file (safetensors: initializers as tensors, the graph as
+    JSON metadata), atomically. Returns the path written."""
+    graph.check()
+    return save_file(graph.initializers, path, metadata={GRAPH_KEY: graph.to_json()})
+
+
+def load_artifact(path: str | os.PathLike) -> Graph:
+    """Read an artifact written by :func:`save_artifact`; :class:`FileFormatError` naming the
+    file for anything truncated, corrupted, foreign or inconsistent."""
+    path = Path(path)
+    arrays, metadata = load_file(path)
+    if GRAPH_KEY not in metadata:
+        raise bad_file(path, f"a safetensors file, but not a deepgrad artifact (no {GRAPH_KEY!r} "
+                             f"in its metadata)")
+    try:
+        return Graph.from_json(metadata[GRAPH_KEY], arrays)
+    except ValueError as e:
+        raise bad_file(path, str(e)) from None
+
+
+__all__ = ["FORMAT_VERSION", "GRAPH_KEY", "OPS", "FileFormatError", "Graph", "Node", "Value",
+           "load_artifact", "save_artifact"]
