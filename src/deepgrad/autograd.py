@@ -14,6 +14,7 @@ when some input requires grad and recording is on, keeps the instance as a node 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from deepgrad import anomaly
@@ -44,6 +45,13 @@ class _NullContext:
 
 
 _NULL_CTX = _NullContext()
+
+
+class _Trace:
+    """While a graph is being traced (``deepgrad.export``), ``observer(cls, args, options,
+    outputs)`` sees every op applied, with its Tensor and plain arguments and its outputs."""
+
+    observer: Callable[[type, tuple, dict, Any], None] | None = None
 
 
 class Function:
@@ -132,6 +140,8 @@ class Function:
             outs = Tensor._make(out if type(out) is _ndarray else xp.asarray(out))
         if cls.is_view:
             _link_views(outs, args[0])
+        if _Trace.observer is not None:
+            _Trace.observer(cls, args, options, outs)
         return outs
 
     @classmethod
@@ -172,6 +182,8 @@ class Function:
         ctx._checked = _versions_of_saved(ctx._saved, args, outs) if ctx._saved else ()
         if _Anomaly.enabled:
             anomaly.note_forward(ctx, arrays, outs if type(outs) is tuple else (outs,))
+        if _Trace.observer is not None:
+            _Trace.observer(cls, args, options, outs)
         return outs
 
 

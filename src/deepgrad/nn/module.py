@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from deepgrad.anomaly import _Anomaly
+from deepgrad.autograd import _Trace
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, StateDictError, shape_str
 from deepgrad.grad_mode import no_grad
@@ -174,7 +175,7 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         _CallDepth.depth += 1
-        tracking = _Anomaly.enabled
+        tracking = _Anomaly.enabled or _Trace.observer is not None  # both name the layers
         if tracking:
             _Anomaly.modules.append(self)
         try:
