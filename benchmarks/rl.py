@@ -32,8 +32,9 @@ import sys
 import time
 from typing import Any
 
-import harness
 import numpy as np
+
+from deepgrad.bench import harness
 
 SB3_DEFAULTS = {"hidden": [64, 64], "lr": 1e-4, "batch_size": 32, "buffer_size": 1_000_000,
                 "learning_starts": 100, "train_freq": 4, "gradient_steps": 1,

@@ -86,3 +86,12 @@ def test_flagship_recipe_on_10k_images_for_one_epoch_reaches_80_percent(tmp_path
                  "--optimizer", "adamw", "--lr", "0.003", "--no-augment",
                  "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["test_accuracy"] >= 0.80
+
+
+def test_bench_lists_its_workloads_and_rejects_an_unknown_filter(capsys):
+    assert main(["bench", "--list", "--filter", "mlp"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows and all("mlp" in row.lower() for row in rows)
+    with pytest.raises(SystemExit):
+        main(["bench", "--filter", "no such workload"])
+    assert "no workload name contains" in capsys.readouterr().err

@@ -312,6 +312,10 @@ def parser() -> argparse.ArgumentParser:
     summary.add_argument("--batch-size", type=positive_int, default=1)
     summary.set_defaults(run=_summary)
 
+    # The suite parses its own options (see main); listed here for 'deepgrad --help'.
+    commands.add_parser("bench", help="benchmark deepgrad against PyTorch (when installed) on "
+                                      "this machine; 'deepgrad bench --help' for its options")
+
     from deepgrad.rl.cli import add_rl_parser  # gymnasium itself is imported only when used
 
     add_rl_parser(commands)
@@ -320,6 +324,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from deepgrad.bench.run import main as bench
+
+        return bench(argv[1:], prog="deepgrad bench")
     args = parser().parse_args(argv)
     try:
         return args.run(args)

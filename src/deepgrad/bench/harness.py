@@ -4,7 +4,7 @@ A :class:`Workload` names one row of the table. Its ``setup(torch)`` builds both
 versions of the same work on identical data and weights and returns a :class:`Prepared`: one
 deepgrad callable and one or more torch callables (variants such as ``no_grad`` vs
 ``inference_mode``; the fastest is compared with, for fairness to torch). A module in
-``benchmarks/`` adds rows by defining ``WORKLOADS = [Workload(...), ...]``; ``run.py`` finds it
+``deepgrad.bench`` adds rows by defining ``WORKLOADS = [Workload(...), ...]``; ``run.py`` finds it
 by itself.
 
 How a row is measured (DESIGN.md section 6):
@@ -24,8 +24,7 @@ How a row is measured (DESIGN.md section 6):
    to be quiet. The table reports the median with min and max, and the number of discarded
    repeats.
 
-torch runs with as many threads as NumPy's BLAS uses (threadpoolctl). This module is never
-imported by the package.
+torch runs with as many threads as NumPy's BLAS uses (threadpoolctl, from the ``bench`` extra).
 """
 
 from __future__ import annotations

@@ -20,9 +20,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from harness import Prepared, Workload
 
 import deepgrad as dg
+from deepgrad.bench.harness import Prepared, Workload
 from deepgrad.nn import functional as F
 from deepgrad.ops.conv import conv2d
 from deepgrad.ops.linear import linear

@@ -18,10 +18,10 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from harness import Prepared, Workload
 
 import deepgrad as dg
 import deepgrad.optim
+from deepgrad.bench.harness import Prepared, Workload
 from deepgrad.nn import Parameter
 
 SIZES = (784, 1024, 256, 10)

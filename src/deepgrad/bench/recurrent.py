@@ -22,9 +22,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from harness import Prepared, Workload
 
 import deepgrad as dg
+from deepgrad.bench.harness import Prepared, Workload
 from deepgrad.nn import functional as F
 
 VOCAB, EMBED, HIDDEN, STEPS, BATCH = 100, 64, 256, 64, 64

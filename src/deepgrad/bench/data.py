@@ -22,8 +22,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from harness import Prepared, Workload
-
+from deepgrad.bench.harness import Prepared, Workload
 from deepgrad.data import DataLoader
 from deepgrad.data import transforms as T
 from deepgrad.datasets import FashionMNIST

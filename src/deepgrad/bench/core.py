@@ -20,9 +20,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from harness import Prepared, Workload
 
 import deepgrad as dg
+from deepgrad.bench.harness import Prepared, Workload
 
 SIZES = (784, 256, 256, 10)
 TRAIN_BATCH = 128

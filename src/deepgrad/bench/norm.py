@@ -13,9 +13,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from harness import Prepared, Workload
 
 import deepgrad as dg
+from deepgrad.bench.harness import Prepared, Workload
 from deepgrad.ops.dropout import dropout
 from deepgrad.ops.norm import batch_norm, layer_norm
 
