@@ -7,93 +7,7 @@ from helpers import assert_close
 
 import deepgrad as dg
 from deepgrad import models, nn
-
-
-def torch_cnn(t, in_channels=1, num_classes=10, widths=(32, 64, 128), hidden=128,
-              dropout=0.1):
-    tnn = t.nn
-    blocks = []
-    for i, o in zip([in_channels, *widths], widths):
-        blocks += [tnn.Conv2d(i, o, 3, padding=1, bias=False), tnn.BatchNorm2d(o), tnn.ReLU(),
-                   tnn.MaxPool2d(2)]
-    side = 28 >> len(widths)
-
-    class CNN(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.features = tnn.Sequential(*blocks)
-            self.classifier = tnn.Sequential(
-                tnn.Flatten(), tnn.Dropout(dropout), tnn.Linear(widths[-1] * side * side, hidden),
-                tnn.ReLU(), tnn.Dropout(dropout), tnn.Linear(hidden, num_classes))
-
-        def forward(self, x):
-            return self.classifier(self.features(x))
-
-    return CNN()
-
-
-def torch_resnet(t, depth=8, in_channels=1, num_classes=10, width=4):
-    tnn = t.nn
-
-    def conv_bn(i, o, k, s):
-        return [tnn.Conv2d(i, o, k, s, padding=k // 2, bias=False), tnn.BatchNorm2d(o)]
-
-    class Residual(tnn.Module):
-        def __init__(self, block, shortcut):
-            super().__init__()
-            self.block, self.shortcut = block, shortcut
-
-        def forward(self, x):
-            return self.block(x) + (x if self.shortcut is None else self.shortcut(x))
-
-    class Block(tnn.Module):
-        def __init__(self, i, o, s):
-            super().__init__()
-            shortcut = tnn.Sequential(*conv_bn(i, o, 1, s)) if s != 1 or i != o else None
-            self.residual = Residual(tnn.Sequential(*conv_bn(i, o, 3, s), tnn.ReLU(),
-                                                    *conv_bn(o, o, 3, 1)), shortcut)
-            self.relu = tnn.ReLU()
-
-        def forward(self, x):
-            return self.relu(self.residual(x))
-
-    class ResNet(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            n = (depth - 2) // 6
-            self.stem = tnn.Sequential(*conv_bn(in_channels, width, 3, 1), tnn.ReLU())
-            blocks, c = [], width
-            for stage, o in enumerate((width, 2 * width, 4 * width)):
-                for i in range(n):
-                    blocks.append(Block(c, o, 2 if stage and not i else 1))
-                    c = o
-            self.stages = tnn.Sequential(*blocks)
-            self.head = tnn.Sequential(tnn.AdaptiveAvgPool2d(1), tnn.Flatten(),
-                                       tnn.Linear(c, num_classes))
-
-        def forward(self, x):
-            return self.head(self.stages(self.stem(x)))
-
-    return ResNet()
-
-
-def torch_mobilenet(t, width=0.25, in_channels=1, num_classes=10):
-    tnn = t.nn
-    c = max(8, int(32 * width))
-    stem = tnn.Sequential(tnn.Conv2d(in_channels, c, 3, padding=1, bias=False),
-                          tnn.BatchNorm2d(c), tnn.ReLU())
-    blocks = []
-    for out, s in ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 1)):
-        o = max(8, int(out * width))
-        blocks.append(tnn.Sequential(
-            tnn.Conv2d(c, c, 3, s, padding=1, groups=c, bias=False), tnn.BatchNorm2d(c),
-            tnn.ReLU(), tnn.Conv2d(c, o, 1, bias=False), tnn.BatchNorm2d(o), tnn.ReLU()))
-        c = o
-    model = tnn.Module()
-    model.stem, model.blocks = stem, tnn.Sequential(*blocks)
-    model.head = tnn.Sequential(tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(c, num_classes))
-    model.forward = lambda x: model.head(model.blocks(model.stem(x)))
-    return model
+from deepgrad.bench.twins import torch_cnn, torch_mobilenet, torch_resnet
 
 
 def torch_mlp(t):
@@ -107,8 +21,8 @@ ZOO = [
      lambda t: torch_cnn(t, widths=(8, 16, 16), hidden=16)),
     (lambda: models.cnn(widths=(8, 16), hidden=16),
      lambda t: torch_cnn(t, widths=(8, 16), hidden=16)),
-    (lambda: models.resnet(depth=8, width=4), torch_resnet),
-    (lambda: models.mobilenet(width=0.25), torch_mobilenet),
+    (lambda: models.resnet(depth=8, width=4), lambda t: torch_resnet(t, depth=8, width=4)),
+    (lambda: models.mobilenet(width=0.25), lambda t: torch_mobilenet(t, width=0.25)),
 ]
 
 
