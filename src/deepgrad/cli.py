@@ -126,7 +126,11 @@ def _train(args: argparse.Namespace) -> int:
                              dg.callbacks.ModelCheckpoint(checkpoint),
                              dg.callbacks.JSONLogger(out / "history.json")])
     started = time.perf_counter()
+    # Each pass over the test set costs about a twentieth of an epoch: every few epochs, and
+    # after the last, is enough for the curves.
+    validated = set(range(args.validate_every, args.epochs + 1, args.validate_every))
     history = trainer.fit(train_loader, epochs=args.epochs, validation_data=test_loader,
+                          validation_freq=validated | {args.epochs},
                           resume_from=checkpoint if args.resume and checkpoint.exists() else None)
     seconds = time.perf_counter() - started
     config = {"model": args.model, "dataset": args.dataset, "in_channels": 1,
@@ -140,7 +144,7 @@ def _train(args: argparse.Namespace) -> int:
     written += _plots(history, outputs, targets, test_set, classes, out)
     recipe = {key: getattr(args, key) for key in ("optimizer", "lr", "weight_decay", "batch_size",
                                                    "label_smoothing", "erasing", "no_augment",
-                                                   "limit", "seed")}
+                                                   "validate_every", "limit", "seed")}
     summary = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1),
                "epochs": len(history.epoch), "model": args.model, "dataset": args.dataset,
                "recipe": recipe}
@@ -284,6 +288,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--no-augment", action="store_true", help="no random crops and flips")
     train.add_argument("--limit", type=positive_int, help="use only the first N train and test "
                                                        "images (for a quick try)")
+    train.add_argument("--validate-every", type=positive_int, default=5, metavar="N",
+                       help="evaluate on the test set every N epochs and after the last")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default="runs/cnn", help="directory for the outputs")
     train.add_argument("--resume", action="store_true",

@@ -228,3 +228,26 @@ def test_a_weights_file_is_not_a_checkpoint(tmp_path):
     x, y = make_spiral(10, noise=0.2, seed=0)
     with pytest.raises(dg.FileFormatError, match="not a deepgrad checkpoint"):
         _trainer(model).fit((x, y), epochs=1, resume_from=tmp_path / "w.safetensors")
+
+
+@pytest.mark.parametrize(("freq", "validated"), [(2, [2, 4]), ({1, 4}, [1, 4]), ([3], [3])])
+def test_validation_freq_validates_only_the_chosen_epochs(freq, validated, tmp_path):
+    x, y = make_spiral(90, noise=0.2, seed=0)
+    best = dg.callbacks.ModelCheckpoint(tmp_path / "best-{epoch}.safetensors",
+                                        save_best_only=True)
+    stop = dg.callbacks.EarlyStopping(patience=1)
+    history = _trainer(_model(), callbacks=[best, stop]).fit(
+        (x, y), epochs=4, batch_size=30, validation_data=(x, y), validation_freq=freq)
+    values = history.history["val_loss"]
+    assert len(values) == len(history.history["loss"]) == 4
+    assert [e + 1 for e, v in enumerate(values) if not np.isnan(v)] == validated
+    # Epochs without a validation value are skipped, not judged (nor an error).
+    assert best.saved and all(int(p.rsplit("-", 1)[1].split(".")[0]) in validated
+                              for p in best.saved)
+
+
+@pytest.mark.parametrize("freq", [0, "2", [0, 1], 1.5])
+def test_validation_freq_must_name_epochs(freq):
+    x, y = make_spiral(30, seed=0)
+    with pytest.raises(ValueError, match="validation_freq must be an integer >= 1"):
+        _trainer(_model()).fit((x, y), epochs=1, validation_data=(x, y), validation_freq=freq)

@@ -68,8 +68,13 @@ class _Monitor(Callback):
         self.min_delta = abs(min_delta)
         self.best: float | None = None
 
-    def _current(self, logs: dict[str, Any]) -> float:
+    def _current(self, logs: dict[str, Any]) -> float | None:
+        """The monitored value, or None in an epoch that ``validation_freq`` left without
+        validation (the value is then not judged)."""
         if self.monitor not in logs:
+            if self.monitor.startswith("val_") and getattr(self.trainer, "validation_skipped",
+                                                           False):
+                return None
             raise KeyError(f"{type(self).__name__}: monitor={self.monitor!r} is not among the "
                            f"logged values {sorted(logs)}; validation values need "
                            f"validation_data")
@@ -107,6 +112,8 @@ class EarlyStopping(_Monitor):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         value = self._current(logs)
+        if value is None:
+            return
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best:
@@ -173,7 +180,7 @@ class ModelCheckpoint(_Monitor):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         if self.save_best_only:
             value = self._current(logs)
-            if not self._improved(value):
+            if value is None or not self._improved(value):
                 return
             self.best = value
         self._save(epoch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ class History:
 
     Attributes:
         history: ``{"loss": [...], "accuracy": [...], "val_loss": [...], ...}``, one value per
-            epoch (validation keys only when validation data was given).
+            epoch (validation keys only when validation data was given; nan in the epochs that
+            ``validation_freq`` skipped).
         epoch: the epoch numbers (0-based) the values belong to.
         times: seconds each epoch took (training and validation).
     """
@@ -24,10 +26,14 @@ class History:
 
     def append(self, epoch: int, logs: dict[str, float], seconds: float) -> None:
         """Record the logs of one finished epoch."""
+        done = len(self.epoch)
         self.epoch.append(epoch)
         self.times.append(seconds)
         for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
+            self.history.setdefault(key, [math.nan] * done).append(float(value))
+        for values in self.history.values():
+            if len(values) == done:  # a key this epoch did not log
+                values.append(math.nan)
 
     def state_dict(self) -> dict[str, Any]:
         """Plain values, for checkpoints."""

@@ -120,7 +120,8 @@ def plot_history(history: Mapping[str, Sequence[Any]], path: str | os.PathLike) 
             values = series[key]
             epochs = xp.arange(1, values.shape[0] + 1)
             if values.ndim == 1:
-                ax.plot(epochs, values, style, marker=".", label=label)
+                known = xp.isfinite(values)  # connect the epochs that have a value
+                ax.plot(epochs[known], values[known], style, marker=".", label=label)
             else:
                 for column in range(values.shape[1]):
                     ax.plot(epochs, values[:, column], style, color=f"C{column % 10}",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,19 @@ def _loss_fn(loss: Callable | str) -> Callable:
         raise TypeError(f"Trainer: loss must be callable (e.g. nn.CrossEntropyLoss()); got "
                         f"{type(loss).__name__}")
     return loss
+
+
+def _check_validation_freq(freq: Any) -> int | frozenset[int]:
+    def epoch_number(n: Any) -> bool:
+        return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
+
+    if epoch_number(freq):
+        return int(freq)
+    if isinstance(freq, Collection) and not isinstance(freq, str) and all(
+            epoch_number(n) for n in freq):
+        return frozenset(int(n) for n in freq)
+    raise ValueError(f"fit: validation_freq must be an integer >= 1 or a collection of epoch "
+                     f"numbers (1-based); got {freq!r}")
 
 
 class Trainer:
@@ -177,7 +190,7 @@ class Trainer:
 
     def fit(self, train: Any, epochs: int, batch_size: int = 32, validation_data: Any = None,
             shuffle: bool = True, resume_from: str | os.PathLike | None = None,
-            seed: int | None = None) -> History:
+            seed: int | None = None, validation_freq: int | Collection[int] = 1) -> History:
         """Train for ``epochs`` epochs (in total, counting those of a resumed run).
 
         Args:
@@ -189,7 +202,11 @@ class Trainer:
             resume_from: a checkpoint written by ``ModelCheckpoint`` or ``save_checkpoint``:
                 continue that run where it stopped, with identical results.
             seed: the data order's seed; by default drawn from ``dg.manual_seed``'s generator.
+            validation_freq: evaluate ``validation_data`` every this many epochs, or after the
+                epochs (1-based) in this collection, as Keras' ``validation_freq``; callbacks
+                that monitor a ``val_`` value skip the epochs without one.
         """
+        self._validation_freq = _check_validation_freq(validation_freq)
         if seed is None:
             seed = int(generator().integers(2**63))
         self._loader = loader = self._loader_for(train, batch_size, shuffle, seed, "train")
@@ -242,7 +259,11 @@ class Trainer:
         logs = {"loss": self._train_loss.result()}
         for metric in self._train_metrics:
             logs[metric.name] = metric.result()
-        if val_loader is not None:
+        freq = self._validation_freq
+        validate = val_loader is not None and (
+            (epoch + 1) % freq == 0 if isinstance(freq, int) else epoch + 1 in freq)
+        self.validation_skipped = val_loader is not None and not validate
+        if validate:
             logs.update({f"val_{k}": v for k, v in self._evaluate(val_loader).items()})
         if self.scheduler is not None and self.scheduler_interval == "epoch":
             if isinstance(self.scheduler, ReduceLROnPlateau):
