@@ -1,9 +1,10 @@
 """Model-zoo rows: whole training steps and inference of ``dg.models`` against their torch twins.
 
 - Training steps (batch 128, 28x28x1 inputs, random labels): forward, cross-entropy, backward
-  and an SGD step (momentum 0.9, Nesterov, weight decay 5e-4: the flagship recipe's optimizer)
-  for the flagship ``cnn()``, ``resnet()`` (ResNet-20) and ``mobilenet()``. Both sides start
-  from the same weights (the twin's state_dict loaded into deepgrad's model).
+  and an optimizer step through ``dg.optim`` / ``torch.optim``: SGD (momentum 0.9, Nesterov,
+  weight decay 5e-4: the flagship recipe's optimizer) or Adam (lr 1e-3), for the MLP
+  784-256-256-10, the flagship ``cnn()``, ``resnet()`` (ResNet-20) and ``mobilenet()``. Both
+  sides start from the same weights (the twin's state_dict loaded into deepgrad's model).
 - Inference of the flagship CNN in eval mode: one image (latency) and a batch of 1024
   (throughput), under ``dg.no_grad()`` against torch's ``no_grad`` and ``inference_mode``.
 """
@@ -19,22 +20,23 @@ import numpy as np
 import deepgrad as dg
 from deepgrad import models, nn, optim
 from deepgrad.bench.harness import Prepared, Workload
-from deepgrad.bench.twins import torch_cnn, torch_mobilenet, torch_resnet
+from deepgrad.bench.twins import torch_cnn, torch_mlp, torch_mobilenet, torch_resnet
 
 BATCH = 128
 SEED = 0
-_ZOO = {"cnn": (models.cnn, torch_cnn), "resnet": (models.resnet, torch_resnet),
-        "mobilenet": (models.mobilenet, torch_mobilenet)}
-_SGD = {"lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4}
+_ZOO = {"mlp": (models.mlp, torch_mlp), "cnn": (models.cnn, torch_cnn),
+        "resnet": (models.resnet, torch_resnet), "mobilenet": (models.mobilenet, torch_mobilenet)}
+OPTIMIZERS = {"SGD": {"lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4},
+              "Adam": {"lr": 1e-3}}
 
 
-def _pair(name: str, torch: ModuleType | None) -> tuple[Any, Any]:
+def _pair(name: str, torch: ModuleType | None, **options: Any) -> tuple[Any, Any]:
     """deepgrad's model and its torch twin (None without torch) with the same weights."""
-    ours = _ZOO[name][0]()
+    ours = _ZOO[name][0](**options)
     if torch is None:
         return ours, None
     torch.manual_seed(SEED)
-    theirs = _ZOO[name][1](torch)
+    theirs = _ZOO[name][1](torch, **options)
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     return ours, theirs
 
@@ -45,12 +47,13 @@ def _batch(n: int) -> tuple[np.ndarray, np.ndarray]:
             rng.integers(0, 10, n))
 
 
-def setup_train(torch: ModuleType | None, name: str) -> Prepared:
-    """One SGD training step of a zoo model on a batch of 128."""
-    ours, theirs = _pair(name, torch)
-    x, y = _batch(BATCH)
+def setup_train(torch: ModuleType | None, name: str, batch: int = BATCH,
+                optimizer: str = "SGD", **options: Any) -> Prepared:
+    """One training step of a zoo model (built with ``options``) on a batch."""
+    ours, theirs = _pair(name, torch, **options)
+    x, y = _batch(batch)
     dx, dy = dg.tensor(x), dg.tensor(y)
-    opt = optim.SGD(ours.parameters(), **_SGD)
+    opt = getattr(optim, optimizer)(ours.parameters(), **OPTIMIZERS[optimizer])
     loss_fn = nn.CrossEntropyLoss()
     ours.train()
 
@@ -64,7 +67,7 @@ def setup_train(torch: ModuleType | None, name: str) -> Prepared:
     if theirs is None:
         return Prepared(step)
     tx, ty = torch.tensor(x), torch.tensor(y)
-    topt = torch.optim.SGD(theirs.parameters(), **_SGD)
+    topt = getattr(torch.optim, optimizer)(theirs.parameters(), **OPTIMIZERS[optimizer])
     tloss = torch.nn.CrossEntropyLoss()
     theirs.train()
 
@@ -105,6 +108,11 @@ def setup_inference(torch: ModuleType | None, batch: int) -> Prepared:
 
 
 WORKLOADS = [
+    Workload("MLP 784-256-256-10 train step (dg.optim.SGD momentum), batch 128", "throughput",
+             lambda torch: setup_train(torch, "mlp"), target=1.3, items_per_call=BATCH),
+    Workload("MLP 784-256-256-10 train step (dg.optim.Adam), batch 128", "throughput",
+             lambda torch: setup_train(torch, "mlp", optimizer="Adam"), target=1.35,
+             items_per_call=BATCH),
     Workload("flagship dg.models.cnn() train step (SGD), batch 128", "throughput",
              lambda torch: setup_train(torch, "cnn"), target=1.0, items_per_call=BATCH,
              compare_outputs=False),  # dropout draws differ between the frameworks

@@ -3,8 +3,20 @@ for the benchmarks (and the tests that load one's weights into the other)."""
 
 from __future__ import annotations
 
+import itertools
 from types import ModuleType
 from typing import Any
+
+
+def torch_mlp(t: ModuleType, sizes: tuple[int, ...] = (784, 256, 256, 10)) -> Any:
+    """``dg.models.mlp(sizes)`` in torch."""
+    tnn = t.nn
+    layers: list[Any] = [tnn.Flatten()]
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(tnn.Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(tnn.ReLU())
+    return tnn.Sequential(*layers)
 
 
 def torch_cnn(t: ModuleType, in_channels: int = 1, num_classes: int = 10,
@@ -100,4 +112,4 @@ def torch_mobilenet(t: ModuleType, width: float = 1.0, in_channels: int = 1,
     return model
 
 
-__all__ = ["torch_cnn", "torch_mobilenet", "torch_resnet"]
+__all__ = ["torch_cnn", "torch_mlp", "torch_mobilenet", "torch_resnet"]
