@@ -322,7 +322,10 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("bench", help="benchmark deepgrad against PyTorch (when installed) on "
                                       "this machine; 'deepgrad bench --help' for its options")
 
+    from deepgrad.export.export_cli import add_export_parser
     from deepgrad.rl.cli import add_rl_parser  # gymnasium itself is imported only when used
+
+    add_export_parser(commands)
 
     add_rl_parser(commands)
     return top

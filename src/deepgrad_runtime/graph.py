@@ -49,11 +49,17 @@ OPS: dict[str, frozenset[str]] = {name: frozenset(attrs) for name, attrs in {
     "Flatten": ("axis",), "Reshape": ("allowzero",), "Transpose": ("perm",),
     "Squeeze": (), "Unsqueeze": (), "Concat": ("axis",), "Split": ("axis",),
     "Slice": (), "Gather": ("axis",), "Identity": (), "Dropout": ("seed",),
-    "ReduceMean": ("keepdims", "noop_with_empty_axes"), "ReduceSum": ("keepdims",),
-    "RNN": ("activations", "direction", "hidden_size", "layout"),
-    "LSTM": ("direction", "hidden_size", "layout", "input_forget"),
-    "GRU": ("direction", "hidden_size", "layout", "linear_before_reset"),
+    # ReduceMean's axes: an attribute in opset 17, an input from opset 18 (both are read).
+    "ReduceMean": ("axes", "keepdims", "noop_with_empty_axes"),
+    "ReduceSum": ("keepdims", "noop_with_empty_axes"),
+    "RNN": ("activations", "clip", "direction", "hidden_size", "layout"),
+    "LSTM": ("activations", "clip", "direction", "hidden_size", "layout", "input_forget"),
+    "GRU": ("activations", "clip", "direction", "hidden_size", "layout",
+            "linear_before_reset"),
     "QuantizeLinear": ("axis",), "DequantizeLinear": ("axis",),
+    # The shape computations of exported models. ConstantOfShape's value is a one-element list
+    # whose Python type gives the dtype: float -> float32, int -> int64, bool -> bool.
+    "Shape": ("start", "end"), "ConstantOfShape": ("value",), "Expand": (),
 }.items()}
 
 _DTYPES = frozenset({"float32", "float64", "int64", "int32", "int8", "uint8", "bool"})

@@ -1,0 +1,12 @@
+"""Getting models out of (and into) deepgrad: ONNX files and the NumPy-only runtime's artifacts.
+
+``to_onnx(model, example_input, path)`` and ``to_runtime(model, path)`` trace one forward pass
+into a graph of ONNX operators (``trace``); onnx itself is needed only to write ONNX files
+(``pip install 'deepgrad[onnx]'``).
+"""
+
+from deepgrad.export.artifact import simplify, to_runtime
+from deepgrad.export.onnx_export import graph_to_onnx, to_onnx
+from deepgrad.export.trace import ExportError, trace
+
+__all__ = ["ExportError", "graph_to_onnx", "simplify", "to_onnx", "to_runtime", "trace"]

@@ -1,0 +1,275 @@
+"""Tracing: record the ops of a forward pass and turn them into a :class:`Graph`.
+
+::
+
+    graph = trace(model, np.zeros((1, 1, 28, 28), np.float32))   # dynamic batch by default
+
+The model runs in eval mode without gradients while ``_Trace.observer`` sees every op; each op
+is converted to ONNX-semantics nodes (:mod:`deepgrad.export.convert`). Parameters and buffers
+become initializers named by their state_dict keys; ops that read only weights are computed once
+and become constants.
+
+The model runs twice: on the example, then on its elements shuffled (plus one more example with
+``dynamic_batch``). Sizes that change between the two runs are the batch, so the graph works for
+any batch size; a constant or a plain argument that changes depends on the input (made from
+``x.shape``, by a comparison, by NumPy) and is reported instead of being baked into the graph.
+A value that the second input happens to leave unchanged cannot be caught this way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from deepgrad.anomaly import _Anomaly
+from deepgrad.autograd import _Trace
+from deepgrad.export.convert import CONVERTERS, SHAPE_OPTIONS
+from deepgrad.export.emit import Emitter, ExportError, GraphBuilder, TracedOp, same, where
+from deepgrad.grad_mode import no_grad
+from deepgrad.nn.module import Module
+from deepgrad.tensor import Tensor, to_array
+from deepgrad_runtime.graph import Graph, Node, Value
+
+
+class _Recorder:
+    """The observer of one traced forward pass."""
+
+    def __init__(self, paths: dict[int, str]) -> None:
+        self.paths = paths
+        self.ops: list[TracedOp] = []
+        self.dynamic: set[int] = set()  # ids of the tensors and arrays computed from the input
+        self.keep: list[Any] = []
+
+    def mark(self, tensor: Tensor) -> None:
+        self.keep.append(tensor)
+        self.dynamic.update((id(tensor), id(tensor.data)))
+
+    def _is_dynamic(self, value: Any) -> bool:
+        if isinstance(value, Tensor):
+            return id(value) in self.dynamic or id(value.data) in self.dynamic
+        return isinstance(value, np.ndarray) and id(value) in self.dynamic
+
+    def __call__(self, cls: type, args: tuple, options: dict, outputs: Any) -> None:
+        outs = outputs if type(outputs) is tuple else (outputs,)
+        layer = self._layer()
+        dynamic = any(self._is_dynamic(a) for a in args)
+        if dynamic and cls not in CONVERTERS:
+            raise ExportError(f"cannot export {where(cls, layer)}: deepgrad's exporter has no "
+                              f"ONNX equivalent for {cls.__name__}; write the layer with "
+                              f"exportable ops")
+        self.ops.append(TracedOp(cls, args, options, outs, layer, dynamic))
+        self.keep.extend(outs)
+        if dynamic:
+            for out in outs:
+                self.mark(out)
+
+    def _layer(self) -> str:
+        if not _Anomaly.modules:
+            return ""
+        module = _Anomaly.modules[-1]
+        return self.paths.get(id(module), f"<{type(module).__name__}>")
+
+
+def _run(model: Module, arrays: list[np.ndarray], paths: dict[int, str]) -> tuple:
+    """(recorder, input tensors, flat output tensors) of one traced forward pass."""
+    recorder = _Recorder(paths)
+    inputs = [Tensor(a) for a in arrays]
+    for t in inputs:
+        recorder.mark(t)
+    previous = _Trace.observer
+    _Trace.observer = recorder
+    try:
+        with no_grad():
+            output = model(*inputs)
+    finally:
+        _Trace.observer = previous
+    return recorder, inputs, _flatten(output)
+
+
+def _flatten(output: Any) -> list[Tensor]:
+    if isinstance(output, Tensor):
+        return [output]
+    if isinstance(output, (tuple, list)):
+        return [t for item in output for t in _flatten(item)]
+    raise ExportError(f"the model's forward returned a {type(output).__name__}; an exported "
+                      f"model returns Tensors, or tuples and lists of them")
+
+
+def _as_arrays(example_input: Any) -> list[np.ndarray]:
+    items = list(example_input) if isinstance(example_input, tuple) else [example_input]
+    arrays = [to_array(item) for item in items]
+    for k, a in enumerate(arrays):
+        if a.dtype.kind not in "fiub" or a.ndim == 0:
+            raise TypeError(f"trace: example input {k} must be an array with at least one "
+                            f"dimension; got {a.dtype} of shape {a.shape}")
+    return arrays
+
+
+def _batch_axes(batch_axis: int | Sequence[int], arrays: list[np.ndarray]) -> list[int]:
+    axes = [batch_axis] * len(arrays) if isinstance(batch_axis, int) else list(batch_axis)
+    if len(axes) != len(arrays):
+        raise ValueError(f"trace: batch_axis gives {len(axes)} axes for {len(arrays)} inputs")
+    for k, (axis, a) in enumerate(zip(axes, arrays)):
+        if not -a.ndim <= axis < a.ndim:
+            raise ValueError(f"trace: batch_axis {axis} is out of range for example input {k} "
+                             f"of shape {a.shape}")
+    return [axis % a.ndim for axis, a in zip(axes, arrays)]
+
+
+def _second_example(a: np.ndarray, axis: int, grow: bool) -> np.ndarray:
+    """The input of the second trace: the example's elements shuffled (other values at every
+    position, from the same set, so still valid indices for an Embedding) and, for a dynamic
+    batch, one more example (another batch size). Whatever differs between the two traces
+    depends on the batch size or on the input's values."""
+    shuffled = np.random.default_rng(0).permutation(a.reshape(-1)).reshape(a.shape)
+    if not grow:
+        return shuffled
+    return np.concatenate([shuffled, np.take(a, [0], axis)], axis=axis)
+
+
+def _shape(first: Any, second: Any) -> tuple[int | None, ...]:
+    return tuple(m if m == n else None for m, n in zip(first.shape, second.shape))
+
+
+def trace(model: Module, example_input: Any, dynamic_batch: bool = True, *,
+          batch_axis: int | Sequence[int] = 0) -> Graph:
+    """The graph of ``model``'s forward pass on ``example_input``, as ONNX-semantics nodes.
+
+    Args:
+        model: a Module; it runs in eval mode without gradients (its modes are restored).
+        example_input: an array, Tensor or nested list, or a tuple of them for a forward that
+            takes several inputs (named ``input``, or ``input0``, ``input1``, ...).
+        dynamic_batch: make the batch dimension of the inputs and outputs any size; False
+            fixes every size to the example's. (The model is traced twice either way, the
+            second time with other values, to find what depends on them.)
+        batch_axis: which axis of the inputs is the batch (1 for a recurrent layer without
+            ``batch_first``), one int for all inputs or one per input.
+
+    Returns:
+        A checked Graph: initializers named by state_dict keys, nodes named by the layer that
+        ran them, outputs named ``output`` (or ``output0``, ``output1``, ... for a forward that
+        returns a tuple, flattened in order).
+
+    Raises:
+        ExportError: an op without an ONNX conversion, naming it and its layer, or a model
+            whose graph depends on the input in a way a graph cannot express.
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"trace: expects a deepgrad Module; got {type(model).__name__}")
+    arrays = _as_arrays(example_input)
+    axes = _batch_axes(batch_axis, arrays)
+    paths = {id(module): path for path, module in model.named_modules()}
+    modes = [(module, module.training) for module in model.modules()]
+    try:
+        model.eval()
+        first = _run(model, arrays, paths)
+        second = _run(model, [_second_example(a, axis, dynamic_batch)
+                              for a, axis in zip(arrays, axes)], paths)
+    finally:
+        for module, mode in modes:
+            object.__setattr__(module, "training", mode)
+    return _build(model, first, second, dynamic_batch)
+
+
+def _named(model: Module) -> dict[int, tuple[str, Any]]:
+    named: dict[int, tuple[str, Any]] = {}
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        named.setdefault(id(tensor), (name, tensor.data))
+        named.setdefault(id(tensor.data), (name, tensor.data))
+    return named
+
+
+def _build(model: Module, first: tuple, second: tuple, dynamic_batch: bool) -> Graph:
+    (recorder, inputs, outputs), (recorder2, inputs2, outputs2) = first, second
+    advice = "; export with dynamic_batch=False" if dynamic_batch else ""
+    if [op.cls for op in recorder2.ops] != [op.cls for op in recorder.ops]:
+        raise ExportError(f"the model ran different ops for two example batches (control flow "
+                          f"that depends on the batch size or the input's values){advice}")
+    if len(outputs2) != len(outputs):
+        raise ExportError(f"the model returned {len(outputs)} and {len(outputs2)} outputs for "
+                          f"two example batches{advice}")
+    builder = GraphBuilder(_named(model))
+    graph_inputs = []
+    for k, (t, t2) in enumerate(zip(inputs, inputs2)):
+        if t._version:
+            raise ExportError(f"the model changed its input {k} in place (+=, x[...] = ...), "
+                              f"which the trace does not record; use out-of-place ops")
+        name = builder.unique("input" if len(inputs) == 1 else f"input{k}")
+        builder.bind(t, name)
+        graph_inputs.append(Value(name, _shape(t.data, t2.data), str(t.data.dtype)))
+    for op, op2 in zip(recorder.ops, recorder2.ops):
+        if not op.dynamic:  # computed from weights only: a constant where it is read
+            hint = f"{_source(builder, op)}.{op.cls.__name__.lower()}"
+            for out in op.outputs:
+                builder.hints[id(out)] = hint
+                builder.keep.append(out)
+            continue
+        _check_same_arguments(op, op2, advice)
+        if any(out._version for out in op.outputs):
+            raise ExportError(f"cannot export {where(op.cls, op.layer)}: its output was then "
+                              f"changed in place (+=, x[...] = ...), which the trace does not "
+                              f"record; use out-of-place ops (y = y + b)")
+        names = CONVERTERS[op.cls](Emitter(builder, op, op2))
+        for out, name in zip(op.outputs, names):
+            if name is not None:
+                builder.bind(out, name)
+    graph_outputs = [Value(name, _shape(t.data, t2.data), str(t.data.dtype))
+                     for name, t, t2 in zip(_outputs(builder, outputs), outputs, outputs2)]
+    metadata = {"producer": "deepgrad", "model": type(model).__name__}
+    return Graph(graph_inputs, graph_outputs, builder.nodes, builder.initializers,
+                 metadata).check()
+
+
+def _source(builder: GraphBuilder, op: TracedOp) -> str:
+    """What a constant computed by ``op`` is named after: the parameter it reads (or the
+    constant that an earlier such op made), else the layer."""
+    for arg in op.args:
+        key = id(arg)
+        if key in builder.named:
+            return builder.named[key][0]
+        if key in builder.hints:
+            return builder.hints[key]
+    return op.layer or "model"
+
+
+def _check_same_arguments(op: TracedOp, op2: TracedOp, advice: str) -> None:
+    """Options and plain arguments must not change with the batch size or the input's values,
+    except those that the op's converter writes for any batch size."""
+    allowed = SHAPE_OPTIONS.get(op.cls, frozenset())
+    changed = [key for key in op.options if key not in allowed
+               and not same(op.options[key], op2.options[key])]
+    changed += [f"argument {k}" for k, (a, b) in enumerate(zip(op.args, op2.args))
+                if not isinstance(a, (Tensor, np.ndarray)) and not same(a, b)]
+    if changed:
+        verb = "changes" if len(changed) == 1 else "change"
+        raise ExportError(f"cannot export {where(op.cls, op.layer)}: its {', '.join(changed)} "
+                          f"{verb} with the batch size or the input's values (computed from "
+                          f"x.shape or x.item()?){advice}")
+
+
+def _outputs(builder: GraphBuilder, outputs: list[Tensor]) -> list[str]:
+    """The names of the graph outputs, ``output`` or ``output<k>``: the value is renamed, or
+    copied by an Identity where it is an input, a constant or an earlier output."""
+    produced = {name for node in builder.nodes for name in node.outputs}
+    names: list[str] = []
+    renames: dict[str, str] = {}
+    for k, t in enumerate(outputs):
+        name = builder.lookup(t)
+        if name is None:
+            name = builder.constant(t.data, "output_constant")
+            builder.bind(t, name)
+        target = builder.unique("output" if len(outputs) == 1 else f"output{k}")
+        if name in produced and name not in renames:
+            renames[name] = target
+        else:
+            builder.nodes.append(Node("Identity", [renames.get(name, name)], [target]))
+        names.append(target)
+    for node in builder.nodes:
+        node.inputs = [renames.get(n, n) for n in node.inputs]
+        node.outputs = [renames.get(n, n) for n in node.outputs]
+    return names
+
+
+__all__ = ["ExportError", "trace"]

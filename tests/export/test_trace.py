@@ -1,0 +1,193 @@
+"""Tracing a model into a Graph: names, shapes, folding, modes, and the errors that name the op
+and the layer (no ONNX packages needed)."""
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+from deepgrad import nn
+from deepgrad.autograd import _Trace
+from deepgrad.export.trace import ExportError, trace
+
+
+class Lambda(nn.Module):
+    """A layer running ``fn`` (to put any op at a known layer path)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+class Head(nn.Module):
+    """Linear -> fn, with the op of fn at the model's own level."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+        self.linear = nn.Linear(6, 6)
+
+    def forward(self, x):
+        return self.fn(self.linear(x))
+
+
+def _x(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def test_cnn_graph_names_and_shapes():
+    model = dg.models.cnn(widths=(4, 8))
+    graph = trace(model, _x(2, 1, 28, 28))
+    state = model.state_dict()
+    weights = [name for name in graph.initializers if name in state]
+    assert {"features.0.weight", "features.1.running_mean", "classifier.5.bias"} <= set(weights)
+    for name in weights:
+        np.testing.assert_array_equal(graph.initializers[name], state[name])
+    assert [n.op for n in graph.nodes][:4] == ["Conv", "BatchNormalization", "Relu", "MaxPool"]
+    assert graph.nodes[0].name == "features.0" and graph.nodes[-1].name == "classifier.5"
+    assert "Dropout" not in {n.op for n in graph.nodes}  # eval mode: the identity
+    assert [(v.name, v.shape, v.dtype) for v in graph.inputs] == [
+        ("input", (None, 1, 28, 28), "float32")]
+    assert [(v.name, v.shape) for v in graph.outputs] == [("output", (None, 10))]
+    assert graph.metadata["model"] == "CNN"
+
+
+def test_reshape_targets_hold_for_any_batch():
+    graph = trace(dg.models.mlp((12, 5, 3)), _x(2, 3, 4))
+    reshape = next(n for n in graph.nodes if n.op == "Reshape")
+    assert graph.initializers[reshape.inputs[1]].tolist() == [0, 12]
+    x = _x(3, 4, 2)
+    graph = trace(Lambda(lambda t: t.reshape(t.shape[0] * 4, 2)), x)  # batch merged: inferred
+    assert graph.initializers[graph.nodes[0].inputs[1]].tolist() == [-1, 2]
+
+
+def test_fixed_batch():
+    graph = trace(dg.models.mlp((12, 5, 3)), _x(2, 3, 4), dynamic_batch=False)
+    assert graph.inputs[0].shape == (2, 3, 4) and graph.outputs[0].shape == (2, 3)
+    reshape = next(n for n in graph.nodes if n.op == "Reshape")
+    assert graph.initializers[reshape.inputs[1]].tolist() == [2, 12]
+
+
+def test_ops_on_weights_only_become_constants():
+    graph = trace(nn.Sequential(nn.Conv1d(3, 4, 3)), _x(2, 3, 9))
+    conv = next(n for n in graph.nodes if n.op == "Conv")
+    assert conv.inputs[1] == "0.weight.reshape"  # conv1d's weight.unsqueeze(2), computed once
+    assert graph.initializers["0.weight.reshape"].shape == (4, 3, 1, 3)
+    assert [n.op for n in graph.nodes] == ["Reshape", "Conv", "Reshape"]
+
+
+def test_tuple_outputs_and_several_inputs():
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(5, 4, batch_first=True)
+
+        def forward(self, x, h):
+            out, h_n = self.gru(x, h)
+            return out, (h_n, out.relu())
+
+    graph = trace(Pair(), (_x(2, 7, 5), _x(1, 2, 4)), batch_axis=(0, 1))
+    assert [v.name for v in graph.inputs] == ["input0", "input1"]
+    assert [v.shape for v in graph.inputs] == [(None, 7, 5), (1, None, 4)]
+    assert [(v.name, v.shape) for v in graph.outputs] == [
+        ("output0", (None, 7, 4)), ("output1", (1, None, 4)), ("output2", (None, 7, 4))]
+
+
+def test_output_that_is_the_input_goes_through_identity():
+    graph = trace(nn.Identity(), _x(2, 3))
+    assert [(n.op, n.inputs, n.outputs) for n in graph.nodes] == [
+        ("Identity", ["input"], ["output"])]
+
+
+def test_modes_and_observer_are_restored():
+    model = dg.models.cnn(widths=(4,))
+    model.train()
+    model.features[1].eval()
+    trace(model, _x(1, 1, 28, 28))
+    assert model.training and model.classifier[1].training and not model.features[1].training
+    assert _Trace.observer is None
+    bad = nn.Sequential(nn.Linear(6, 6), Lambda(lambda t: t.sin()))
+    bad.train()
+    with pytest.raises(ExportError):
+        trace(bad, _x(2, 6))
+    assert bad.training and bad[1].training and _Trace.observer is None
+
+
+def test_unexportable_op_names_the_op_and_the_layer():
+    model = nn.Sequential(nn.Linear(6, 6))
+    model.head = nn.Sequential(nn.ReLU(), nn.Linear(6, 6), Lambda(lambda t: t.sin()))
+    with pytest.raises(ExportError, match=r"cannot export op Sin called in layer 'head\.2'"):
+        trace(model, _x(2, 6))
+    with pytest.raises(ExportError, match=r"op LogSumExp called in the model's own forward"):
+        trace(Head(lambda t: t.logsumexp(1)), _x(2, 6))
+
+
+@pytest.mark.parametrize(("fn", "message"), [
+    (lambda t: t + dg.zeros(t.shape[0], 6), "argument 1 is a tensor that changes with the batch"),
+    (lambda t: t * (t > 0), "argument 1 is a tensor that changes with the batch size or the "
+                            "input's values"),
+    (lambda t: t / t.shape[0], "its argument 1 changes with the batch size"),
+    (lambda t: t.mean(), "it averages over the batch dimension"),
+    (lambda t: t.relu() if t.shape[0] < 3 else t, "ran different ops for two example batches"),
+])
+def test_what_depends_on_the_batch_is_refused(fn, message):
+    with pytest.raises(ExportError, match=message):
+        trace(Head(fn), _x(2, 6))
+
+
+def test_in_place_changes_are_refused():
+    def bump(t):
+        t += 1
+        return t
+
+    with pytest.raises(ExportError, match="op Linear called in layer 'linear': its output was "
+                                          "then changed in place"):
+        trace(Head(bump), _x(2, 6))
+    with pytest.raises(ExportError, match="changed its input 0 in place"):
+        trace(Lambda(bump), _x(2, 6))
+
+
+def test_fixed_batch_allows_batch_dependent_values_not_value_dependent_ones():
+    graph = trace(Head(lambda t: t.mean() + t / t.shape[0]), _x(2, 6), dynamic_batch=False)
+    assert graph.outputs[0].shape == (2, 6)
+    for batch in (1, 3):  # one example is scaled, several are reordered, to vary the values
+        with pytest.raises(ExportError, match="changes with the batch size or the input's"):
+            trace(Head(lambda t: t * (t > 0)), _x(batch, 6), dynamic_batch=False)
+        with pytest.raises(ExportError, match=r"its argument 1 changes .* \(computed from"):
+            trace(Head(lambda t: t * t.sum().item()), _x(batch, 6), dynamic_batch=False)
+
+
+class Packed(nn.Module):
+    """An LSTM over sequences of different lengths."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(3, 4)
+
+    def forward(self, x):
+        return self.lstm(x, lengths=[3, 2])[0]
+
+
+@pytest.mark.parametrize(("model", "x", "message"), [
+    (Packed(), _x(3, 2, 3), "variable sequence lengths"),
+    (nn.BatchNorm1d(3, track_running_stats=False), _x(2, 3), "batch's statistics"),
+    (Lambda(lambda t: dg.nn.functional.max_pool2d(t, 2, return_indices=True)[0]),
+     _x(2, 1, 4, 4), "return_indices"),
+    (nn.MaxPool2d(2), _x(1, 4, 4), "unbatched"),
+])
+def test_layer_settings_that_do_not_export(model, x, message):
+    with pytest.raises(ExportError, match=message):
+        trace(model, x, dynamic_batch=False)
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="expects a deepgrad Module"):
+        trace(lambda t: t, _x(2, 3))
+    with pytest.raises(ValueError, match="batch_axis 2 is out of range"):
+        trace(nn.ReLU(), _x(2, 3), batch_axis=2)
+    with pytest.raises(ValueError, match="batch_axis gives 2 axes for 1 inputs"):
+        trace(nn.ReLU(), _x(2, 3), batch_axis=(0, 0))
+    with pytest.raises(ExportError, match="returned a dict"):
+        trace(Lambda(lambda t: {"y": t}), _x(2, 3))
