@@ -85,6 +85,7 @@ from deepgrad.ops.compare import (
 from deepgrad.ops.elementwise import (
     abs,
     cos,
+    erf,
     exp,
     log,
     sin,
@@ -180,6 +181,7 @@ __all__ = [
     "enable_grad",
     "eq",
     "equal",
+    "erf",
     "exp",
     "expand",
     "eye",

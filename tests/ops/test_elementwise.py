@@ -1,4 +1,4 @@
-"""Elementwise math (exp log sqrt abs sin cos tanh) and dtype casts: gradcheck, parity, dtypes."""
+"""Elementwise math (exp log sqrt abs sin cos tanh erf), dtype casts: gradcheck, parity, dtypes."""
 
 import numpy as np
 import pytest
@@ -15,6 +15,7 @@ UNARY = {
     "sin": (dg.sin, (-3.0, 3.0)),
     "cos": (dg.cos, (-3.0, 3.0)),
     "tanh": (dg.tanh, (-2.5, 2.5)),
+    "erf": (dg.erf, (-2.5, 2.5)),
 }
 
 

@@ -1,4 +1,4 @@
-"""Elementwise math: exp, log, sqrt, abs, sin, cos, tanh, and dtype casts."""
+"""Elementwise math: exp, log, sqrt, abs, sin, cos, tanh, erf, and dtype casts."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
+from deepgrad.ops._erf import erf as _erf
 from deepgrad.tensor import DEFAULT_FLOAT, Tensor
 
 
@@ -112,6 +113,23 @@ class Tanh(Function):
         return gy * (1 - y * y)
 
 
+class Erf(Function):
+    """y = erf(x);  gx = gy * 2 / sqrt(pi) * exp(-x**2)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x=x)
+        return _erf(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x = ctx.x
+        return gy * (_TWO_OVER_SQRT_PI * xp.exp(-x * x)).astype(gy.dtype, copy=False)
+
+
+_TWO_OVER_SQRT_PI = 1.1283791670955126
+
+
 class Cast(Function):
     """y = x as another dtype;  gx = gy cast back to x's dtype (floating dtypes only)."""
 
@@ -160,6 +178,11 @@ def tanh(x: Tensor) -> Tensor:
     return Tanh.apply(float_input(x))
 
 
+def erf(x: Tensor) -> Tensor:
+    """Elementwise error function, 2/sqrt(pi) * integral of exp(-t**2) from 0 to x."""
+    return Erf.apply(float_input(x))
+
+
 def to(x: Tensor, dtype: Any) -> Tensor:
     """``x`` as ``dtype`` (``x`` itself when it has it already); differentiable between floats."""
     dtype = xp.dtype(dtype)
@@ -186,5 +209,5 @@ def long(x: Tensor) -> Tensor:
 
 
 METHODS = {"exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sin": sin, "cos": cos,
-           "tanh": tanh, "to": to, "float": float, "double": double, "long": long}
+           "tanh": tanh, "erf": erf, "to": to, "float": float, "double": double, "long": long}
 __all__ = [name for name in METHODS if name not in ("to", "float", "double", "long")]

@@ -1,0 +1,177 @@
+"""Shape kernels of :class:`~deepgrad.export.graph_module.GraphModule` (see
+:mod:`deepgrad.export.graph_ops`): Reshape, Transpose, Concat, Slice, Gather, ... on Tensors, and
+on NumPy arrays when every input is one, which keeps the shape computations of exported models
+(``Shape -> Gather -> Concat -> Reshape``) out of the autograd graph.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from deepgrad.export.graph_ops import (
+    KernelTable,
+    as_array,
+    as_tensor,
+    axis_index,
+    ints,
+    padded,
+)
+from deepgrad.nn import functional as F
+from deepgrad.ops.join import cat, split
+from deepgrad.ops.shape import broadcast_to
+from deepgrad_runtime.graph import Node
+
+KERNELS = KernelTable()
+
+
+@KERNELS.register("Transpose", arrays=True)
+def _transpose(training: bool, node: Node, xs: list) -> Any:
+    x = xs[0]
+    perm = tuple(node.attrs.get("perm", range(x.ndim - 1, -1, -1)))
+    if sorted(perm) != list(range(x.ndim)):
+        raise ValueError(f"Transpose: perm {perm} is not a permutation of {x.ndim} dimensions")
+    return np.transpose(x, perm) if isinstance(x, np.ndarray) else x.permute(*perm)
+
+
+@KERNELS.register("Reshape", arrays=True)
+def _reshape(training: bool, node: Node, xs: list) -> Any:
+    x, shape = xs[0], ints(xs[1], "Reshape shape")
+    if not node.attrs.get("allowzero", 0):  # 0 copies the input's size
+        if any(s == 0 and i >= x.ndim for i, s in enumerate(shape)):
+            raise ValueError(f"Reshape: shape {shape} copies a dimension that the input of shape "
+                             f"{x.shape} does not have")
+        shape = tuple(x.shape[i] if s == 0 else s for i, s in enumerate(shape))
+    return x.reshape(shape)
+
+
+@KERNELS.register("Flatten", arrays=True)
+def _flatten(training: bool, node: Node, xs: list) -> Any:
+    x = xs[0]
+    axis = node.attrs.get("axis", 1)
+    if not -x.ndim <= axis <= x.ndim:
+        raise ValueError(f"Flatten: axis {axis} is out of range for {x.ndim} dimensions")
+    axis %= x.ndim + 1
+    return x.reshape((math.prod(x.shape[:axis]), math.prod(x.shape[axis:])))
+
+
+@KERNELS.register("Squeeze", arrays=True)
+def _squeeze(training: bool, node: Node, xs: list) -> Any:
+    x, axes = padded(xs, 2)
+    if axes is None:
+        dims = {i for i, s in enumerate(x.shape) if s == 1}
+    else:
+        dims = {axis_index(a, x.ndim, "Squeeze axis") for a in ints(axes, "Squeeze axes")}
+        if any(x.shape[d] != 1 for d in dims):
+            raise ValueError(f"Squeeze: axes {sorted(dims)} of shape {x.shape} are not all 1")
+    return x.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+
+@KERNELS.register("Unsqueeze", arrays=True)
+def _unsqueeze(training: bool, node: Node, xs: list) -> Any:
+    x, axes = xs[0], ints(xs[1], "Unsqueeze axes")
+    rank = x.ndim + len(axes)
+    dims = {axis_index(a, rank, "Unsqueeze axis") for a in axes}
+    if len(dims) != len(axes):
+        raise ValueError(f"Unsqueeze: repeated axes {axes}")
+    sizes = iter(x.shape)
+    return x.reshape(tuple(1 if i in dims else next(sizes) for i in range(rank)))
+
+
+@KERNELS.register("Concat", arrays=True)
+def _concat(training: bool, node: Node, xs: list) -> Any:
+    axis = node.attrs.get("axis")
+    if axis is None:
+        raise ValueError("Concat: the axis attribute is required")
+    if all(isinstance(x, np.ndarray) for x in xs):
+        return np.concatenate(xs, axis)
+    return cat([as_tensor(x) for x in xs], axis)
+
+
+@KERNELS.register("Split")
+def _split(training: bool, node: Node, xs: list) -> tuple:
+    x, sizes = padded(xs, 2)
+    axis = axis_index(node.attrs.get("axis", 0), x.ndim, "Split axis")
+    if sizes is None:
+        count = len(node.outputs)
+        if x.shape[axis] % count:
+            raise ValueError(f"Split: dimension {axis} of shape {x.shape} does not split into "
+                             f"{count} equal parts")
+        return tuple(split(x, x.shape[axis] // count, axis))
+    return tuple(split(x, list(ints(sizes, "Split sizes")), axis))
+
+
+@KERNELS.register("Slice", arrays=True)
+def _slice(training: bool, node: Node, xs: list) -> Any:
+    x, starts, ends, axes, steps = padded(xs, 5)
+    starts, ends = ints(starts, "Slice starts"), ints(ends, "Slice ends")
+    axes = tuple(range(len(starts))) if axes is None else ints(axes, "Slice axes")
+    steps = (1,) * len(starts) if steps is None else ints(steps, "Slice steps")
+    if not len(starts) == len(ends) == len(axes) == len(steps) or 0 in steps:
+        raise ValueError(f"Slice: starts {starts}, ends {ends}, axes {axes} and steps {steps} "
+                         f"must have one entry each per sliced axis, and no step 0")
+    # Python's slices clamp out-of-range bounds exactly as ONNX's Slice does.
+    index: list[Any] = [slice(None)] * x.ndim
+    reversed_axes = []
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis = axis_index(axis, x.ndim, "Slice axis")
+        if step > 0 or isinstance(x, np.ndarray):
+            index[axis] = slice(start, end, step)
+        else:  # Tensors take no negative steps: index those axes with arrays
+            reversed_axes.append((axis, np.arange(x.shape[axis])[start:end:step]))
+    y = x[tuple(index)]
+    for axis, positions in reversed_axes:
+        y = y[(slice(None),) * axis + (positions,)]
+    return y
+
+
+@KERNELS.register("Gather", arrays=True)
+def _gather(training: bool, node: Node, xs: list) -> Any:
+    data, indices = xs
+    indices = as_array(indices)
+    if indices.dtype.kind not in "iu":
+        raise ValueError(f"Gather: indices must be integers; got {indices.dtype}")
+    axis = axis_index(node.attrs.get("axis", 0), data.ndim, "Gather axis")
+    size = data.shape[axis]
+    if indices.size and (indices.min() < -size or indices.max() >= size):
+        raise ValueError(f"Gather: indices must be in [{-size}, {size - 1}] for dimension "
+                         f"{axis} of shape {data.shape}; got values from {indices.min()} to "
+                         f"{indices.max()}")
+    if isinstance(data, np.ndarray):
+        return np.take(data, indices, axis)
+    indices = indices % max(size, 1)
+    if axis == 0 and data.ndim == 2:
+        return F.embedding(indices, data)
+    return data[(slice(None),) * axis + (indices,)]
+
+
+@KERNELS.register("Shape", arrays=True)
+def _shape(training: bool, node: Node, xs: list) -> np.ndarray:
+    start, end = node.attrs.get("start", 0), node.attrs.get("end")
+    return np.array(xs[0].shape[start:end], dtype=np.int64)
+
+
+@KERNELS.register("ConstantOfShape", arrays=True)
+def _constant_of_shape(training: bool, node: Node, xs: list) -> np.ndarray:
+    shape = ints(xs[0], "ConstantOfShape shape")
+    if any(s < 0 for s in shape):
+        raise ValueError(f"ConstantOfShape: negative size in {shape}")
+    (value,) = node.attrs.get("value", [0.0])
+    # The value's Python type stands for its dtype (see onnx_import._tensor_attribute).
+    dtype = np.bool_ if isinstance(value, bool) else np.int64 if isinstance(value, int) \
+        else np.float32
+    return np.full(shape, value, dtype=dtype)
+
+
+@KERNELS.register("Expand", arrays=True)
+def _expand(training: bool, node: Node, xs: list) -> Any:
+    x, shape = xs[0], ints(xs[1], "Expand shape")
+    target = np.broadcast_shapes(x.shape, shape)
+    if isinstance(x, np.ndarray):
+        return np.broadcast_to(x, target)
+    return broadcast_to(x, target)
+
+
+__all__ = ["KERNELS"]
