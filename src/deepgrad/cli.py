@@ -3,6 +3,7 @@
     deepgrad train --model cnn --dataset fashion-mnist --epochs 15 --out runs/cnn
     deepgrad evaluate runs/cnn/model.safetensors
     deepgrad predict runs/cnn/model.safetensors shirt.png
+    deepgrad generate runs/char_lm/model.safetensors --prompt "def "
     deepgrad summary --model resnet
     deepgrad rl train CartPole-v1 --steps 100000 --out runs/dqn     (needs deepgrad[rl])
 
@@ -253,7 +254,10 @@ class _Parser(argparse.ArgumentParser):
 
 def positive_int(value: str) -> int:
     """An argparse type: an integer >= 1."""
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
     return number
@@ -323,9 +327,11 @@ def parser() -> argparse.ArgumentParser:
                                       "this machine; 'deepgrad bench --help' for its options")
 
     from deepgrad.export.export_cli import add_export_parser
+    from deepgrad.generate_cli import add_generate_parser
     from deepgrad.rl.cli import add_rl_parser  # gymnasium itself is imported only when used
 
     add_export_parser(commands)
+    add_generate_parser(commands)
 
     add_rl_parser(commands)
     return top

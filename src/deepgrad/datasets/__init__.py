@@ -1,5 +1,5 @@
 """Datasets: Fashion-MNIST and MNIST (found on this machine or downloaded once, checked), the IDX
-file reader, and toy 2-D sets.
+file reader, toy 2-D sets, and text (the Python standard library's source, cut into sequences).
 
 ::
 
@@ -20,12 +20,14 @@ from deepgrad.datasets.mnist import (
     load_fashion_mnist,
     load_mnist,
 )
+from deepgrad.datasets.text import CharSequences, python_stdlib_text
 from deepgrad.datasets.toy import make_circles, make_gaussians, make_moons, make_spiral, make_xor
 
 __all__ = [
     "FASHION_MNIST",
     "MNIST",
     "MNIST_SOURCE",
+    "CharSequences",
     "DatasetNotFoundError",
     "DatasetSource",
     "FashionMNIST",
@@ -39,5 +41,6 @@ __all__ = [
     "make_spiral",
     "make_xor",
     "parse_idx",
+    "python_stdlib_text",
     "read_idx",
 ]
