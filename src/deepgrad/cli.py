@@ -329,9 +329,11 @@ def parser() -> argparse.ArgumentParser:
     from deepgrad.export.export_cli import add_export_parser
     from deepgrad.generate_cli import add_generate_parser
     from deepgrad.rl.cli import add_rl_parser  # gymnasium itself is imported only when used
+    from deepgrad_runtime.cli import add_serve_batch_parser
 
     add_export_parser(commands)
     add_generate_parser(commands)
+    add_serve_batch_parser(commands)
 
     add_rl_parser(commands)
     return top

@@ -148,7 +148,7 @@ class Graph:
                         nodes=[_node(n) for n in data["nodes"]],
                         initializers=dict(initializers),
                         metadata=_strings(data.get("metadata", {})))
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, RecursionError) as e:
             raise ValueError(f"malformed graph description ({type(e).__name__}: {e})") from None
         return graph.check()
 

@@ -15,6 +15,7 @@ has nothing but NumPy.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import tempfile
@@ -134,7 +135,7 @@ def _read_header(path: Path, raw: bytes | bytearray) -> tuple[dict, int]:
                              f"bytes but the file has {len(raw)} bytes in all")
     try:
         header = json.loads(bytes(raw[8:8 + length]).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise bad_file(path, f"not a safetensors file: its header is not valid JSON "
                              f"({e})") from None
     if not isinstance(header, dict):
@@ -147,7 +148,7 @@ def _entry(path: Path, name: str, info: Any) -> tuple[np.dtype, tuple[int, ...],
         raise bad_file(path, f"tensor {name!r}: header entry needs dtype, shape and data_offsets; "
                              f"got {info!r}")
     code, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
-    if code not in _DTYPES:
+    if not isinstance(code, str) or code not in _DTYPES:
         raise bad_file(path, f"tensor {name!r}: dtype {code!r} is not supported "
                              f"(supported: {', '.join(_DTYPES)})")
     if not (isinstance(shape, list)
@@ -159,7 +160,7 @@ def _entry(path: Path, name: str, info: Any) -> tuple[np.dtype, tuple[int, ...],
         raise bad_file(path, f"tensor {name!r}: data_offsets must be [begin, end]; got {offsets!r}")
     dtype = np.dtype(_DTYPES[code]).newbyteorder("<")
     begin, end = offsets
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # exact: no int64 overflow
     if end - begin != expected:
         raise bad_file(path, f"tensor {name!r}: shape {shape} of {code} needs {expected} bytes but "
                              f"data_offsets {offsets} span {end - begin}")

@@ -1,0 +1,134 @@
+"""Matrix products and linear quantization: Gemm, MatMul, QuantizeLinear, DequantizeLinear.
+
+Gemm folds alpha into a constant B and beta into a constant C once, at load time. Quantization
+follows ONNX (opset 13): per-tensor (a scalar scale) or per-axis (a 1-d scale along ``axis``),
+round half to even, saturate to the zero point's integer type (uint8 when it is omitted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deepgrad_runtime.graph import Node
+from deepgrad_runtime.kernels.base import (
+    Attributes,
+    Consts,
+    Kernel,
+    Workspace,
+    arity,
+    given,
+    register,
+)
+
+
+def _matrix(b: np.ndarray, what: str) -> np.ndarray:
+    if b.ndim != 2:
+        raise ValueError(f"{what} must be a matrix; got shape {b.shape}")
+    return b
+
+
+@register("Gemm")
+def _gemm(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """Y = alpha * A' @ B' + beta * C, with A' = A.T if transA, B' = B.T if transB."""
+    arity(node, (2, 3))
+    attrs = Attributes(node)
+    alpha, beta = attrs.float("alpha", 1.0), attrs.float("beta", 1.0)
+    trans_a = bool(attrs.int("transA", 0, 0, 1))
+    trans_b = bool(attrs.int("transB", 0, 0, 1))
+    weight = consts[1]
+    if weight is not None:
+        weight = _matrix(weight, "B").T if trans_b else _matrix(weight, "B")
+        if alpha != 1.0:
+            weight = (weight * alpha).astype(weight.dtype, copy=False)
+    has_bias = given(node, 2) and beta != 0.0
+    bias = consts[2] if has_bias else None
+    if bias is not None:
+        bias = (bias * beta).astype(bias.dtype, copy=False) if beta != 1.0 else bias
+
+    def gemm(a: np.ndarray, b: np.ndarray, c: Any = None) -> np.ndarray:
+        if a.ndim != 2:
+            raise ValueError(f"A must be a matrix; got shape {a.shape}")
+        if weight is None:
+            b = _matrix(b, "B").T if trans_b else _matrix(b, "B")
+            y = np.matmul(a.T if trans_a else a, b)
+            if alpha != 1.0:
+                y *= alpha
+        else:
+            y = np.matmul(a.T if trans_a else a, weight)
+        if bias is not None:
+            y += bias
+        elif has_bias:
+            y += c * beta if beta != 1.0 else c
+        return y
+
+    return gemm
+
+
+@register("MatMul")
+def _matmul(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (2, 2))
+    return np.matmul
+
+
+def _along(value: np.ndarray, rank: int, axis: int, what: str) -> np.ndarray:
+    """A scale or zero point shaped to broadcast: a scalar as is, a 1-d tensor along ``axis``."""
+    if value.ndim == 0 or value.size == 1:
+        return value.reshape(())
+    if value.ndim != 1:
+        raise ValueError(f"{what} must be a scalar or 1-d; got shape {value.shape}")
+    a = axis + rank if axis < 0 else axis
+    if not 0 <= a < rank:
+        raise ValueError(f"axis {axis} is out of range for an input of rank {rank}")
+    shape = [1] * rank
+    shape[a] = value.size
+    return value.reshape(shape)
+
+
+_INTEGER_TYPES = (np.dtype(np.int8), np.dtype(np.uint8))
+
+
+@register("QuantizeLinear")
+def _quantize(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """y = saturate(round(x / scale) + zero_point)."""
+    arity(node, (2, 3))
+    axis = Attributes(node).int("axis", 1)
+
+    def quantize(x: np.ndarray, scale: np.ndarray, zero: Any = None) -> np.ndarray:
+        dtype = np.dtype(np.uint8) if zero is None else zero.dtype
+        if dtype not in _INTEGER_TYPES:
+            raise ValueError(f"the zero point must be int8 or uint8; got {dtype}")
+        if scale.dtype.kind != "f":
+            raise ValueError(f"the scale must be floating point; got {scale.dtype}")
+        y = np.rint(x / _along(scale, x.ndim, axis, "the scale"))
+        if zero is not None:
+            y += _along(zero, x.ndim, axis, "the zero point")
+        info = np.iinfo(dtype)
+        return np.clip(y, info.min, info.max, out=y).astype(dtype)
+
+    return quantize
+
+
+@register("DequantizeLinear")
+def _dequantize(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """y = (x - zero_point) * scale, in the scale's floating-point type."""
+    arity(node, (2, 3))
+    axis = Attributes(node).int("axis", 1)
+
+    def dequantize(x: np.ndarray, scale: np.ndarray, zero: Any = None) -> np.ndarray:
+        if x.dtype.kind not in "iu":
+            raise ValueError(f"the input must be integers; got {x.dtype}")
+        if scale.dtype.kind != "f":
+            raise ValueError(f"the scale must be floating point; got {scale.dtype}")
+        if zero is not None and zero.dtype != x.dtype:
+            raise ValueError(f"the zero point's type {zero.dtype} differs from the input's "
+                             f"{x.dtype}")
+        shifted = x.astype(np.int32)
+        if zero is not None:
+            shifted -= _along(zero, x.ndim, axis, "the zero point").astype(np.int32)
+        y = shifted.astype(scale.dtype)
+        y *= _along(scale, x.ndim, axis, "the scale")
+        return y
+
+    return dequantize

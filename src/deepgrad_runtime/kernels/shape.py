@@ -1,0 +1,295 @@
+"""Kernels that move, select or sum values without arithmetic on each: Flatten, Reshape,
+Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, ReduceMean and ReduceSum, and the
+shape computations of exported models: Shape, ConstantOfShape and Expand.
+
+Axes, shapes and slice bounds are inputs (opset 13 style); when they are initializers they are
+parsed once at load time. ReduceMean also takes its axes as an attribute (opset 17's form).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from deepgrad_runtime.graph import Node
+from deepgrad_runtime.kernels.base import (
+    Attributes,
+    Consts,
+    Kernel,
+    Workspace,
+    arity,
+    check_size,
+    const_ints,
+    given,
+    ints_of,
+    register,
+)
+
+
+@register("Flatten")
+def _flatten(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (1, 1))
+    axis = Attributes(node).int("axis", 1)
+
+    def flatten(x: np.ndarray) -> np.ndarray:
+        a = axis + x.ndim if axis < 0 else axis
+        if not 0 <= a <= x.ndim:
+            raise ValueError(f"axis {axis} is out of range for an input of rank {x.ndim}")
+        return x.reshape(math.prod(x.shape[:a]), math.prod(x.shape[a:]))
+
+    return flatten
+
+
+def _reshape_target(shape: list[int], allowzero: bool) -> None:
+    if shape.count(-1) > 1:
+        raise ValueError(f"shape {shape} has more than one -1")
+    if any(s < -1 for s in shape):
+        raise ValueError(f"shape {shape} has a negative size other than -1")
+    if allowzero and 0 in shape and -1 in shape:
+        raise ValueError(f"shape {shape} has both 0 and -1, which allowzero=1 forbids")
+
+
+def _resolve(in_shape: tuple[int, ...], shape: list[int]) -> list[int]:
+    """Reshape's 0 entries copy the input's size on that axis (allowzero=0)."""
+    if len(shape) > len(in_shape) and 0 in shape[len(in_shape):]:
+        raise ValueError(f"shape {shape}: a 0 past the input's rank {len(in_shape)} has no "
+                         f"size to copy")
+    return [in_shape[i] if s == 0 else s for i, s in enumerate(shape)]
+
+
+@register("Reshape")
+def _reshape(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (2, 2))
+    allowzero = bool(Attributes(node).int("allowzero", 0, 0, 1))
+    shape = const_ints(consts, 1, "Reshape's shape")
+    if shape is not None:
+        _reshape_target(shape, allowzero)
+        if allowzero or 0 not in shape:
+            target = tuple(shape)
+            return lambda x, s: x.reshape(target)
+        return lambda x, s: x.reshape(_resolve(x.shape, shape))
+
+    def reshape(x: np.ndarray, s: np.ndarray) -> np.ndarray:
+        target = ints_of(s, "Reshape's shape")
+        _reshape_target(target, allowzero)
+        return x.reshape(target if allowzero else _resolve(x.shape, target))
+
+    return reshape
+
+
+@register("Transpose")
+def _transpose(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (1, 1))
+    perm = Attributes(node).ints("perm", None, minimum=0)
+    if perm is None:
+        return lambda x: x.transpose()
+    if sorted(perm) != list(range(len(perm))):
+        raise ValueError(f"attribute 'perm' must be a permutation of 0..{len(perm) - 1}; "
+                         f"got {perm}")
+    return lambda x: x.transpose(perm)
+
+
+def _axes_kernel(node: Node, consts: Consts, apply: Any, required: bool) -> Kernel:
+    """A kernel of (data, axes) where axes is an optional input, parsed once when constant."""
+    arity(node, (2 if required else 1, 2))
+    if given(node, 1) and consts[1] is not None:
+        axes = tuple(ints_of(consts[1], f"{node.op}'s axes"))
+        return lambda x, a=None: apply(x, axes)
+    if not given(node, 1):
+        return lambda x: apply(x, None)
+    return lambda x, a: apply(x, tuple(ints_of(a, f"{node.op}'s axes")))
+
+
+@register("Squeeze")
+def _squeeze(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    return _axes_kernel(node, consts, lambda x, axes: np.squeeze(x, axis=axes), required=False)
+
+
+@register("Unsqueeze")
+def _unsqueeze(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    return _axes_kernel(node, consts, np.expand_dims, required=True)
+
+
+@register("Concat")
+def _concat(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (1, 2 ** 31))
+    attrs = Attributes(node)
+    if not attrs.has("axis"):
+        raise ValueError("attribute 'axis' is required")
+    axis = attrs.int("axis")
+    return lambda *xs: np.concatenate(xs, axis=axis)
+
+
+@register("Split")
+def _split(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (1, 2), (1, 2 ** 31))
+    axis = Attributes(node).int("axis", 0)
+    parts = len(node.outputs)
+    fixed = const_ints(consts, 1, "Split's split") if given(node, 1) else None
+
+    def split(x: np.ndarray, sizes: Any = None) -> Any:
+        a = axis + x.ndim if axis < 0 else axis
+        if not 0 <= a < x.ndim:
+            raise ValueError(f"axis {axis} is out of range for an input of rank {x.ndim}")
+        dim = x.shape[a]
+        if sizes is None:
+            if dim % parts:
+                raise ValueError(f"cannot split size {dim} into {parts} equal parts")
+            sizes = [dim // parts] * parts
+        else:
+            sizes = fixed if fixed is not None else ints_of(sizes, "Split's split")
+            if len(sizes) != parts or min(sizes) < 0 or sum(sizes) != dim:
+                raise ValueError(f"split {sizes} must be {parts} sizes >= 0 summing to {dim}")
+        pieces = np.split(x, np.cumsum(sizes)[:-1], axis=a)
+        return tuple(pieces) if parts > 1 else pieces[0]
+
+    return split
+
+
+def _slice_index(shape: tuple[int, ...], starts: list[int], ends: list[int],
+                 axes: list[int] | None, steps: list[int] | None) -> tuple[slice, ...]:
+    """ONNX Slice's bounds as Python slices: negative bounds count from the end and are then
+    clamped, and a negative step may run down to before index 0."""
+    rank = len(shape)
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise ValueError(f"starts {starts}, ends {ends}, axes {axes} and steps {steps} must "
+                         f"have the same length")
+    index = [slice(None)] * rank
+    seen: set[int] = set()
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        a = axis + rank if axis < 0 else axis
+        if not 0 <= a < rank or a in seen:
+            raise ValueError(f"axes {axes} must be distinct axes of a rank-{rank} input")
+        seen.add(a)
+        if step == 0:
+            raise ValueError("a step of 0 is not allowed")
+        dim = shape[a]
+        start += dim if start < 0 else 0
+        end += dim if end < 0 else 0
+        if step > 0:
+            start, end = min(max(start, 0), dim), min(max(end, 0), dim)
+        else:
+            start, end = min(max(start, 0), dim - 1), min(max(end, -1), dim - 1)
+        index[a] = slice(start, end if end >= 0 else None, step)
+    return tuple(index)
+
+
+@register("Slice")
+def _slice(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (3, 5))
+    names = ("starts", "ends", "axes", "steps")
+    fixed = [const_ints(consts, i, f"Slice's {n}") for i, n in enumerate(names, 1)]
+    if all(f is not None or not given(node, i) for i, f in enumerate(fixed, 1)):
+        last: list[Any] = [None, None]  # the last input shape and its index
+
+        def constant_slice(x: np.ndarray, *bounds: Any) -> np.ndarray:
+            if x.shape != last[0]:
+                last[:] = x.shape, _slice_index(x.shape, *fixed)
+            return x[last[1]]
+
+        return constant_slice
+
+    def slice_(x: np.ndarray, *bounds: Any) -> np.ndarray:
+        values = [None if b is None else ints_of(b, f"Slice's {n}")
+                  for b, n in zip(bounds, names)]
+        values += [None] * (4 - len(values))
+        return x[_slice_index(x.shape, *values)]
+
+    return slice_
+
+
+@register("Gather")
+def _gather(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (2, 2))
+    axis = Attributes(node).int("axis", 0)
+
+    def gather(x: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        if indices.dtype.kind not in "iu":
+            raise ValueError(f"indices must be integers; got {indices.dtype}")
+        return np.take(x, indices, axis=axis)
+
+    return gather
+
+
+@register("ReduceMean", "ReduceSum")
+def _reduce(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (1, 2))
+    attrs = Attributes(node)
+    keepdims = bool(attrs.int("keepdims", 1, 0, 1))
+    noop = bool(attrs.int("noop_with_empty_axes", 0, 0, 1))
+    fixed = attrs.ints("axes", None)
+    if fixed is not None and given(node, 1):
+        raise ValueError("axes is given both as an attribute and as an input")
+    if fixed is None and given(node, 1) and consts[1] is not None:
+        fixed = ints_of(consts[1], f"{node.op}'s axes")
+    mean = node.op == "ReduceMean"
+
+    def reduce(x: np.ndarray, axes: Any = None) -> np.ndarray:
+        chosen = fixed if fixed is not None or axes is None else ints_of(axes, "axes")
+        if not chosen:
+            if noop:
+                return x
+            chosen = list(range(x.ndim))
+        if mean:
+            return np.mean(x, axis=tuple(chosen), keepdims=keepdims).astype(x.dtype, copy=False)
+        return np.sum(x, axis=tuple(chosen), keepdims=keepdims, dtype=x.dtype)
+
+    return reduce
+
+
+@register("Shape")
+def _shape(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """The input's shape as int64, from ``start`` to ``end`` (negative: from the end)."""
+    arity(node, (1, 1))
+    attrs = Attributes(node)
+    start, end = attrs.int("start", 0), attrs.int("end", 2 ** 62)
+
+    def shape(x: np.ndarray) -> np.ndarray:
+        rank = x.ndim
+        first, last = (min(max(v + rank if v < 0 else v, 0), rank) for v in (start, end))
+        return np.array(x.shape[first:last], np.int64)
+
+    return shape
+
+
+@register("ConstantOfShape")
+def _constant_of_shape(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """A tensor of the given shape filled with ``value`` (float32 0 by default)."""
+    arity(node, (1, 1))
+    value = node.attrs.get("value", [0.0])
+    if not (isinstance(value, list) and len(value) == 1
+            and isinstance(value[0], (bool, int, float))):
+        raise ValueError(f"attribute 'value' must be a one-element list of a number or a "
+                         f"bool; got {value!r}")
+    fill = value[0]
+    dtype = np.bool_ if isinstance(fill, bool) else np.int64 if isinstance(fill, int) else (
+        np.float32)
+
+    def constant_of_shape(shape: np.ndarray) -> np.ndarray:
+        sizes = ints_of(shape, "ConstantOfShape's input")
+        if any(s < 0 for s in sizes):
+            raise ValueError(f"shape {sizes} has a negative size")
+        check_size("the output", math.prod(sizes), 0)
+        return np.full(sizes, fill, dtype)
+
+    return constant_of_shape
+
+
+@register("Expand")
+def _expand(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """The input broadcast (both ways, as ONNX's Expand) with the given shape."""
+    arity(node, (2, 2))
+
+    def expand(x: np.ndarray, shape: np.ndarray) -> np.ndarray:
+        sizes = ints_of(shape, "Expand's shape")
+        if any(s < 0 for s in sizes):
+            raise ValueError(f"shape {sizes} has a negative size")
+        target = np.broadcast_shapes(x.shape, tuple(sizes))
+        check_size("the output", math.prod(target), x.size)
+        return np.broadcast_to(x, target).copy()
+
+    return expand

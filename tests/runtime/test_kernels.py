@@ -1,0 +1,176 @@
+"""Every elementwise, shape, linear, normalization and quantization kernel against onnxruntime,
+on one-node ONNX models with the same inputs and attributes (opset 17)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from runtime.oracle import assert_matches, one_node, outputs_of
+
+from deepgrad_runtime.kernels.elementwise import erf
+
+rng = np.random.default_rng(0)
+
+
+def f32(*shape: int, low: float | None = None, high: float | None = None) -> np.ndarray:
+    if low is not None:
+        return rng.uniform(low, high, shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def i64(*values: int) -> np.ndarray:
+    return np.array(values, np.int64)
+
+
+INT64_MAX, INT64_MIN = 2 ** 63 - 1, -(2 ** 63)
+
+# (id, op, inputs, attrs, indices of constant inputs, number of outputs)
+CASES = [
+    ("add-broadcast", "Add", [f32(3, 4, 5), f32(4, 1)], {}, [1], 1),
+    ("sub", "Sub", [f32(3, 1), f32(1, 5)], {}, [], 1),
+    ("mul", "Mul", [f32(2, 3), f32(3)], {}, [1], 1),
+    ("div", "Div", [f32(2, 3), f32(2, 3, low=0.5, high=2.0)], {}, [], 1),
+    ("div-int-truncates", "Div", [i64(-7, 7, -8, 5, 0, -1), i64(2, -2, 3, -5, 3, 2)], {}, [], 1),
+    ("pow", "Pow", [f32(3, 4, low=0.1, high=3), f32(4, low=-2, high=2)], {}, [], 1),
+    ("pow-int-exponent", "Pow", [f32(3, 4), i64(2)], {}, [1], 1),
+    ("max-3", "Max", [f32(3, 4), f32(4), f32(1, 4)], {}, [], 1),
+    ("min-1", "Min", [f32(3, 4)], {}, [], 1),
+    ("neg", "Neg", [f32(5)], {}, [], 1),
+    ("sqrt", "Sqrt", [f32(5, low=0, high=4)], {}, [], 1),
+    ("exp", "Exp", [f32(5, low=-5, high=5)], {}, [], 1),
+    ("log", "Log", [f32(5, low=0.1, high=9)], {}, [], 1),
+    ("abs", "Abs", [f32(5)], {}, [], 1),
+    ("erf", "Erf", [f32(200, low=-6, high=6)], {}, [], 1),
+    ("tanh", "Tanh", [f32(50, low=-10, high=10)], {}, [], 1),
+    ("relu", "Relu", [f32(4, 5)], {}, [], 1),
+    ("sigmoid", "Sigmoid", [f32(200, low=-40, high=40)], {}, [], 1),
+    ("softplus", "Softplus", [f32(200, low=-40, high=40)], {}, [], 1),
+    ("leaky-relu", "LeakyRelu", [f32(4, 5)], {"alpha": 0.2}, [], 1),
+    ("leaky-relu-default", "LeakyRelu", [f32(4, 5)], {}, [], 1),
+    ("elu", "Elu", [f32(4, 5, low=-5, high=5)], {"alpha": 0.5}, [], 1),
+    ("elu-default", "Elu", [f32(4, 5)], {}, [], 1),
+    ("hard-sigmoid", "HardSigmoid", [f32(4, 5, low=-6, high=6)], {"alpha": 0.3, "beta": 0.4},
+     [], 1),
+    ("hard-sigmoid-default", "HardSigmoid", [f32(4, 5, low=-6, high=6)], {}, [], 1),
+    ("clip", "Clip", [f32(4, 5), np.float32(-0.5), np.float32(0.7)], {}, [1, 2], 1),
+    ("clip-max-only", "Clip", [f32(4, 5), None, np.float32(0.7)], {}, [2], 1),
+    ("clip-no-bounds", "Clip", [f32(4, 5)], {}, [], 1),
+    ("clip-runtime-bounds", "Clip", [f32(4, 5), np.float32(-0.5), np.float32(0.7)], {}, [], 1),
+    ("softmax", "Softmax", [f32(3, 4, 5)], {}, [], 1),
+    ("softmax-axis1", "Softmax", [f32(3, 4, 5) * 30], {"axis": 1}, [], 1),
+    ("log-softmax", "LogSoftmax", [f32(3, 4, 5) * 30], {"axis": 0}, [], 1),
+    ("identity", "Identity", [f32(3)], {}, [], 1),
+    ("dropout-mask", "Dropout", [f32(3, 4)], {"seed": 3}, [], 2),
+    ("flatten", "Flatten", [f32(2, 3, 4, 5)], {}, [], 1),
+    ("flatten-axis0", "Flatten", [f32(2, 3, 4)], {"axis": 0}, [], 1),
+    ("flatten-axis-neg", "Flatten", [f32(2, 3, 4, 5)], {"axis": -1}, [], 1),
+    ("reshape", "Reshape", [f32(2, 3, 4), i64(0, -1)], {}, [1], 1),
+    ("reshape-runtime-shape", "Reshape", [f32(2, 3, 4), i64(4, 0, 2)], {}, [], 1),
+    ("reshape-allowzero", "Reshape", [f32(0, 3), i64(3, 0)], {"allowzero": 1}, [1], 1),
+    ("transpose", "Transpose", [f32(2, 3, 4)], {}, [], 1),
+    ("transpose-perm", "Transpose", [f32(2, 3, 4)], {"perm": [1, 2, 0]}, [], 1),
+    ("squeeze", "Squeeze", [f32(1, 3, 1, 2), i64(0, -2)], {}, [1], 1),
+    ("squeeze-all", "Squeeze", [f32(1, 3, 1, 2)], {}, [], 1),
+    ("unsqueeze", "Unsqueeze", [f32(3, 2), i64(0, -1)], {}, [1], 1),
+    ("concat", "Concat", [f32(2, 3), f32(2, 1), f32(2, 4)], {"axis": -1}, [1], 1),
+    ("split", "Split", [f32(6, 4), i64(1, 2, 3)], {"axis": 0}, [1], 3),
+    ("split-equal", "Split", [f32(2, 9)], {"axis": 1}, [], 3),
+    ("slice", "Slice", [f32(5, 6, 7), i64(1, -4), i64(4, INT64_MAX), i64(0, 2), i64(1, 2)],
+     {}, [1, 2, 3, 4], 1),
+    ("slice-reverse", "Slice", [f32(5, 6), i64(-1, 4), i64(INT64_MIN, -10), i64(0, 1),
+                                i64(-2, -1)], {}, [1, 2, 3, 4], 1),
+    ("slice-defaults", "Slice", [f32(5, 6), i64(1), i64(-1)], {}, [1, 2], 1),
+    ("slice-runtime", "Slice", [f32(5, 6), i64(1), i64(3), i64(1)], {}, [], 1),
+    ("gather", "Gather", [f32(5, 3), i64(4, -1, 0)], {}, [1], 1),
+    ("gather-axis1", "Gather", [f32(2, 5, 3), np.array([[0, 2], [4, -5]], np.int64)],
+     {"axis": 1}, [], 1),
+    ("reduce-mean", "ReduceMean", [f32(3, 4, 5)], {"axes": [0, -1], "keepdims": 0}, [], 1),
+    ("reduce-mean-all", "ReduceMean", [f32(3, 4, 5)], {}, [], 1),
+    ("reduce-sum", "ReduceSum", [f32(3, 4, 5), i64(1)], {}, [1], 1),
+    ("reduce-sum-no-keep", "ReduceSum", [f32(3, 4, 5), i64(0, 2)], {"keepdims": 0}, [], 1),
+    ("reduce-sum-noop", "ReduceSum", [f32(3, 4)], {"noop_with_empty_axes": 1}, [], 1),
+    ("shape", "Shape", [f32(2, 3, 4, 5)], {}, [], 1),
+    ("shape-start-end", "Shape", [f32(2, 3, 4, 5)], {"start": 1, "end": -1}, [], 1),
+    ("constant-of-shape", "ConstantOfShape", [i64(2, 3)], {"value": [1.5]}, [], 1),
+    ("constant-of-shape-int", "ConstantOfShape", [i64(4)], {"value": [7]}, [1], 1),
+    ("constant-of-shape-default", "ConstantOfShape", [i64(2, 2)], {}, [], 1),
+    ("expand", "Expand", [f32(3, 1), i64(2, 1, 4)], {}, [1], 1),
+    ("gemm", "Gemm", [f32(4, 5), f32(5, 3), f32(3)], {}, [1, 2], 1),
+    ("gemm-trans-alpha-beta", "Gemm", [f32(5, 4), f32(3, 5), f32(1, 3)],
+     {"transA": 1, "transB": 1, "alpha": 0.5, "beta": 2.0}, [1, 2], 1),
+    ("gemm-runtime-b-c", "Gemm", [f32(4, 5), f32(5, 3), f32(4, 3)], {"alpha": 1.5, "beta": 0.5},
+     [], 1),
+    ("gemm-scalar-c", "Gemm", [f32(4, 5), f32(3, 5), f32(1)], {"transB": 1}, [1, 2], 1),
+    ("gemm-no-c", "Gemm", [f32(4, 5), f32(5, 3)], {"alpha": 2.0}, [1], 1),
+    ("matmul", "MatMul", [f32(4, 5), f32(5, 3)], {}, [1], 1),
+    ("matmul-batched", "MatMul", [f32(2, 4, 5), f32(5, 3)], {}, [], 1),
+    ("matmul-vector", "MatMul", [f32(5), f32(2, 5, 3)], {}, [], 1),
+    ("batch-norm", "BatchNormalization", [f32(2, 3, 4, 5), f32(3), f32(3), f32(3),
+                                          f32(3, low=0.5, high=2)], {"epsilon": 1e-3},
+     [1, 2, 3, 4], 1),
+    ("batch-norm-2d-runtime", "BatchNormalization", [f32(4, 3), f32(3), f32(3), f32(3),
+                                                     f32(3, low=0.5, high=2)], {}, [], 1),
+    ("layer-norm", "LayerNormalization", [f32(2, 3, 4), f32(4), f32(4)], {}, [1, 2], 1),
+    ("layer-norm-axis1-stats", "LayerNormalization", [f32(2, 3, 4), f32(3, 4)],
+     {"axis": 1, "epsilon": 1e-3}, [1], 3),
+    ("instance-norm", "InstanceNormalization", [f32(2, 3, 4, 5), f32(3), f32(3)],
+     {"epsilon": 1e-4}, [1, 2], 1),
+    ("quantize-uint8", "QuantizeLinear", [f32(4, 5) * 3, np.float32(0.02)], {}, [1], 1),
+    ("quantize-int8-zero", "QuantizeLinear",
+     [f32(4, 5) * 3, np.float32(0.03), np.int8(-3)], {}, [1, 2], 1),
+    ("quantize-per-axis", "QuantizeLinear",
+     [f32(2, 3, 4), f32(3, low=0.01, high=0.05), np.array([1, -2, 0], np.int8)], {}, [1, 2], 1),
+    ("quantize-per-axis0", "QuantizeLinear",
+     [f32(2, 3), f32(2, low=0.01, high=0.05), np.array([10, 200], np.uint8)], {"axis": 0},
+     [], 1),
+    ("dequantize", "DequantizeLinear",
+     [rng.integers(-128, 128, (4, 5)).astype(np.int8), np.float32(0.05), np.int8(3)], {},
+     [0, 1, 2], 1),
+    ("dequantize-per-axis", "DequantizeLinear",
+     [rng.integers(0, 256, (3, 4)).astype(np.uint8), f32(4, low=0.01, high=0.1),
+      rng.integers(0, 256, 4).astype(np.uint8)], {"axis": -1}, [1, 2], 1),
+    ("dequantize-int32", "DequantizeLinear",
+     [rng.integers(-1000, 1000, 6).astype(np.int32), np.float32(0.001)], {}, [1], 1),
+]
+
+
+@pytest.mark.parametrize(("op", "inputs", "attrs", "constant", "outputs"),
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_kernel_matches_onnxruntime(oracle, op, inputs, attrs, constant, outputs):
+    inputs = [None if a is None else np.asarray(a) for a in inputs]
+    graph, feeds = one_node(op, inputs, attrs, outputs, constant)
+    assert_matches(outputs_of(graph, feeds), oracle(graph, feeds), what=op)
+
+
+def test_erf_is_accurate_to_a_few_float64_ulps():
+    x = np.concatenate([np.linspace(-7, 7, 2001), [0.0, -0.0, 0.46875, 4.0, 1e-300, np.inf,
+                                                   -np.inf]])
+    expected = np.array([math.erf(v) for v in x])
+    np.testing.assert_allclose(erf(x), expected, rtol=1e-15, atol=0)
+    assert np.isnan(erf(np.array([np.nan])))[0]
+    assert erf(x.astype(np.float32)).dtype == np.float32
+
+
+def test_integer_division_truncates_toward_zero():
+    graph, feeds = one_node("Div", [i64(-7, 7, -7), i64(2, -2, -2)])
+    assert outputs_of(graph, feeds)[0].tolist() == [-3, -3, 3]
+
+
+@pytest.mark.parametrize(("op", "inputs", "attrs", "message"), [
+    ("Reshape", [f32(2, 3), i64(-1, -1)], {}, "more than one -1"),
+    ("Reshape", [f32(2, 3), i64(0, -1)], {"allowzero": 1}, "both 0 and -1"),
+    ("Transpose", [f32(2, 3)], {"perm": [0, 0]}, "must be a permutation"),
+    ("Split", [f32(5, 2)], {"axis": 0}, "cannot split size 5 into 2 equal parts"),
+    ("Slice", [f32(5), i64(0), i64(3), i64(0), i64(0)], {}, "a step of 0"),
+    ("LeakyRelu", [f32(2)], {"alpha": "big"}, "attribute 'alpha' must be a finite number"),
+    ("Concat", [f32(2), f32(2)], {}, "attribute 'axis' is required"),
+    ("QuantizeLinear", [f32(2), np.float32(0.1), np.int32(0)], {}, "int8 or uint8"),
+])
+def test_bad_attributes_and_inputs_name_the_node(op, inputs, attrs, message):
+    outputs = 2 if op == "Split" else 1
+    graph, feeds = one_node(op, inputs, attrs, outputs, constant=range(1, len(inputs)))
+    with pytest.raises(ValueError, match=message) as info:
+        outputs_of(graph, feeds)
+    assert f"({op} 'the_node')" in str(info.value)
