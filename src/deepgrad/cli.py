@@ -46,7 +46,8 @@ def build_model(name: str, in_channels: int = 1, num_classes: int = 10) -> Any:
     return getattr(models, name)(in_channels=in_channels, num_classes=num_classes)
 
 
-def _dataset(name: str, train: bool) -> Any:
+def load_dataset(name: str, train: bool) -> Any:
+    """The train or test split of a dataset the CLI knows, by name; CLIError if not found."""
     from deepgrad import datasets
 
     cls = {"fashion-mnist": datasets.FashionMNIST, "mnist": datasets.MNIST}[name]
@@ -56,7 +57,8 @@ def _dataset(name: str, train: bool) -> Any:
         raise CLIError(str(e)) from e
 
 
-def _preprocess(dataset: str) -> Any:
+def preprocessing(dataset: str) -> Any:
+    """The transforms that turn a dataset's uint8 images into the model's float inputs."""
     from deepgrad.data import transforms as T
 
     mean, std = _NORMALIZE[dataset]
@@ -100,18 +102,18 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     dg.manual_seed(args.seed)
-    train_set = _limited(_dataset(args.dataset, train=True), args.limit)
-    test_set = _limited(_dataset(args.dataset, train=False), args.limit)
+    train_set = _limited(load_dataset(args.dataset, train=True), args.limit)
+    test_set = _limited(load_dataset(args.dataset, train=False), args.limit)
     augment = [] if args.no_augment else [T.RandomCrop(28, padding=2)]
     if not args.no_augment and args.dataset == "fashion-mnist":  # digits are not symmetric
         augment.append(T.RandomHorizontalFlip())
     erasing = [T.RandomErasing(args.erasing)] if args.erasing else []  # after normalizing: 0 = mean
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
                               seed=args.seed,
-                              transform=T.Compose(augment + _preprocess(args.dataset) + erasing))
+                              transform=T.Compose(augment + preprocessing(args.dataset) + erasing))
     test_loader = DataLoader(test_set, batch_size=512,
-                             transform=T.Compose(_preprocess(args.dataset)))
-    classes = list(type(_dataset(args.dataset, train=False)).classes)
+                             transform=T.Compose(preprocessing(args.dataset)))
+    classes = list(type(load_dataset(args.dataset, train=False)).classes)
     model = build_model(args.model, 1, len(classes))
     if args.optimizer == "sgd":
         optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
@@ -185,8 +187,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     model, config = _load(args.model_file)
     dataset = args.dataset or config["dataset"]
-    test_set = _limited(_dataset(dataset, train=False), args.limit)
-    loader = DataLoader(test_set, batch_size=512, transform=T.Compose(_preprocess(dataset)))
+    test_set = _limited(load_dataset(dataset, train=False), args.limit)
+    loader = DataLoader(test_set, batch_size=512, transform=T.Compose(preprocessing(dataset)))
     trainer = dg.Trainer(model, "cross_entropy", optimizer=None, verbose=0)
     result = trainer.evaluate(loader)
     print(f"{dataset} test: " + "  ".join(f"{k} {v:.4f}" for k, v in result.items()))

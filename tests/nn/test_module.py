@@ -240,3 +240,13 @@ def test_forward_hooks_see_and_replace_outputs():
     replace.remove()
     net(dg.randn(3, 4))
     assert seen == [(3, 2)]
+
+
+def test_replacing_a_submodule_or_parameter_keeps_its_place():
+    seq = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+    setattr(seq, "0", nn.Identity())
+    assert [name for name, _ in seq.named_children()] == ["0", "1", "2"]
+    assert isinstance(seq[0], nn.Identity)
+    layer = nn.Linear(2, 2)
+    layer.weight = nn.Parameter(dg.zeros(2, 2).numpy())
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]

@@ -118,15 +118,16 @@ def _default_input(model: Module) -> np.ndarray:
     (N, C, 28), an Embedding (N, 8) of indices, a batch-first RNN, GRU or LSTM (N, 8,
     input_size). Random, not zeros, so that the trace can tell what depends on the values."""
     from deepgrad import nn
+    from deepgrad.export.quantized_layers import QuantizedConv1d, QuantizedConv2d, QuantizedLinear
 
     rng = np.random.default_rng(0)
     for module in model.modules():
         shape = None
-        if isinstance(module, nn.Linear):
+        if isinstance(module, (nn.Linear, QuantizedLinear)):
             shape = (1, module.in_features)
-        elif isinstance(module, nn.Conv2d):
+        elif isinstance(module, (nn.Conv2d, QuantizedConv2d)):
             shape = (1, module.in_channels, 28, 28)
-        elif isinstance(module, nn.Conv1d):
+        elif isinstance(module, (nn.Conv1d, QuantizedConv1d)):
             shape = (1, module.in_channels, 28)
         elif isinstance(module, (nn.RNN, nn.GRU, nn.LSTM)) and module.batch_first:
             shape = (1, 8, module.input_size)
