@@ -33,7 +33,6 @@ harder than the codec tables and other regular code in the training text. The sa
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import sys
@@ -45,6 +44,7 @@ import numpy as np
 
 import deepgrad as dg
 from deepgrad import optim
+from deepgrad.backend import blas_threads
 from deepgrad.datasets.text import CharSequences, python_stdlib_text
 from deepgrad.nn import functional as F
 from deepgrad.nn.models.charlm import CharLM, Vocabulary, generate, save_charlm
@@ -76,16 +76,6 @@ def split_corpus(text: str, val_chars: int) -> tuple[str, str]:
     cut = text.find("\n", max(len(text) - val_chars, 0))
     cut = len(text) if cut < 0 else cut + 1
     return text[:cut], text[cut:]
-
-
-def blas_threads(threads: int) -> Any:
-    """A context limiting NumPy's BLAS to ``threads`` threads where threadpoolctl is installed:
-    these small GEMMs run fastest on one thread when other processes share the CPU."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(threads)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,6 @@ The one-step LSTM is within 2% of the noise floor; recursive over 28 days its er
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -54,6 +53,7 @@ import numpy as np
 
 import deepgrad as dg
 from deepgrad import nn, optim
+from deepgrad.backend import blas_threads
 
 START = np.datetime64("2016-01-01")
 WEEKLY = np.array([1.0, 1.5, 1.5, 1.0, 0.0, -2.5, -2.5])  # Monday first
@@ -143,16 +143,6 @@ def errors(forecast: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
     """(MAE, RMSE)."""
     difference = forecast - actual
     return float(np.abs(difference).mean()), float(np.sqrt((difference**2).mean()))
-
-
-def blas_threads(threads: int) -> Any:
-    """A context limiting NumPy's BLAS to ``threads`` threads where threadpoolctl is installed:
-    these small GEMMs run fastest on one thread, above all when other processes share the CPU."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(threads)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,15 +18,14 @@ Writes ``OUT/model.safetensors`` (weights) and ``OUT/results.json``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import deepgrad as dg
 from deepgrad import nn, optim
+from deepgrad.backend import blas_threads
 from deepgrad.data import DataLoader
 from deepgrad.data import transforms as T
 from deepgrad.datasets import FashionMNIST
@@ -51,15 +50,6 @@ class RowGRU(nn.Module):
         # going up when bidirectional.
         last = dg.cat([h_n[-2], h_n[-1]], dim=1) if self.gru.bidirectional else h_n[-1]
         return self.head(last)
-
-
-def blas_threads(threads: int) -> Any:
-    """A context limiting NumPy's BLAS to ``threads`` threads where threadpoolctl is installed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(threads)
 
 
 def main(argv: list[str] | None = None) -> int:

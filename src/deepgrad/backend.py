@@ -13,10 +13,11 @@ glibc's defaults.
 import ctypes
 import os
 import sys
+from typing import Any
 
 import numpy as xp
 
-__all__ = ["allocator_tuned", "xp"]
+__all__ = ["allocator_tuned", "blas_threads", "xp"]
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
@@ -38,3 +39,16 @@ def _tune_allocator() -> bool:
 
 allocator_tuned: bool = _tune_allocator()
 """Whether importing deepgrad tuned glibc's allocator (see the module's docstring)."""
+
+
+def blas_threads(threads: int) -> Any:
+    """A context limiting the array library's BLAS to ``threads`` threads, with threadpoolctl
+    where it is installed (else a no-op). Small networks (recurrent cells, RL's Q-networks) run
+    fastest on one thread: more only hand work back and forth and contend for the cores."""
+    import contextlib
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(threads)

@@ -14,7 +14,6 @@ and return status 1, never a traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -22,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from deepgrad.backend import blas_threads
 from deepgrad.cli import positive_int
 
 _ERRORS = (ValueError, TypeError, ImportError, OSError)
@@ -49,18 +49,6 @@ def _widths(value: str) -> list[int]:
     return widths
 
 
-def _blas_threads(threads: int) -> Any:
-    """A context limiting NumPy's BLAS to ``threads`` threads (with threadpoolctl; else a
-    no-op). The Q-networks are small: one thread is fastest, more only contend for cores."""
-    import numpy  # noqa: F401 - threadpoolctl limits only the libraries already loaded
-
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(threads)
-
-
 def _fail(command: str, error: BaseException) -> int:
     print(f"deepgrad rl {command}: error: {error}", file=sys.stderr)
     return 1
@@ -69,7 +57,7 @@ def _fail(command: str, error: BaseException) -> int:
 # ------------------------------------------------------------------------------ train
 def _train(args: argparse.Namespace) -> int:
     try:
-        with _blas_threads(args.threads):
+        with blas_threads(args.threads):
             return _run_train(args)
     except _ERRORS as error:
         return _fail("train", error)
@@ -123,7 +111,7 @@ def _run_train(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------ eval
 def _eval(args: argparse.Namespace) -> int:
     try:
-        with _blas_threads(args.threads):
+        with blas_threads(args.threads):
             return _run_eval(args)
     except _ERRORS as error:
         return _fail("eval", error)
