@@ -1,4 +1,5 @@
-"""Test helpers: compare deepgrad with PyTorch on the same inputs, outputs and gradients."""
+"""Test helpers: compare deepgrad with PyTorch on the same inputs, outputs and gradients; models
+with known places and non-trivial batch-norm statistics for the export tests."""
 
 from __future__ import annotations
 
@@ -79,3 +80,31 @@ def check_module_parity(torch: Any, ours: Any, theirs: Any, x: np.ndarray, dtype
     assert_close(xd.grad, xt.grad, dtype, "input gradient")
     for (name, p), q in zip(ours.named_parameters(), theirs.parameters(), strict=True):
         assert_close(p.grad, q.grad, dtype, f"gradient of {name}")
+
+
+def with_statistics(model: Any, seed: int = 0, shift: float = 1.0) -> Any:
+    """``model`` with random running statistics and affine parameters in every batch norm (fresh
+    ones are the identity, which would hide a wrong conversion); ``shift`` scales the means and
+    biases. Returns the model."""
+    rng = np.random.default_rng(seed)
+    for module in model.modules():
+        if isinstance(module, (dg.nn.BatchNorm1d, dg.nn.BatchNorm2d)):
+            c = module.num_features
+            module.running_mean.data[:] = rng.standard_normal(c) * shift
+            module.running_var.data[:] = rng.uniform(0.5, 2.0, c)
+            if module.weight is not None:
+                module.weight.data[:] = rng.uniform(0.5, 2.0, c)
+                module.bias.data[:] = rng.standard_normal(c) * shift
+    return model
+
+
+class Head(dg.nn.Module):
+    """Linear(6, 6) then ``fn``: a functional op at a known place in a model."""
+
+    def __init__(self, fn: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.fn = fn
+        self.linear = dg.nn.Linear(6, 6)
+
+    def forward(self, x: Any) -> Any:
+        return self.fn(self.linear(x))

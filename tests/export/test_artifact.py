@@ -6,6 +6,7 @@ import argparse
 
 import numpy as np
 import pytest
+from helpers import with_statistics
 
 import deepgrad as dg
 from deepgrad import nn
@@ -13,19 +14,6 @@ from deepgrad.export.artifact import simplify, to_runtime
 from deepgrad.export.trace import trace
 from deepgrad_runtime.graph import GRAPH_KEY, load_artifact, save_artifact
 from deepgrad_runtime.safetensors import load_file
-
-
-def with_statistics(model, seed=0):
-    """Random running statistics and affine parameters in every batch norm."""
-    rng = np.random.default_rng(seed)
-    for module in model.modules():
-        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            c = module.num_features
-            module.running_mean.data[:] = rng.standard_normal(c)
-            module.running_var.data[:] = rng.uniform(0.5, 2.0, c)
-            module.weight.data[:] = rng.uniform(0.5, 2.0, c)
-            module.bias.data[:] = rng.standard_normal(c)
-    return model
 
 
 def _x(*shape, seed=0):

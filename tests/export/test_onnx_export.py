@@ -5,6 +5,7 @@ import argparse
 
 import numpy as np
 import pytest
+from helpers import Head, with_statistics
 
 import deepgrad as dg
 from deepgrad import nn
@@ -64,33 +65,6 @@ def check_export(model, shapes, batch_axes=None, high=None, dtype=np.float32, op
             assert g.shape == e.shape and g.dtype == e.dtype
             np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL * max(1.0, np.abs(e).max()))
     return graph
-
-
-def with_statistics(model, seed=0):
-    """Random running statistics and affine parameters in every batch norm (fresh ones are
-    the identity, which would hide a wrong conversion)."""
-    rng = np.random.default_rng(seed)
-    for module in model.modules():
-        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            c = module.num_features
-            module.running_mean.data[:] = rng.standard_normal(c)
-            module.running_var.data[:] = rng.uniform(0.5, 2.0, c)
-            if module.weight is not None:
-                module.weight.data[:] = rng.uniform(0.5, 2.0, c)
-                module.bias.data[:] = rng.standard_normal(c)
-    return model
-
-
-class Lambda(nn.Module):
-    """Linear(6, 6) then ``fn``: functional ops at a known place."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-        self.linear = nn.Linear(6, 6)
-
-    def forward(self, x):
-        return self.fn(self.linear(x))
 
 
 class Stack(nn.Module):
@@ -276,7 +250,7 @@ def test_model_zoo(name):
     ("tuple outputs", lambda x: (x, x.relu(), (x.tanh(),))),
 ])
 def test_functional_ops(name, fn):
-    check_export(Lambda(fn), (2, 6))
+    check_export(Head(fn), (2, 6))
 
 
 def test_float64_model():
@@ -317,7 +291,7 @@ def test_bad_opset_and_unexportable_model(tmp_path):
     model = dg.models.mlp((12, 5, 3))
     with pytest.raises(ValueError, match="opset must be an int from 17"):
         to_onnx(model, np.ones((1, 12), np.float32), tmp_path / "m.onnx", opset=13)
-    bad = Lambda(lambda x: x.sin())
+    bad = Head(lambda x: x.sin())
     with pytest.raises(ExportError, match="cannot export op Sin called in the model's own"):
         to_onnx(bad, np.ones((1, 6), np.float32), tmp_path / "bad.onnx")
     assert not (tmp_path / "bad.onnx").exists()

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from helpers import with_statistics
 
 import deepgrad as dg
 import deepgrad_runtime
@@ -29,22 +30,9 @@ def _x(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
-def _with_statistics(model, seed=0):
-    """Random running statistics and affine parameters in every batch norm, as after training."""
-    rng = np.random.default_rng(seed)
-    for module in model.modules():
-        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            c = module.num_features
-            module.running_mean.data[:] = rng.standard_normal(c) * 0.2
-            module.running_var.data[:] = rng.uniform(0.5, 2.0, c)
-            module.weight.data[:] = rng.uniform(0.5, 2.0, c)
-            module.bias.data[:] = rng.standard_normal(c) * 0.2
-    return model
-
-
 def _small_cnn(seed=0):
     dg.manual_seed(seed)
-    return _with_statistics(models.cnn(widths=(8, 16), hidden=32), seed).eval()
+    return with_statistics(models.cnn(widths=(8, 16), hidden=32), seed, shift=0.2).eval()
 
 
 def _run(model, x):
@@ -153,7 +141,7 @@ class _Shared(nn.Module):
 
 def test_a_batch_norm_is_folded_only_into_a_layer_it_alone_reads():
     dg.manual_seed(0)
-    model = _with_statistics(_Shared()).eval()
+    model = with_statistics(_Shared(), shift=0.2).eval()
     x = _x(100, 2, 6, 6)
     q = quantize(model, x)
     assert isinstance(q.norm, nn.BatchNorm2d) and isinstance(q.conv, QuantizedConv2d)
@@ -278,7 +266,7 @@ class _Mixed(nn.Module):
 @pytest.mark.parametrize("per_channel", [True, False])
 def test_runtime_artifact_equals_the_quantized_model(tmp_path, per_channel):
     dg.manual_seed(0)
-    model = _with_statistics(_Mixed()).eval()
+    model = with_statistics(_Mixed(), shift=0.2).eval()
     x = _x(64, 3, 16)
     q = quantize(model, x, per_channel=per_channel)
     assert isinstance(q.conv1d, QuantizedConv1d) and isinstance(q.norm, nn.Identity)
@@ -296,7 +284,7 @@ def test_runtime_artifact_equals_the_quantized_model(tmp_path, per_channel):
 
 def test_flagship_cnn_artifact_is_at_least_3_5_times_smaller(tmp_path):
     dg.manual_seed(0)
-    model = _with_statistics(models.cnn()).eval()
+    model = with_statistics(models.cnn(), shift=0.2).eval()
     x = _x(32, 1, 28, 28)
     float_path = to_runtime(model, tmp_path / "float.safetensors", x[:1])
     int8_path = to_runtime(quantize(model, x), tmp_path / "int8.safetensors", x[:1])
@@ -350,7 +338,7 @@ def test_export_int8_command(tmp_path, capsys):
     except DatasetNotFoundError:
         pytest.skip("Fashion-MNIST is not on this machine")
     dg.manual_seed(0)
-    model = _with_statistics(build_model("cnn"))
+    model = with_statistics(build_model("cnn"), shift=0.2)
     config = {"model": "cnn", "dataset": "fashion-mnist", "in_channels": 1,
               "classes": [str(k) for k in range(10)], "normalize": [0.2860, 0.3530]}
     model_file = save_model(model, tmp_path / "model.safetensors", config)

@@ -3,6 +3,7 @@ and the layer (no ONNX packages needed)."""
 
 import numpy as np
 import pytest
+from helpers import Head
 
 import deepgrad as dg
 from deepgrad import nn
@@ -19,18 +20,6 @@ class Lambda(nn.Module):
 
     def forward(self, x):
         return self.fn(x)
-
-
-class Head(nn.Module):
-    """Linear -> fn, with the op of fn at the model's own level."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-        self.linear = nn.Linear(6, 6)
-
-    def forward(self, x):
-        return self.fn(self.linear(x))
 
 
 def _x(*shape, seed=0):
