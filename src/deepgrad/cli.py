@@ -5,6 +5,7 @@
     deepgrad predict runs/cnn/model.safetensors shirt.png
     deepgrad generate runs/char_lm/model.safetensors --prompt "def "
     deepgrad summary --model resnet
+    deepgrad pretrain --model cnn --classes 0,2,4,6,8 --out runs/pretrain
     deepgrad rl train CartPole-v1 --steps 100000 --out runs/dqn     (needs deepgrad[rl])
 
 A trained model is one safetensors file: its weights, plus (in the metadata) the architecture and
@@ -330,11 +331,13 @@ def parser() -> argparse.ArgumentParser:
 
     from deepgrad.export.export_cli import add_export_parser
     from deepgrad.generate_cli import add_generate_parser
+    from deepgrad.pretrain_cli import add_pretrain_parser
     from deepgrad.rl.cli import add_rl_parser  # gymnasium itself is imported only when used
     from deepgrad_runtime.cli import add_serve_batch_parser
 
     add_export_parser(commands)
     add_generate_parser(commands)
+    add_pretrain_parser(commands)
     add_serve_batch_parser(commands)
 
     add_rl_parser(commands)

@@ -12,7 +12,16 @@ from deepgrad.tensor import Tensor, int64
 
 class _BatchNorm(Module):
     """Normalizes each channel by the batch's statistics while training (updating running
-    averages), by the running averages in eval mode."""
+    averages), by the running averages in eval mode.
+
+    A frozen layer, one whose parameters all have ``requires_grad=False`` (as after
+    ``model.requires_grad_(False)``), runs in inference mode even while the model trains, as in
+    Keras: it normalizes by its running statistics and leaves them unchanged. Fine-tuning on a
+    few examples then cannot overwrite statistics learned on a large dataset, and a frozen body
+    computes the same features in train and eval mode. A layer without parameters
+    (``affine=False``) cannot be frozen this way: call ``.eval()`` on it. A frozen layer without
+    running statistics (``track_running_stats=False``) still normalizes by the batch's.
+    """
 
     _ranks: tuple[int, ...] = ()
     _layout = ""
@@ -35,13 +44,21 @@ class _BatchNorm(Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self._ranks or x.shape[1] != self.num_features:
             raise layer_error(self, self._layout.format(c=self.num_features), x.shape)
-        use_batch_stats = self.training or not self.track_running_stats
-        if self.training and self.track_running_stats:
+        updating = self.training and not self.frozen
+        use_batch_stats = updating or not self.track_running_stats
+        if updating and self.track_running_stats:
             self.num_batches_tracked.data += 1
         return norm.batch_norm(x, self.running_mean if self.track_running_stats else None,
                                self.running_var if self.track_running_stats else None,
                                self.weight, self.bias, use_batch_stats, self.momentum,
                                self.eps)
+
+    @property
+    def frozen(self) -> bool:
+        """Whether the layer has parameters and none of them requires grad (it then runs in
+        inference mode whatever ``training`` says)."""
+        params = [p for p in (self.weight, self.bias) if p is not None]
+        return bool(params) and not any(p.requires_grad for p in params)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
@@ -49,14 +66,22 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalization of (N, C) or (N, C, L) inputs, per channel C."""
+    """Batch normalization of (N, C) or (N, C, L) inputs, per channel C.
+
+    Frozen (every parameter with ``requires_grad=False``), it runs in inference mode even in
+    train mode, as in Keras: see ``frozen``.
+    """
 
     _ranks = (2, 3)
     _layout = "(N, {c}) or (N, {c}, L)"
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalization of (N, C, H, W) inputs, per channel C."""
+    """Batch normalization of (N, C, H, W) inputs, per channel C.
+
+    Frozen (every parameter with ``requires_grad=False``), it runs in inference mode even in
+    train mode, as in Keras: see ``frozen``.
+    """
 
     _ranks = (4,)
     _layout = "(N, {c}, H, W)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Sequence
 
 from deepgrad.nn.activation import ReLU
@@ -14,6 +15,7 @@ from deepgrad.nn.linear import Linear
 from deepgrad.nn.module import Module
 from deepgrad.nn.norm import BatchNorm2d
 from deepgrad.nn.pool import MaxPool2d
+from deepgrad.nn.utils.transfer import load_pretrained
 from deepgrad.tensor import Tensor
 
 
@@ -44,6 +46,8 @@ class CNN(Module):
     Each block halves the image side (rounding down): 28 -> 14 -> 7 -> 3 for the default widths.
     """
 
+    head_name = "classifier"  # what replace_head replaces: the layers after the features
+
     def __init__(self, in_channels: int = 1, num_classes: int = 10,
                  widths: Sequence[int] = (32, 64, 128), hidden: int = 128, dropout: float = 0.1,
                  image_size: int = 28) -> None:
@@ -68,11 +72,26 @@ class CNN(Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))
 
+    def embed(self, x: Tensor) -> Tensor:
+        """The penultimate features: the hidden layer's activations, before the last dropout
+        and Linear.  (N, in_channels, H, W) -> (N, hidden)."""
+        x = self.features(x)
+        for layer in list(self.classifier)[:-2]:
+            x = layer(x)
+        return x
+
 
 def cnn(in_channels: int = 1, num_classes: int = 10, widths: Sequence[int] = (32, 64, 128),
-        hidden: int = 128, dropout: float = 0.1, image_size: int = 28) -> CNN:
-    """The flagship small CNN for Fashion-MNIST (``features`` then ``classifier``)."""
-    return CNN(in_channels, num_classes, widths, hidden, dropout, image_size)
+        hidden: int = 128, dropout: float = 0.1, image_size: int = 28,
+        pretrained: str | os.PathLike | None = None) -> CNN:
+    """The flagship small CNN for Fashion-MNIST (``features`` then ``classifier``).
+
+    ``pretrained`` is a weights file of the same architecture (from ``deepgrad pretrain`` or
+    ``dg.save``) to load; a file of another architecture raises a StateDictError listing the
+    keys that do not fit.
+    """
+    model = CNN(in_channels, num_classes, widths, hidden, dropout, image_size)
+    return model if pretrained is None else load_pretrained(model, pretrained)
 
 
 __all__ = ["CNN", "cnn", "mlp"]

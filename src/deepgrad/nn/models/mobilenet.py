@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from deepgrad.nn.activation import ReLU
 from deepgrad.nn.containers import Sequential
 from deepgrad.nn.conv import Conv2d
@@ -10,6 +12,7 @@ from deepgrad.nn.linear import Linear
 from deepgrad.nn.module import Module
 from deepgrad.nn.norm import BatchNorm2d
 from deepgrad.nn.pool import AdaptiveAvgPool2d
+from deepgrad.nn.utils.transfer import load_pretrained
 from deepgrad.tensor import Tensor
 
 # (output channels at width 1, stride) of each depthwise separable block, for 28x28 or 32x32.
@@ -30,6 +33,8 @@ class MobileNet(Module):
     """A 3x3 stem, depthwise separable blocks (channels scaled by ``width``), global average
     pooling and a linear classifier."""
 
+    head_name = "head"  # what replace_head replaces: the layers after the features
+
     def __init__(self, width: float = 1.0, in_channels: int = 1, num_classes: int = 10) -> None:
         super().__init__()
         if width <= 0:
@@ -48,10 +53,25 @@ class MobileNet(Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.blocks(self.stem(x)))
 
+    def embed(self, x: Tensor) -> Tensor:
+        """The penultimate features: the globally pooled last block, the input of the
+        classifier.  (N, in_channels, H, W) -> (N, channels of the last block)."""
+        x = self.blocks(self.stem(x))
+        for layer in list(self.head)[:-1]:
+            x = layer(x)
+        return x
 
-def mobilenet(width: float = 1.0, in_channels: int = 1, num_classes: int = 10) -> MobileNet:
-    """A MobileNet of depthwise separable blocks for 28x28 or 32x32 images."""
-    return MobileNet(width, in_channels, num_classes)
+
+def mobilenet(width: float = 1.0, in_channels: int = 1, num_classes: int = 10,
+              pretrained: str | os.PathLike | None = None) -> MobileNet:
+    """A MobileNet of depthwise separable blocks for 28x28 or 32x32 images.
+
+    ``pretrained`` is a weights file of the same architecture (from ``deepgrad pretrain`` or
+    ``dg.save``) to load; a file of another architecture raises a StateDictError listing the
+    keys that do not fit.
+    """
+    model = MobileNet(width, in_channels, num_classes)
+    return model if pretrained is None else load_pretrained(model, pretrained)
 
 
 __all__ = ["MobileNet", "mobilenet", "separable_block"]

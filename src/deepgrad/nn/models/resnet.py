@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from deepgrad.nn.activation import ReLU
 from deepgrad.nn.containers import Residual, Sequential
 from deepgrad.nn.conv import Conv2d
@@ -10,6 +12,7 @@ from deepgrad.nn.linear import Linear
 from deepgrad.nn.module import Module
 from deepgrad.nn.norm import BatchNorm2d
 from deepgrad.nn.pool import AdaptiveAvgPool2d
+from deepgrad.nn.utils.transfer import load_pretrained
 from deepgrad.tensor import Tensor
 
 
@@ -40,6 +43,8 @@ class ResNet(Module):
     """A 3x3 stem, three stages of ``n`` basic blocks (widths w, 2w, 4w; the last two halve the
     resolution), global average pooling and a linear classifier."""
 
+    head_name = "head"  # what replace_head replaces: the layers after the features
+
     def __init__(self, depth: int = 20, in_channels: int = 1, num_classes: int = 10,
                  width: int = 16) -> None:
         super().__init__()
@@ -60,11 +65,25 @@ class ResNet(Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.stages(self.stem(x)))
 
+    def embed(self, x: Tensor) -> Tensor:
+        """The penultimate features: the globally pooled last stage, the input of the
+        classifier.  (N, in_channels, H, W) -> (N, 4 * width)."""
+        x = self.stages(self.stem(x))
+        for layer in list(self.head)[:-1]:
+            x = layer(x)
+        return x
 
-def resnet(depth: int = 20, in_channels: int = 1, num_classes: int = 10,
-           width: int = 16) -> ResNet:
-    """A CIFAR-style ResNet of ``depth`` layers (6n + 2) for 28x28 or 32x32 images."""
-    return ResNet(depth, in_channels, num_classes, width)
+
+def resnet(depth: int = 20, in_channels: int = 1, num_classes: int = 10, width: int = 16,
+           pretrained: str | os.PathLike | None = None) -> ResNet:
+    """A CIFAR-style ResNet of ``depth`` layers (6n + 2) for 28x28 or 32x32 images.
+
+    ``pretrained`` is a weights file of the same architecture (from ``deepgrad pretrain`` or
+    ``dg.save``) to load; a file of another architecture raises a StateDictError listing the
+    keys that do not fit.
+    """
+    model = ResNet(depth, in_channels, num_classes, width)
+    return model if pretrained is None else load_pretrained(model, pretrained)
 
 
 __all__ = ["BasicBlock", "ResNet", "resnet"]
