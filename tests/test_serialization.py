@@ -3,6 +3,7 @@ package in both directions; corrupted, truncated and foreign files; atomic write
 dg.save / dg.load_into."""
 
 import json
+import os
 import struct
 
 import numpy as np
@@ -224,3 +225,13 @@ def test_tree_refuses_objects_and_plain_weight_files(tmp_path):
     save_file({"w": np.ones(2)}, tmp_path / "w.safetensors")
     with pytest.raises(dg.FileFormatError, match="not a deepgrad checkpoint"):
         load_tree(tmp_path / "w.safetensors")
+
+
+def test_written_files_get_the_default_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = save_file({"w": np.zeros(2)}, tmp_path / "w.safetensors")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]  # no temporary left
