@@ -94,6 +94,8 @@ CASES = [
     ("avgpool-asymmetric", "AveragePool", [r(1, 2, 6, 6)],
      {"kernel_shape": [2, 2], "strides": [2, 2], "pads": [1, 0, 0, 1],
       "count_include_pad": 1}, 1),
+    ("avgpool-asymmetric-exclude-pad", "AveragePool", [r(1, 2, 7, 7)],
+     {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [0, 1, 2, 1]}, 1),
     ("avgpool1d", "AveragePool", [r(2, 3, 9)], {"kernel_shape": [3], "strides": [2]}, 1),
     ("global-avg", "GlobalAveragePool", [r(2, 3, 4, 5)], {}, 1),
     ("global-max", "GlobalMaxPool", [r(2, 3, 4, 5)], {}, 1),

@@ -1,17 +1,25 @@
 """ONNX export: every dg.nn layer and every dg.models model passes onnx.checker (full check) and
-onnxruntime (one thread) matches deepgrad's eval output for batch sizes 1 and 17."""
+onnxruntime (one thread) matches deepgrad's eval output for batch sizes 1 and 17; so do the
+round trips: the ONNX file imported back (``from_onnx``) and the runtime artifact run by
+``deepgrad_runtime``."""
 
 import argparse
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import Head, with_statistics
 
 import deepgrad as dg
+import deepgrad_runtime
 from deepgrad import nn
+from deepgrad.export.artifact import simplify
 from deepgrad.export.onnx_export import graph_to_onnx, to_onnx
+from deepgrad.export.onnx_import import from_onnx
 from deepgrad.export.trace import ExportError, trace
 from deepgrad.nn.models.charlm import CharLM
+from deepgrad_runtime.graph import save_artifact
 
 onnx = pytest.importorskip("onnx", reason="ONNX export tests need pip install 'deepgrad[onnx]'")
 ort = pytest.importorskip("onnxruntime",
@@ -53,17 +61,26 @@ def check_export(model, shapes, batch_axes=None, high=None, dtype=np.float32, op
     graph = trace(model, tuple(example), batch_axis=batch_axes)
     proto = graph_to_onnx(graph, opset)
     onnx.checker.check_model(proto, full_check=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx.save(proto, Path(tmp) / "model.onnx")
+        imported = from_onnx(Path(tmp) / "model.onnx")
+        runtime = deepgrad_runtime.load(save_artifact(simplify(graph), Path(tmp) / "model.rt"))
     run = session(proto)
     model.eval()
     for batch in (1, 17):
         xs = _inputs(shapes, batch, batch_axes, batch, high, dtype)
         with dg.no_grad():
             expected = _flat(model(*[dg.tensor(x) for x in xs]))
+            round_trip = _flat(imported(*[dg.tensor(x) for x in xs]))
         got = run.run(None, {v.name: x for v, x in zip(graph.inputs, xs)})
-        assert len(got) == len(expected)
-        for g, e in zip(got, expected):
-            assert g.shape == e.shape and g.dtype == e.dtype
-            np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL * max(1.0, np.abs(e).max()))
+        ran = runtime.run(*xs)
+        ran = list(ran) if isinstance(ran, tuple) else [ran]
+        for outputs, who in ((got, "onnxruntime"), (round_trip, "from_onnx"), (ran, "runtime")):
+            assert len(outputs) == len(expected), who
+            for g, e in zip(outputs, expected):
+                assert g.shape == e.shape and g.dtype == e.dtype, who
+                np.testing.assert_allclose(g, e, rtol=RTOL, atol=ATOL * max(1.0, np.abs(e).max()),
+                                           err_msg=who)
     return graph
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from deepgrad.backend import xp
 from deepgrad.export.graph_ops import KernelTable, no_extra_outputs, padded
 from deepgrad.nn import functional as F
 from deepgrad.ops import join, reductions
@@ -117,8 +118,7 @@ def _pool(training: bool, node: Node, xs: list) -> Tensor:
         # Beyond what deepgrad's (PyTorch's) pooling pads: pad explicitly with the value that
         # leaves the result alone.
         if not (is_max or count_pad):
-            raise ValueError("AveragePool: asymmetric pads with count_include_pad=0 are not "
-                             "supported")
+            return _average_of_real_values(x, kernel, strides, begins, ends, ceil_mode)
         x = join.pad(x, _torch_pad(begins, ends), value=-math.inf if is_max else 0.0)
         begins = (0,) * spatial
     if is_max:
@@ -128,6 +128,21 @@ def _pool(training: bool, node: Node, xs: list) -> Tensor:
         raise ValueError(f"AveragePool: dilations {dilations} are not supported")
     pool = F.avg_pool1d if spatial == 1 else F.avg_pool2d
     return pool(x, kernel, strides, begins, ceil_mode, count_pad)
+
+
+def _average_of_real_values(x: Tensor, kernel: tuple, strides: tuple, begins: tuple,
+                            ends: tuple, ceil_mode: bool) -> Tensor:
+    """AveragePool over explicit (asymmetric) pads that divides by the number of real values in
+    each window (count_include_pad=0): the zero-padded window sums over the windows' counts of
+    real positions, both pooled from the same padding."""
+    spatial = len(kernel)
+    pool = F.avg_pool1d if spatial == 1 else F.avg_pool2d
+    pads = _torch_pad(begins, ends)
+    zeros = (0,) * spatial
+    sums = pool(join.pad(x, pads, value=0.0), kernel, strides, zeros, ceil_mode, True)
+    ones = Tensor(xp.ones((1, 1, *x.shape[2:]), dtype=x.dtype))
+    counts = pool(join.pad(ones, pads, value=0.0), kernel, strides, zeros, ceil_mode, True)
+    return sums / counts
 
 
 @KERNELS.register("GlobalAveragePool", "GlobalMaxPool")
