@@ -360,3 +360,28 @@ def test_export_calibration_needs_int8(tmp_path, capsys):
     assert main(["export", str(tmp_path / "model.safetensors"), "--format", "runtime",
                  "--calibration", "10"]) == 1
     assert "--calibration sets how --int8 calibrates; add --int8" in capsys.readouterr().err
+
+
+def test_int8_accuracy_on_real_fashion_mnist_stays_within_half_a_point():
+    from deepgrad.datasets import DatasetNotFoundError, load_fashion_mnist
+
+    try:
+        (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
+    except DatasetNotFoundError:
+        pytest.skip("Fashion-MNIST is not on this machine")
+
+    def normalize(images):
+        return ((images.astype(np.float32) / 255 - 0.2860) / 0.3530)[:, None]
+
+    dg.manual_seed(0)
+    model = models.cnn(widths=(8, 16), hidden=32)
+    trainer = dg.Trainer(model, nn.CrossEntropyLoss(), dg.optim.Adam(model.parameters(), 3e-3),
+                         verbose=0)
+    trainer.fit((normalize(x_train[:6000]), y_train[:6000]), epochs=1, batch_size=64, seed=0)
+    x, y = normalize(x_test[:2000]), y_test[:2000]
+    q = quantize(model, normalize(x_train[6000:6500]))
+    float_accuracy = (trainer.predict(x).argmax(1) == y).mean()
+    with dg.no_grad():
+        int8_accuracy = (q(dg.tensor(x)).numpy().argmax(1) == y).mean()
+    assert float_accuracy > 0.75
+    assert abs(float_accuracy - int8_accuracy) <= 0.005
