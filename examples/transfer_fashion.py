@@ -1,12 +1,14 @@
 """Transfer learning on Fashion-MNIST: features learned on five classes, reused for the other five.
 
-    .venv/bin/python examples/transfer_fashion.py [--quick] [--pretrained PATH] [--out DIR]
+    .venv/bin/python examples/transfer_fashion.py [--quick] [--pretrain-classes 0,2,4,6,8]
+                                                  [--pretrained PATH] [--out DIR]
 
 1. Pretrain the flagship CNN on classes 0, 2, 4, 6, 8 only (T-shirt/top, Pullover, Coat, Shirt,
-   Bag) with the recipe of ``deepgrad pretrain`` (5 epochs over their 30,000 training images),
-   unless ``--pretrained`` gives a weights file it wrote.
-2. For the five held-out classes (Trouser, Dress, Sandal, Sneaker, Ankle boot) and k = 10, 50,
-   500 labeled training images per class (drawn at random, per seed), train
+   Bag; ``--pretrain-classes`` chooses another five) with the recipe of ``deepgrad pretrain``
+   (5 epochs over their 30,000 training images), unless ``--pretrained`` gives a weights file
+   it wrote.
+2. For the five held-out classes (by default Trouser, Dress, Sandal, Sneaker, Ankle boot) and
+   k = 10, 50, 500 labeled training images per class (drawn at random, per seed), train
      (a) frozen:    the pretrained convolutional body frozen (its BatchNorm layers then keep
                     their statistics) and a new head (``replace_head``: the CNN's classifier,
                     two dense layers, re-initialized with 5 outputs) trained on its features;
@@ -42,41 +44,40 @@ from deepgrad.datasets import FashionMNIST
 from deepgrad.nn.utils.transfer import replace_head
 from deepgrad.pretrain_cli import pretrain
 
-PRETRAIN_CLASSES = (0, 2, 4, 6, 8)
-HELD_OUT = (1, 3, 5, 7, 9)
+CLASSES = 5  # classes on each side of the split
 METHODS = {"frozen": "(a) new head on frozen features", "finetune": "(b) fine-tune all, body lr/10",
            "scratch": "(c) same network from scratch", "pixels": "(d) logistic regression, pixels"}
 MEAN, STD = 0.2860, 0.3530
 LR, BODY_LR, BATCH = 1e-3, 1e-4, 32
 
 
-def held_out(dataset: FashionMNIST) -> tuple[np.ndarray, np.ndarray]:
-    """The images (N, 1, 28, 28) of the held-out classes, labeled 0 .. 4."""
-    keep = np.isin(dataset.targets, HELD_OUT)
-    return dataset.data[keep][:, None], np.searchsorted(HELD_OUT, dataset.targets[keep])
+def held_out(dataset: FashionMNIST, classes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The images (N, 1, 28, 28) of the held-out ``classes``, labeled 0 .. 4."""
+    keep = np.isin(dataset.targets, classes)
+    return dataset.data[keep][:, None], np.searchsorted(classes, dataset.targets[keep])
 
 
 def sample(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
     """Indices of ``per_class`` random examples of each class."""
     rng = np.random.default_rng(seed)
     return np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False)
-                           for c in range(len(HELD_OUT))])
+                           for c in range(CLASSES)])
 
 
 def build(method: str, weights: Path) -> tuple[nn.Module, optim.Optimizer]:
     """The network and optimizer of one method."""
     if method == "pixels":
-        model = dg.models.mlp((784, len(HELD_OUT)))
+        model = dg.models.mlp((784, CLASSES))
         return model, optim.Adam(model.parameters(), lr=LR)
     if method == "scratch":
-        model = dg.models.cnn(num_classes=len(HELD_OUT))
+        model = dg.models.cnn(num_classes=CLASSES)
         return model, optim.Adam(model.parameters(), lr=LR)
-    model = dg.models.cnn(num_classes=len(PRETRAIN_CLASSES), pretrained=weights)
+    model = dg.models.cnn(num_classes=CLASSES, pretrained=weights)
     if method == "frozen":
         model.requires_grad_(False)          # before replace_head: the new head is trainable
-        head = replace_head(model, len(HELD_OUT))
+        head = replace_head(model, CLASSES)
         return model, optim.Adam(head.parameters(), lr=LR)
-    head = replace_head(model, len(HELD_OUT))
+    head = replace_head(model, CLASSES)
     return model, optim.Adam([{"params": model.features.parameters(), "lr": BODY_LR},
                               {"params": head.parameters()}], lr=LR)
 
@@ -132,8 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pretrained", type=Path,
                         help="a weights file from 'deepgrad pretrain --classes 0,2,4,6,8' "
                              "(default: pretrain now)")
+    parser.add_argument("--pretrain-classes", default="0,2,4,6,8",
+                        help="the five classes to pretrain on (the other five are held out)")
     parser.add_argument("--out", type=Path, default=Path("runs/transfer_fashion"))
     args = parser.parse_args(argv)
+    pretrain_classes = tuple(sorted(int(c) for c in args.pretrain_classes.split(",")))
+    if len(set(pretrain_classes)) != CLASSES or not set(pretrain_classes) <= set(range(10)):
+        parser.error(f"--pretrain-classes: five distinct classes 0-9; got {args.pretrain_classes}")
+    held = tuple(c for c in range(10) if c not in pretrain_classes)
     quick = args.quick
     sizes = [10, 50] if quick else [10, 50, 500]
     seeds = [0] if quick else [0, 1, 2]
@@ -143,15 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     weights = args.pretrained
     if weights is None:
         started = time.perf_counter()
-        result = pretrain("cnn", PRETRAIN_CLASSES, args.out / "pretrain",
+        result = pretrain("cnn", pretrain_classes, args.out / "pretrain",
                           epochs=1 if quick else 5, limit=3000 if quick else None, verbose=0)
         weights = Path(result["weights"])
-        print(f"pretrained on classes {PRETRAIN_CLASSES}: test accuracy "
+        print(f"pretrained on classes {pretrain_classes}: test accuracy "
               f"{result['test_accuracy']:.4f} on those classes "
               f"({time.perf_counter() - started:.0f} s)")
 
-    x_train, y_train = held_out(FashionMNIST(train=True))
-    x_test, y_test = held_out(FashionMNIST(train=False))
+    x_train, y_train = held_out(FashionMNIST(train=True), held)
+    x_test, y_test = held_out(FashionMNIST(train=False), held)
     if quick:
         x_test, y_test = x_test[:1000], y_test[:1000]
     test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=500,
@@ -159,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from deepgrad.train import visualize
 
-        model = dg.models.cnn(num_classes=len(PRETRAIN_CLASSES), pretrained=weights)
+        model = dg.models.cnn(num_classes=CLASSES, pretrained=weights)
         features = visualize.embeddings(model, (x_test[:2000] / 255 - MEAN) / STD)
-        names = [FashionMNIST.classes[c] for c in HELD_OUT]
+        names = [FashionMNIST.classes[c] for c in held]
         visualize.plot_embedding(features, y_test[:2000], args.out / "embedding_heldout.png",
                                  class_names=names, title="pretrained features of the held-out "
                                                           "classes (never trained on), PCA")
@@ -193,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "results.md").write_text(markdown + "\n")
     (args.out / "results.json").write_text(json.dumps(
         {"sizes": sizes, "seeds": seeds, "pretrained": str(weights), "quick": quick,
+         "pretrain_classes": pretrain_classes, "held_out": held,
          "accuracy": {m: {str(k): v for k, v in table[m].items()} for m in METHODS}},
         indent=1) + "\n")
     plot(table, sizes, args.out / "transfer.png")
