@@ -5,8 +5,9 @@
 Each framework trains the flagship CNN (``dg.models.cnn()`` and its torch twin, SGD with
 momentum) for ``--steps`` steps (469 = one Fashion-MNIST epoch at batch 128) on random 28x28
 images, in a child process of its own. The child reports its resident set size after imports
-and data setup, and its peak (``ru_maxrss``) after training: the growth is what training itself
-costs in memory (graph, activations, gradients, optimizer state, allocator caches).
+and data setup, and its peak (VmHWM, not ``ru_maxrss``, which Linux carries over from the parent
+through fork and exec) after training: the growth is what training itself costs in memory
+(graph, activations, gradients, optimizer state, allocator caches).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import subprocess
 import sys
 
 _CHILD = r"""
-import json, resource, sys
+import json, sys
 import numpy as np
 framework, steps, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rng = np.random.default_rng(0)
@@ -51,7 +52,8 @@ else:
 before = rss_mib()
 for _ in range(steps):
     step()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+with open("/proc/self/status") as f:  # this process's own high-water mark (see the docstring)
+    peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
 print(json.dumps({"before": before, "peak": peak}))
 """
 

@@ -92,15 +92,21 @@ def latency_table(directory: Path) -> list[str]:
     return lines
 
 
+# The peak is the child's own VmHWM: ru_maxrss would report the parent's high-water mark, which
+# Linux carries into a child through fork and exec (and the parent wrote the whole input file).
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 import deepgrad_runtime
+
+def peak_mib():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+
 model = deepgrad_runtime.load(sys.argv[1])
 started = time.perf_counter()
 model.predict_file(sys.argv[2], sys.argv[3], batch_size=256)
 seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds,
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": seconds, "peak_mib": peak_mib()}))
 """
 
 
