@@ -9,7 +9,7 @@ import pytest
 
 import deepgrad as dg
 from deepgrad.errors import ShapeError
-from deepgrad.train import metrics, plots
+from deepgrad.train import metrics, plots, visualize
 
 image = pytest.importorskip("matplotlib.image", reason="the plots need matplotlib")
 
@@ -149,6 +149,8 @@ def test_no_pyplot_and_backend_unchanged(tmp_path):
     ("plot_confusion_matrix", lambda p: plots.plot_confusion_matrix(np.eye(2), None, p)),
     ("plot_misclassified",
      lambda p: plots.plot_misclassified(np.zeros((2, 4, 4)), [0, 1], [1, 1], None, p)),
+    ("plot_filters", lambda p: visualize.plot_filters(np.ones((2, 1, 3, 3)), p)),
+    ("plot_embedding", lambda p: visualize.plot_embedding(np.eye(4), [0, 1, 0, 1], p)),
 ])
 def test_import_error_without_matplotlib(tmp_path, monkeypatch, name, call):
     monkeypatch.setitem(sys.modules, "matplotlib", None)

@@ -2,7 +2,6 @@
 features colored by class (PNGs), the NumPy PCA itself, and collecting a model's features."""
 
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -107,18 +106,6 @@ def test_plot_embedding_errors(tmp_path):
         plot_embedding(features, labels, tmp_path / "e.png", class_names=["a", "b"])
     with pytest.raises(ValueError, match="class indices"):
         plot_embedding(features, labels - 1, tmp_path / "e.png")
-
-
-@pytest.mark.parametrize(("name", "call"), [
-    ("plot_filters", lambda p: plot_filters(np.ones((2, 1, 3, 3)), p)),
-    ("plot_embedding", lambda p: plot_embedding(*clusters(), p)),
-])
-def test_import_error_without_matplotlib(tmp_path, monkeypatch, name, call):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(ImportError, match=rf"^{name} needs matplotlib; install with pip install "
-                                          r"'deepgrad\[plot\]'$"):
-        call(tmp_path / "x.png")
-    assert os.listdir(tmp_path) == []
 
 
 # ------------------------------------------------------------------------------ features
