@@ -55,7 +55,7 @@ def test_cnn_artifact_contents(tmp_path):
                       metadata={"classes": "[]"})
     assert path == tmp_path / "cnn.runtime.safetensors"
     graph = load_artifact(path)
-    assert [n.op for n in graph.nodes] == ["Conv", "Relu", "MaxPool", "Conv", "Relu", "MaxPool",
+    assert [n.op for n in graph.nodes] == ["Conv", "MaxPool", "Relu", "Conv", "MaxPool", "Relu",
                                            "Reshape", "Gemm", "Relu", "Gemm"]
     assert graph.inputs[0].shape == (None, 1, 28, 28) and graph.outputs[0].shape == (None, 10)
     assert graph.metadata == {"producer": "deepgrad", "model": "CNN", "classes": "[]"}

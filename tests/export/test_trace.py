@@ -34,7 +34,7 @@ def test_cnn_graph_names_and_shapes():
     assert {"features.0.weight", "features.1.running_mean", "classifier.5.bias"} <= set(weights)
     for name in weights:
         np.testing.assert_array_equal(graph.initializers[name], state[name])
-    assert [n.op for n in graph.nodes][:4] == ["Conv", "BatchNormalization", "Relu", "MaxPool"]
+    assert [n.op for n in graph.nodes][:4] == ["Conv", "BatchNormalization", "MaxPool", "Relu"]
     assert graph.nodes[0].name == "features.0" and graph.nodes[-1].name == "classifier.5"
     assert "Dropout" not in {n.op for n in graph.nodes}  # eval mode: the identity
     assert [(v.name, v.shape, v.dtype) for v in graph.inputs] == [

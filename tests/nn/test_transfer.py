@@ -251,7 +251,8 @@ def test_feature_extractor_shapes_and_early_stop():
     model = small_cnn().eval()
     x, _ = batch(4)
     assert feature_extractor(model, "features")(x).shape == (4, 8, 7, 7)
-    assert feature_extractor(model, "features.2")(x).shape == (4, 4, 28, 28)
+    assert feature_extractor(model, "features.1")(x).shape == (4, 4, 28, 28)
+    assert feature_extractor(model, "features.3")(x).shape == (4, 4, 14, 14)
     hidden = feature_extractor(model, "classifier.3")
     np.testing.assert_array_equal(hidden(x).numpy(), model.embed(x).numpy())
     calls = []

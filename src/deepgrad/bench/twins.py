@@ -26,8 +26,8 @@ def torch_cnn(t: ModuleType, in_channels: int = 1, num_classes: int = 10,
     tnn = t.nn
     blocks = []
     for i, o in zip([in_channels, *widths], widths):
-        blocks += [tnn.Conv2d(i, o, 3, padding=1, bias=False), tnn.BatchNorm2d(o), tnn.ReLU(),
-                   tnn.MaxPool2d(2)]
+        blocks += [tnn.Conv2d(i, o, 3, padding=1, bias=False), tnn.BatchNorm2d(o),
+                   tnn.MaxPool2d(2), tnn.ReLU()]
     side = 28 >> len(widths)
 
     class CNN(tnn.Module):
