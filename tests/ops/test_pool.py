@@ -123,6 +123,23 @@ def test_parity_adaptive_with_torch(torch, dtype, shape, output_size):
                  lambda t: torch.nn.functional.adaptive_avg_pool2d(t, output_size), [a])
 
 
+MAX_CASES = [(name, shape, options) for name, (_, cases) in FUNCTIONS.items()
+             if name.startswith("max") for shape, options in cases]
+
+
+@pytest.mark.parametrize(("name", "shape", "options"), MAX_CASES, ids=_ids(MAX_CASES))
+def test_max_pool_without_gradient_matches_torch(torch, name, shape, options):
+    # No input needs a gradient: the maxima alone, by a path that keeps no positions.
+    fn, torch_fn = FUNCTIONS[name][0], getattr(torch.nn.functional, name)
+    a = np.random.default_rng(6).standard_normal(shape).astype(np.float32)
+    a.flat[::7] = a.flat[0]  # ties
+    with dg.no_grad():
+        got = fn(dg.tensor(a), **options)
+    want = torch_fn(torch.tensor(a), **options)
+    for g, w in zip(got, want) if options.get("return_indices") else [(got, want)]:
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
+
+
 def _random_window(rng, spatial_dims, dilation):
     """Random valid pooling options and a matching input shape (seeded, small)."""
     while True:
