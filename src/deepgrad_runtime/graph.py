@@ -57,12 +57,26 @@ OPS: dict[str, frozenset[str]] = {name: frozenset(attrs) for name, attrs in {
     "GRU": ("activations", "clip", "direction", "hidden_size", "layout",
             "linear_before_reset"),
     "QuantizeLinear": ("axis",), "DequantizeLinear": ("axis",),
+    # Cast's "to" is ONNX's number of the data type (see ONNX_DTYPES).
+    "Cast": ("to",),
     # The shape computations of exported models. ConstantOfShape's value is a one-element list
     # whose Python type gives the dtype: float -> float32, int -> int64, bool -> bool.
     "Shape": ("start", "end"), "ConstantOfShape": ("value",), "Expand": (),
 }.items()}
 
-_DTYPES = frozenset({"float32", "float64", "int64", "int32", "int8", "uint8", "bool"})
+# The dtypes a graph holds, by their number in ONNX's TensorProto (Cast's "to", ONNX files).
+ONNX_DTYPES: dict[int, str] = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64",
+                               9: "bool", 11: "float64"}
+_DTYPES = frozenset(ONNX_DTYPES.values())
+
+
+def onnx_dtype(code: Any) -> np.dtype:
+    """The dtype of ONNX's data type number ``code`` (Cast's ``to``); ValueError for another."""
+    name = ONNX_DTYPES.get(code) if type(code) is int else None
+    if name is None:
+        raise ValueError(f"ONNX data type {code!r} is not supported (supported: "
+                         f"{', '.join(f'{k} ({v})' for k, v in ONNX_DTYPES.items())})")
+    return np.dtype(name)
 
 
 @dataclass
@@ -214,5 +228,5 @@ def load_artifact(path: str | os.PathLike) -> Graph:
         raise bad_file(path, str(e)) from None
 
 
-__all__ = ["FORMAT_VERSION", "GRAPH_KEY", "OPS", "FileFormatError", "Graph", "Node", "Value",
-           "load_artifact", "save_artifact"]
+__all__ = ["FORMAT_VERSION", "GRAPH_KEY", "ONNX_DTYPES", "OPS", "FileFormatError", "Graph",
+           "Node", "Value", "load_artifact", "onnx_dtype", "save_artifact"]

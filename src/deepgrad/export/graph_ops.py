@@ -1,7 +1,8 @@
 """The kernels of :class:`~deepgrad.export.graph_module.GraphModule`: ONNX operators (opset 17
 semantics) computed with deepgrad's differentiable ops. This module holds the kernel tables and
-their helpers, and the elementwise, linear algebra, normalization and recurrent kernels;
-``graph_ops_spatial`` has convolution and pooling, ``graph_ops_shape`` the shape operators.
+their helpers, and the elementwise, linear algebra, quantization, normalization and recurrent
+kernels; ``graph_ops_spatial`` has convolution and pooling, ``graph_ops_shape`` the shape
+operators and Cast.
 
 A kernel gets the module's mode (``training``), the node and its input values, and returns its
 output value, or a tuple with one value per output. A value is a Tensor, or a NumPy array for a
@@ -10,6 +11,15 @@ Unsqueeze -> Concat -> Reshape`` plumbing that exporters write for a dynamic bat
 (the kernels registered with ``arrays=True`` compute on arrays when every input is one), so it
 never enters the autograd graph and follows the batch size of each call. Every other kernel sees
 its array inputs as constant Tensors.
+
+Quantized (QDQ) models: QuantizeLinear and DequantizeLinear compute as the runtime's kernels do
+(opset 17: per-tensor or per-axis, round half to even, saturation). QuantizeLinear's integer
+output carries no gradient; the DequantizeLinear of a constant integer weight runs on arrays, so
+integer weights stay constants and fine-tuning trains the float parameters (float biases,
+normalizations). Through a QuantizeLinear -> DequantizeLinear pair on activations the gradient
+is the straight-through estimator of quantization-aware training (as deepgrad's own
+``QuantizeOperands``): it passes unchanged where ``round(x / scale) + zero_point`` lies inside
+the integer range and is 0 where it saturated. Scales and zero points get no gradient.
 """
 
 from __future__ import annotations
@@ -20,11 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from deepgrad.autograd import Function
+from deepgrad.grad_mode import is_grad_enabled
 from deepgrad.nn import functional as F
 from deepgrad.ops import activations, arithmetic, elementwise, indexing, join, reductions
 from deepgrad.ops.recurrent import recurrent
 from deepgrad.tensor import Tensor
 from deepgrad_runtime.graph import Node
+from deepgrad_runtime.kernels.linear import along_axis, dequantize_linear, quantization_levels
 
 Kernel = Callable[[bool, Node, list], Any]
 
@@ -203,6 +216,63 @@ def _gemm(training: bool, node: Node, xs: list) -> Tensor:
     if c is not None:
         y = y + (c if beta == 1.0 else c * beta)
     return y
+
+
+# ------------------------------------------------------------------------------ quantization
+class _Quantized(Tensor):
+    """QuantizeLinear's integer output (no gradient) with what a DequantizeLinear reading it
+    needs for the straight-through gradient: the float input ``source``, where its levels were
+    ``inside`` the integer range, and the ``scale`` shaped to broadcast against it."""
+
+    __slots__ = ("inside", "scale", "source")
+
+
+class _StraightThrough(Function):
+    """y = DequantizeLinear(QuantizeLinear(x)), computed already;  gx = gy * gain, where gain is
+    dequantization scale / quantization scale (1 for a QDQ pair) inside the range, else 0."""
+
+    @staticmethod
+    def forward(ctx, x, y, gain):
+        ctx.save(gain=gain)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy * ctx.gain, None, None
+
+
+def _quantization(node: Node, xs: list) -> tuple[Any, np.ndarray, np.ndarray | None, int]:
+    """The input (as given), scale, zero point (None when omitted) and axis of a Q or DQ node."""
+    x, scale, zero = padded(xs, 3)
+    return x, as_array(scale), None if zero is None else as_array(zero), node.attrs.get("axis", 1)
+
+
+@KERNELS.register("QuantizeLinear", arrays=True)
+def _quantize_linear(training: bool, node: Node, xs: list) -> Any:
+    x, scale, zero, axis = _quantization(node, xs)
+    levels, dtype = quantization_levels(as_array(x), scale, zero, axis)
+    info = np.iinfo(dtype)
+    q = np.clip(levels, info.min, info.max).astype(dtype)
+    if isinstance(x, np.ndarray):
+        return q
+    if not (x.requires_grad and is_grad_enabled()):
+        return Tensor(q)
+    out = _Quantized._make(q)
+    out.source, out.inside = x, (levels >= info.min) & (levels <= info.max)
+    out.scale = along_axis(scale, q.shape, axis, "the scale")
+    return out
+
+
+@KERNELS.register("DequantizeLinear", arrays=True)
+def _dequantize_linear(training: bool, node: Node, xs: list) -> Any:
+    q, scale, zero, axis = _quantization(node, xs)
+    y = dequantize_linear(as_array(q), scale, zero, axis)
+    if isinstance(q, np.ndarray):
+        return y
+    if not isinstance(q, _Quantized):
+        return Tensor(y)
+    gain = np.where(q.inside, along_axis(scale, q.shape, axis, "the scale") / q.scale, 0)
+    return _StraightThrough.apply(q.source, y, gain.astype(q.source.dtype, copy=False))
 
 
 # ------------------------------------------------------------------------------ normalization

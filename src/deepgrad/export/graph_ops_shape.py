@@ -1,7 +1,8 @@
 """Shape kernels of :class:`~deepgrad.export.graph_module.GraphModule` (see
 :mod:`deepgrad.export.graph_ops`): Reshape, Transpose, Concat, Slice, Gather, ... on Tensors, and
 on NumPy arrays when every input is one, which keeps the shape computations of exported models
-(``Shape -> Gather -> Concat -> Reshape``) out of the autograd graph.
+(``Shape -> Gather -> Concat -> Reshape``) out of the autograd graph. Cast is here too, as
+exporters write it into those computations; on a float Tensor it is differentiable.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from deepgrad.export.graph_ops import (
     padded,
 )
 from deepgrad.nn import functional as F
+from deepgrad.ops.elementwise import to
 from deepgrad.ops.join import cat, split
 from deepgrad.ops.shape import broadcast_to
-from deepgrad_runtime.graph import Node
+from deepgrad_runtime.graph import Node, onnx_dtype
 
 KERNELS = KernelTable()
 
@@ -172,6 +174,14 @@ def _expand(training: bool, node: Node, xs: list) -> Any:
     if isinstance(x, np.ndarray):
         return np.broadcast_to(x, target)
     return broadcast_to(x, target)
+
+
+@KERNELS.register("Cast", arrays=True)
+def _cast(training: bool, node: Node, xs: list) -> Any:
+    x, dtype = xs[0], onnx_dtype(node.attrs.get("to"))
+    if isinstance(x, np.ndarray):
+        return x.astype(dtype, copy=False)
+    return to(x, dtype)  # between floats the gradient is cast back; to integers there is none
 
 
 __all__ = ["KERNELS"]

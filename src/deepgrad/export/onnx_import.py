@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 
 from deepgrad.export.graph_module import KERNELS, GraphModule
-from deepgrad_runtime.graph import Graph, Node, Value
+from deepgrad_runtime.graph import ONNX_DTYPES, Graph, Node, Value
 from deepgrad_runtime.safetensors import FileFormatError, bad_file
 
 OPSET = 17
-# ONNX TensorProto data types that deepgrad reads, by number (onnx is imported lazily).
-_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool", 11: "float64"}
+# ONNX TensorProto data types that deepgrad reads, by number (onnx is imported lazily). They
+# cover opset 17's quantization: int8 and uint8 data and zero points, int32 biases.
+_DTYPES = ONNX_DTYPES
 _DOMAINS = ("", "ai.onnx")
 
 
@@ -42,12 +43,16 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {text[:300]}"
 
 
+def _type_name(onnx: Any, code: Any) -> str:
+    """ONNX's name of a data type number (FLOAT16, ...), or the number when it names none."""
+    known = isinstance(code, int) and code in onnx.TensorProto.DataType.values()
+    return onnx.TensorProto.DataType.Name(code) if known else repr(code)
+
+
 def _array(onnx: Any, tensor: Any, what: str) -> np.ndarray:
     if tensor.data_type not in _DTYPES:
-        name = onnx.TensorProto.DataType.Name(tensor.data_type) \
-            if tensor.data_type in onnx.TensorProto.DataType.values() else tensor.data_type
-        raise ValueError(f"{what}: data type {name} is not supported (supported: "
-                         f"{', '.join(_DTYPES.values())})")
+        raise ValueError(f"{what}: data type {_type_name(onnx, tensor.data_type)} is not "
+                         f"supported (supported: {', '.join(_DTYPES.values())})")
     try:
         array = onnx.numpy_helper.to_array(tensor)
     except Exception as error:  # onnx raises many types for corrupted data
@@ -134,6 +139,9 @@ def _node(onnx: Any, index: int, node: Any, initializers: dict, taken: set) -> N
                          f"{', '.join(sorted(KERNELS))})")
     attrs = {a.name: _attribute(onnx, a, where) for a in node.attribute}
     inputs = list(node.input)
+    if op == "Cast" and attrs.get("to") not in _DTYPES:
+        raise ValueError(f"{where}: Cast to {_type_name(onnx, attrs.get('to'))} is not "
+                         f"supported (supported: {', '.join(_DTYPES.values())})")
     if op == "BatchNormalization" and attrs.pop("training_mode", 0):
         raise ValueError(f"{where}: training_mode=1 (a model exported in training mode) is not "
                          f"supported; export it in evaluation mode (the imported module's "

@@ -1,6 +1,6 @@
 """Elementwise kernels: arithmetic with NumPy broadcasting (ONNX's multidirectional broadcasting
-is the same rule), unary math, activations (with in-place forms for fusion), softmax, and the
-pass-through Identity and inference-time Dropout."""
+is the same rule), unary math, activations (with in-place forms for fusion), softmax, the
+pass-through Identity and inference-time Dropout, and Cast."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad_runtime.graph import Node
+from deepgrad_runtime.graph import Node, onnx_dtype
 from deepgrad_runtime.kernels.base import (
     Attributes,
     Consts,
@@ -282,6 +282,17 @@ def _dropout(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
         return x, np.ones(x.shape, np.bool_) if mask else None
 
     return dropout
+
+
+@register("Cast")
+def _cast(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """NumPy's conversion is ONNX's for these types: floats to integers truncate toward zero,
+    anything to bool is ``x != 0``."""
+    arity(node, (1, 1))
+    if not Attributes(node).has("to"):
+        raise ValueError("attribute 'to' (the data type) is required")
+    dtype = onnx_dtype(node.attrs["to"])
+    return lambda x: x.astype(dtype, copy=False)
 
 
 __all__ = ["erf"]

@@ -72,21 +72,83 @@ def _matmul(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     return np.matmul
 
 
-def _along(value: np.ndarray, rank: int, axis: int, what: str) -> np.ndarray:
-    """A scale or zero point shaped to broadcast: a scalar as is, a 1-d tensor along ``axis``."""
+def along_axis(value: np.ndarray, shape: tuple[int, ...], axis: int, what: str) -> np.ndarray:
+    """A scale or zero point shaped to broadcast against an input of ``shape``: a scalar (or one
+    value) as is, a 1-d tensor along ``axis`` when it has one value per index there."""
     if value.ndim == 0 or value.size == 1:
         return value.reshape(())
     if value.ndim != 1:
         raise ValueError(f"{what} must be a scalar or 1-d; got shape {value.shape}")
+    rank = len(shape)
     a = axis + rank if axis < 0 else axis
     if not 0 <= a < rank:
-        raise ValueError(f"axis {axis} is out of range for an input of rank {rank}")
-    shape = [1] * rank
-    shape[a] = value.size
-    return value.reshape(shape)
+        raise ValueError(f"axis {axis} is out of range for an input of shape {shape}, and "
+                         f"{what} has {value.size} values (one per index along the axis)")
+    if value.size != shape[a]:
+        raise ValueError(f"{what} has {value.size} values, but axis {axis} of the input of "
+                         f"shape {shape} has {shape[a]} (a per-axis scale holds one value per "
+                         f"index along the axis)")
+    broadcast = [1] * rank
+    broadcast[a] = value.size
+    return value.reshape(broadcast)
 
 
 _INTEGER_TYPES = (np.dtype(np.int8), np.dtype(np.uint8))
+
+
+def quantization_levels(x: np.ndarray, scale: np.ndarray, zero: np.ndarray | None = None,
+                        axis: int = 1) -> tuple[np.ndarray, np.dtype]:
+    """``round(x / scale) + zero_point`` (half to even) as floats, before saturation, and the
+    integer type that QuantizeLinear saturates them to (the zero point's; uint8 without one).
+
+    Raises:
+        ValueError: a zero point that is not int8 or uint8, a scale that is not floating point,
+            or a scale or zero point whose shape does not fit ``axis``.
+    """
+    dtype = np.dtype(np.uint8) if zero is None else zero.dtype
+    if dtype not in _INTEGER_TYPES:
+        raise ValueError(f"the zero point must be int8 or uint8; got {dtype}")
+    if scale.dtype.kind != "f":
+        raise ValueError(f"the scale must be floating point; got {scale.dtype}")
+    # Division, not multiplication by 1/scale, gives ONNX's levels at the rounding boundaries.
+    y = np.rint(x / along_axis(scale, x.shape, axis, "the scale"))
+    if zero is not None:
+        y += along_axis(zero, x.shape, axis, "the zero point")
+    return y, dtype
+
+
+def quantize_linear(x: np.ndarray, scale: np.ndarray, zero: np.ndarray | None = None,
+                    axis: int = 1) -> np.ndarray:
+    """ONNX's QuantizeLinear: ``saturate(round(x / scale) + zero_point)``; errors as
+    :func:`quantization_levels`."""
+    y, dtype = quantization_levels(x, scale, zero, axis)
+    info = np.iinfo(dtype)
+    return np.clip(y, info.min, info.max, out=y).astype(dtype)
+
+
+def dequantize_linear(x: np.ndarray, scale: np.ndarray, zero: np.ndarray | None = None,
+                      axis: int = 1) -> np.ndarray:
+    """ONNX's DequantizeLinear: ``(x - zero_point) * scale``, in the scale's floating-point type.
+
+    Raises:
+        ValueError: an input that is not integer, a scale that is not floating point, a zero
+            point of another type than the input, or a scale or zero point whose shape does not
+            fit ``axis``.
+    """
+    if x.dtype.kind not in "iu":
+        raise ValueError(f"the input must be integers; got {x.dtype}")
+    if scale.dtype.kind != "f":
+        raise ValueError(f"the scale must be floating point; got {scale.dtype}")
+    if zero is not None and zero.dtype != x.dtype:
+        raise ValueError(f"the zero point's type {zero.dtype} differs from the input's "
+                         f"{x.dtype}")
+    scale = along_axis(scale, x.shape, axis, "the scale")
+    shifted = x.astype(np.int32)
+    if zero is not None:
+        shifted -= along_axis(zero, x.shape, axis, "the zero point").astype(np.int32)
+    y = shifted.astype(scale.dtype)
+    y *= scale
+    return y
 
 
 @register("QuantizeLinear")
@@ -94,20 +156,7 @@ def _quantize(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     """y = saturate(round(x / scale) + zero_point)."""
     arity(node, (2, 3))
     axis = Attributes(node).int("axis", 1)
-
-    def quantize(x: np.ndarray, scale: np.ndarray, zero: Any = None) -> np.ndarray:
-        dtype = np.dtype(np.uint8) if zero is None else zero.dtype
-        if dtype not in _INTEGER_TYPES:
-            raise ValueError(f"the zero point must be int8 or uint8; got {dtype}")
-        if scale.dtype.kind != "f":
-            raise ValueError(f"the scale must be floating point; got {scale.dtype}")
-        y = np.rint(x / _along(scale, x.ndim, axis, "the scale"))
-        if zero is not None:
-            y += _along(zero, x.ndim, axis, "the zero point")
-        info = np.iinfo(dtype)
-        return np.clip(y, info.min, info.max, out=y).astype(dtype)
-
-    return quantize
+    return lambda x, scale, zero=None: quantize_linear(x, scale, zero, axis)
 
 
 @register("DequantizeLinear")
@@ -115,20 +164,7 @@ def _dequantize(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     """y = (x - zero_point) * scale, in the scale's floating-point type."""
     arity(node, (2, 3))
     axis = Attributes(node).int("axis", 1)
+    return lambda x, scale, zero=None: dequantize_linear(x, scale, zero, axis)
 
-    def dequantize(x: np.ndarray, scale: np.ndarray, zero: Any = None) -> np.ndarray:
-        if x.dtype.kind not in "iu":
-            raise ValueError(f"the input must be integers; got {x.dtype}")
-        if scale.dtype.kind != "f":
-            raise ValueError(f"the scale must be floating point; got {scale.dtype}")
-        if zero is not None and zero.dtype != x.dtype:
-            raise ValueError(f"the zero point's type {zero.dtype} differs from the input's "
-                             f"{x.dtype}")
-        shifted = x.astype(np.int32)
-        if zero is not None:
-            shifted -= _along(zero, x.ndim, axis, "the zero point").astype(np.int32)
-        y = shifted.astype(scale.dtype)
-        y *= _along(scale, x.ndim, axis, "the scale")
-        return y
 
-    return dequantize
+__all__ = ["along_axis", "dequantize_linear", "quantization_levels", "quantize_linear"]
