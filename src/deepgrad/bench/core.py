@@ -1,5 +1,5 @@
-"""The first rows (issue #3): an MLP train step, its hand-written NumPy ceiling, batch-1
-inference latency, and import time.
+"""The first rows (issue #3): an MLP train step, its hand-written NumPy ceiling, the step
+against its GEMMs alone, batch-1 inference latency, and import time.
 
 The MLP is 784-256-256-10 with ReLU, Linear as ``F.linear`` (or ``x @ W.T + b``), W (out, in),
 initialized like PyTorch's nn.Linear, on random float32 data with a fixed seed; torch gets copies
@@ -178,6 +178,31 @@ def setup_numpy_train(torch: ModuleType | None) -> Prepared:
     return Prepared(step, {} if torch is None else torch_train_steps(torch, layers, x, y))
 
 
+def setup_gemm_share(torch: ModuleType | None) -> Prepared:
+    """deepgrad's MLP train step against the step's eight GEMMs alone in NumPy (three forward,
+    five backward: the input needs no gradient), on preallocated outputs. The ratio of the two
+    throughputs is the step's FLOP rate as a fraction of the rate NumPy's GEMMs reach on the
+    same shapes. Needs no torch."""
+    step = setup_mlp_train(None).deepgrad
+    layers, x, _ = mlp_arrays(TRAIN_BATCH)
+    weights = [w for w, _ in layers]
+    rng = np.random.default_rng(SEED)
+    acts = [x] + [rng.standard_normal((TRAIN_BATCH, w.shape[0])).astype(np.float32)
+                  for w in weights]
+    grads = [np.empty_like(a) for a in acts]
+    weight_grads = [np.empty_like(w) for w in weights]
+
+    def gemms() -> None:
+        for i, w in enumerate(weights):
+            np.matmul(acts[i], w.T, out=acts[i + 1])
+        for i in range(len(weights) - 1, -1, -1):
+            np.matmul(acts[i + 1].T, acts[i], out=weight_grads[i])  # gW = gy^T @ x
+            if i:
+                np.matmul(acts[i + 1], weights[i], out=grads[i])    # gx = gy @ W
+
+    return Prepared(step, {"NumPy's 8 GEMMs alone": gemms})
+
+
 def setup_mlp_inference(torch: ModuleType | None) -> Prepared:
     """One sample through the MLP without recording a graph."""
     layers, x, _ = mlp_arrays(1)
@@ -235,6 +260,9 @@ WORKLOADS = [
              lambda torch: setup_mlp_train(torch, fused=False), items_per_call=TRAIN_BATCH),
     Workload("NumPy hand-written MLP train step, batch 128", "throughput", setup_numpy_train,
              items_per_call=TRAIN_BATCH, deepgrad_label="NumPy by hand"),
+    Workload("MLP train step as a fraction of NumPy's GEMM rate (torch column: the step's 8 "
+             "GEMMs alone in NumPy)", "throughput", setup_gemm_share, target=0.7,
+             items_per_call=TRAIN_BATCH, compare_outputs=False),
     Workload("MLP 784-256-256-10 inference, batch 1, no_grad", "latency", setup_mlp_inference,
              target=0.6, unit="us"),
     Workload("import time", "latency", setup_import, target=0.1, unit="ms", self_timed=True,
