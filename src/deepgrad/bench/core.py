@@ -189,16 +189,16 @@ def setup_gemm_share(torch: ModuleType | None) -> Prepared:
     rng = np.random.default_rng(SEED)
     acts = [x] + [rng.standard_normal((TRAIN_BATCH, w.shape[0])).astype(np.float32)
                   for w in weights]
-    grads = [np.empty_like(a) for a in acts]
     weight_grads = [np.empty_like(w) for w in weights]
+    input_grads = [np.empty_like(a) for a in acts[1:-1]]  # of the hidden layers' inputs
 
     def gemms() -> None:
         for i, w in enumerate(weights):
             np.matmul(acts[i], w.T, out=acts[i + 1])
         for i in range(len(weights) - 1, -1, -1):
-            np.matmul(acts[i + 1].T, acts[i], out=weight_grads[i])  # gW = gy^T @ x
+            np.matmul(acts[i + 1].T, acts[i], out=weight_grads[i])       # gW = gy^T @ x
             if i:
-                np.matmul(acts[i + 1], weights[i], out=grads[i])    # gx = gy @ W
+                np.matmul(acts[i + 1], weights[i], out=input_grads[i - 1])  # gx = gy @ W
 
     return Prepared(step, {"NumPy's 8 GEMMs alone": gemms})
 
