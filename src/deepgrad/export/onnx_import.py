@@ -21,9 +21,9 @@ from deepgrad_runtime.graph import ONNX_DTYPES, Graph, Node, Value
 from deepgrad_runtime.safetensors import FileFormatError, bad_file
 
 OPSET = 17
-# ONNX TensorProto data types that deepgrad reads, by number (onnx is imported lazily). They
+# The data types deepgrad reads (ONNX_DTYPES, by TensorProto number; onnx is imported lazily)
 # cover opset 17's quantization: int8 and uint8 data and zero points, int32 biases.
-_DTYPES = ONNX_DTYPES
+_SUPPORTED = ", ".join(ONNX_DTYPES.values())
 _DOMAINS = ("", "ai.onnx")
 
 
@@ -50,9 +50,9 @@ def _type_name(onnx: Any, code: Any) -> str:
 
 
 def _array(onnx: Any, tensor: Any, what: str) -> np.ndarray:
-    if tensor.data_type not in _DTYPES:
+    if tensor.data_type not in ONNX_DTYPES:
         raise ValueError(f"{what}: data type {_type_name(onnx, tensor.data_type)} is not "
-                         f"supported (supported: {', '.join(_DTYPES.values())})")
+                         f"supported (supported: {_SUPPORTED})")
     try:
         array = onnx.numpy_helper.to_array(tensor)
     except Exception as error:  # onnx raises many types for corrupted data
@@ -67,10 +67,10 @@ def _value(onnx: Any, value: Any) -> Value:
         raise ValueError(f"graph value {value.name!r} is a {kind or 'value of no type'}; only "
                          f"tensors are supported")
     tensor_type = value.type.tensor_type
-    dtype = _DTYPES.get(tensor_type.elem_type)
+    dtype = ONNX_DTYPES.get(tensor_type.elem_type)
     if dtype is None:
         raise ValueError(f"graph value {value.name!r} has data type {tensor_type.elem_type}, "
-                         f"which is not supported (supported: {', '.join(_DTYPES.values())})")
+                         f"which is not supported (supported: {_SUPPORTED})")
     if not tensor_type.HasField("shape"):
         raise ValueError(f"graph value {value.name!r} has no shape (its rank is unknown)")
     shape = tuple(d.dim_value if d.HasField("dim_value") else None
@@ -139,9 +139,9 @@ def _node(onnx: Any, index: int, node: Any, initializers: dict, taken: set) -> N
                          f"{', '.join(sorted(KERNELS))})")
     attrs = {a.name: _attribute(onnx, a, where) for a in node.attribute}
     inputs = list(node.input)
-    if op == "Cast" and attrs.get("to") not in _DTYPES:
+    if op == "Cast" and attrs.get("to") not in ONNX_DTYPES:
         raise ValueError(f"{where}: Cast to {_type_name(onnx, attrs.get('to'))} is not "
-                         f"supported (supported: {', '.join(_DTYPES.values())})")
+                         f"supported (supported: {_SUPPORTED})")
     if op == "BatchNormalization" and attrs.pop("training_mode", 0):
         raise ValueError(f"{where}: training_mode=1 (a model exported in training mode) is not "
                          f"supported; export it in evaluation mode (the imported module's "
