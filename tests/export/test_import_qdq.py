@@ -206,6 +206,27 @@ def test_imported_quantized_model_fine_tunes(tmp_path):
     assert np.abs(x.grad.numpy()).sum() > 0  # through both Q -> DQ pairs
 
 
+def test_constant_weights_are_dequantized_once_on_loading(tmp_path, monkeypatch):
+    from deepgrad.export import graph_module
+
+    q = quantize(_mlp(), _x(64, 3, 4))
+    module = from_onnx(to_onnx(q, _x(1, 3, 4), tmp_path / "q.onnx"))
+    dequantize = graph_module.KERNELS["DequantizeLinear"]
+    calls = {"on constants": 0, "on tensors": 0}
+
+    def counting(training, node, xs):
+        calls["on constants" if isinstance(xs[0], np.ndarray) else "on tensors"] += 1
+        return dequantize(training, node, xs)
+
+    monkeypatch.setitem(graph_module.KERNELS, "DequantizeLinear", counting)
+    with dg.no_grad():
+        expected = q(dg.tensor(_x(5, 3, 4))).numpy()
+        np.testing.assert_allclose(module(_x(5, 3, 4)).numpy(), expected, rtol=1e-5,
+                                   atol=1e-5)
+    assert calls == {"on constants": 0, "on tensors": 2}  # only the activations' Q -> DQ pairs run
+    assert len(module.to_graph().nodes) == len(module.graph.nodes)  # the file's graph, whole
+
+
 # ------------------------------------------------------------------------------ Cast
 def _cast_model(path):
     """x -> float64 -> tanh -> float32, reshaped to (N, 2, 3) by a shape cast to int32 and back;
@@ -258,9 +279,9 @@ def test_dequantize_scale_that_does_not_fit_the_axis_names_the_node(tmp_path):
                  tmp_path / "bad.onnx")
     message = ("the scale has 5 values, but axis 0 of the input of shape (4, 3) has 4 (a "
                "per-axis scale holds one value per index along the axis)")
-    with pytest.raises(ValueError) as info:
-        from_onnx(path)(_x(2, 4))
-    assert str(info.value) == f"node 0 (DequantizeLinear in 'dq'): {message}"
+    with pytest.raises(ValueError) as info:  # constant weights are dequantized on loading
+        from_onnx(path)
+    assert str(info.value) == f"{path}: node 0 (DequantizeLinear in 'dq'): {message}"
     with pytest.raises(ValueError) as info:
         deepgrad_runtime.Model(read_onnx(path))
     assert "node 0 (DequantizeLinear 'dq')" in str(info.value) and message in str(info.value)

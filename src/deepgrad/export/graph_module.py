@@ -21,6 +21,7 @@ import numpy as np
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.export import graph_ops, graph_ops_shape, graph_ops_spatial
 from deepgrad.export.graph_ops import Kernel
+from deepgrad.grad_mode import no_grad
 from deepgrad.nn.module import Module, Parameter
 from deepgrad.tensor import Tensor
 from deepgrad_runtime.graph import Graph, Node, Value
@@ -44,6 +45,8 @@ _STATE_INPUTS: dict[str, tuple[int, ...]] = {"BatchNormalization": (3, 4)}
 # slice and concatenate the gates of recurrent weights this way).
 _REARRANGING = frozenset({"Concat", "Expand", "Flatten", "Gather", "Identity", "Reshape",
                           "Slice", "Split", "Squeeze", "Transpose", "Unsqueeze"})
+# Operators whose result depends on the module's mode: never computed ahead of a call.
+_MODAL = frozenset({"BatchNormalization", "Dropout"})
 
 
 def _where(index: int, node: Node) -> str:
@@ -115,6 +118,20 @@ def _node_error(where: str, error: Exception) -> Exception:
         return ValueError(message)
 
 
+def _run(training: bool, index: int, node: Node, xs: list) -> tuple:
+    """The node's kernel on its input values; its results as a tuple, errors naming the node."""
+    if node.op not in ARRAY_KERNELS:
+        xs = [Tensor(x) if isinstance(x, np.ndarray) else x for x in xs]
+    try:
+        result = KERNELS[node.op](training, node, xs)
+    except (ValueError, TypeError, IndexError) as error:
+        raise _node_error(_where(index, node), error) from error
+    results = result if isinstance(result, tuple) else (result,)
+    if any(node.outputs[len(results):]):
+        raise ValueError(f"{_where(index, node)}: output {len(results)} is not supported")
+    return results
+
+
 def _show(shape: tuple) -> str:
     return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
 
@@ -128,7 +145,9 @@ class GraphModule(Module):
     Call it with one Tensor or array per graph input (arrays are converted to the input's
     dtype, floating ones to the parameters' dtype); it returns a Tensor, or a tuple for
     several outputs. It starts in evaluation mode, as the graph computes inference; ``train()``
-    makes batch normalization use batch statistics and dropout drop, for fine-tuning.
+    makes batch normalization use batch statistics and dropout drop, for fine-tuning. Nodes that
+    read only constants (the dequantization of int8 weights, shape arithmetic) are computed once,
+    when the module is built.
 
     Attributes:
         graph: the graph it runs.
@@ -155,17 +174,36 @@ class GraphModule(Module):
                 self.register_parameter(attr, Parameter(np.array(array)))
             else:
                 self.register_buffer(attr, Tensor(np.array(array)))
+        self._steps = self._fold_constants()
         self._free_after = self._lifetimes()
         self.eval()
 
+    def _fold_constants(self) -> list[tuple[int, Node]]:
+        """Compute once the nodes that read only constants (such as the DequantizeLinear of a
+        quantized model's int8 weights), keeping their outputs as constants; the (index, node)
+        pairs left to run on every call."""
+        steps = []
+        with no_grad():
+            for i, node in enumerate(self.graph.nodes):
+                if node.op in _MODAL or not all(
+                        name in self._constants for name in node.inputs if name):
+                    steps.append((i, node))
+                    continue
+                xs = [self._constants[name] if name else None for name in node.inputs]
+                for name, value in zip(node.outputs, _run(False, i, node, xs)):
+                    if name:
+                        self._constants[name] = value.data if isinstance(value, Tensor) \
+                            else value
+        return steps
+
     def _lifetimes(self) -> list[list[str]]:
-        """For each node, the computed values that no later node or output reads."""
+        """For each step, the computed values that no later step or output reads."""
         last: dict[str, int] = {}
-        for i, node in enumerate(self.graph.nodes):
+        for k, (_, node) in enumerate(self._steps):
             for name in node.inputs:
-                last[name] = i
-        keep = {v.name for v in self.graph.outputs} | set(self.graph.initializers)
-        free: list[list[str]] = [[] for _ in self.graph.nodes]
+                last[name] = k
+        keep = {v.name for v in self.graph.outputs} | set(self._constants)
+        free: list[list[str]] = [[] for _ in self._steps]
         for name, i in last.items():
             if name and name not in keep:
                 free[i].append(name)
@@ -204,21 +242,12 @@ class GraphModule(Module):
                 else self._buffers[attr]
         for value, given in zip(graph.inputs, inputs):
             values[value.name] = self._input(value, given)
-        for i, node in enumerate(graph.nodes):
+        for k, (i, node) in enumerate(self._steps):
             xs = [values[name] if name else None for name in node.inputs]
-            if node.op not in ARRAY_KERNELS:
-                xs = [Tensor(x) if isinstance(x, np.ndarray) else x for x in xs]
-            try:
-                result = KERNELS[node.op](self.training, node, xs)
-            except (ValueError, TypeError, IndexError) as error:
-                raise _node_error(_where(i, node), error) from error
-            results = result if isinstance(result, tuple) else (result,)
-            if any(node.outputs[len(results):]):
-                raise ValueError(f"{_where(i, node)}: output {len(results)} is not supported")
-            for name, value in zip(node.outputs, results):
+            for name, value in zip(node.outputs, _run(self.training, i, node, xs)):
                 if name:
                     values[name] = value
-            for name in self._free_after[i]:
+            for name in self._free_after[k]:
                 values.pop(name, None)
         outputs = tuple(Tensor(v) if isinstance(v, np.ndarray) else v
                         for v in (values[out.name] for out in graph.outputs))
