@@ -18,7 +18,7 @@ from typing import Any
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.tensor import Tensor
-from deepgrad.train.metrics import _check_range, _classify
+from deepgrad.train._metric_core import _check_range, _classify
 
 _COLUMNS = 3  # learning-curve panels per row
 _MAX_ANNOTATED_CLASSES = 30  # above this, cell counts would be unreadable
