@@ -16,9 +16,8 @@ How they are fast:
 * A 1x1 convolution is a plain GEMM: its column matrix is the input itself (channel-major memory,
   as a previous convolution leaves it) or one transposing copy (measured faster than a batched
   GEMM per image over NCHW memory).
-* A depthwise convolution (groups == in_channels == out_channels) is kH*kW multiply-accumulate
-  passes, not C tiny GEMMs: for stride 1 over long runs of the flattened planes, and per block of
-  channels that fits in cache.
+* A depthwise convolution (groups == in_channels == out_channels) runs its own kernel of kH*kW
+  multiply-accumulate passes (:mod:`deepgrad.ops.depthwise`), not C tiny GEMMs.
 * conv_transpose2d is conv2d's input gradient as a forward: one GEMM and col2im; its backward is
   a conv2d (im2col and one GEMM) and one GEMM for the weight.
 """
@@ -31,6 +30,8 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
+from deepgrad.ops._conv_args import _check, _geometry, _out_size, _taps, _tuple
+from deepgrad.ops.depthwise import DepthwiseConv2d
 from deepgrad.tensor import Tensor
 
 _as_strided = xp.lib.stride_tricks.as_strided
@@ -38,7 +39,6 @@ _as_strided = xp.lib.stride_tricks.as_strided
 # Recently used column buffers; one is handed out again only when nothing else refers to it.
 _BUFFERS: list[Any] = []
 _MAX_BUFFERS = 6
-_BLOCK_BYTES = 2 << 20
 
 
 def _free_refcount() -> int:
@@ -80,14 +80,6 @@ def _padded(x: Any, pads: tuple[int, int, int, int]) -> Any:
     return out
 
 
-def _taps(kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
-          out_hw: tuple[int, int]) -> list[tuple[int, int, slice, slice]]:
-    """(i, j, rows, cols) of each kernel offset: the slices of the padded input it reads."""
-    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel, stride, dilation, out_hw
-    return [(i, j, slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
-             slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)) for i in range(kh) for j in range(kw)]
-
-
 def _im2col(a: Any, kernel: tuple[int, int], stride: tuple[int, int],
             dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
     """The column matrix (C*kH*kW, N*Ho*Wo) of a channel-major (C, N, H, W) array: row
@@ -117,13 +109,6 @@ def _col2im(cols: Any, padded: tuple[int, int, int, int], kernel: tuple[int, int
     for i, j, rows, columns in _taps(kernel, stride, dilation, out_hw):
         out[:, :, rows, columns] += blocks[:, i, j]
     return out
-
-
-def _out_size(padded_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
-              dilation: tuple[int, int]) -> tuple[int, int]:
-    """Output height and width of a convolution over a padded input."""
-    return tuple((p - d * (k - 1) - 1) // s + 1  # type: ignore[return-value]
-                 for p, k, s, d in zip(padded_hw, kernel, stride, dilation))
 
 
 def _gemm(a: Any, b: Any, groups: int, transpose_a: bool = False, transpose_b: bool = False,
@@ -192,126 +177,6 @@ class Conv2d(Function):
         return gx, gw, gb, None, None, None, None
 
 
-def _depthwise_padded(x: Any, pads: tuple[int, int, int, int], stride: tuple[int, int]) -> Any:
-    """A zero-padded contiguous channel-major copy (C, N, Hp, Wp) of x (N, C, H, W); for stride
-    1 with one more zero row, which the last runs of :func:`_tap_views` reach into."""
-    n, c, h, w = x.shape
-    top, bottom, left, right = pads
-    extra = 1 if stride == (1, 1) else 0
-    out = xp.zeros((c, n, h + top + bottom + extra, w + left + right), x.dtype)
-    out[:, :, top:top + h, left:left + w] = x.transpose(1, 0, 2, 3)
-    return out
-
-
-def _tap_views(a: Any, kernel: tuple[int, int], stride: tuple[int, int],
-               dilation: tuple[int, int], out_hw: tuple[int, int]) -> list[tuple[int, int, Any]]:
-    """(i, j, view) per kernel offset: what the offset multiplies in a padded channel-major
-    array from :func:`_depthwise_padded`, all views of one shape.
-
-    Stride 1: runs of the flattened planes, (C, N, Ho*Wp), as if the output were Wp wide (its
-    Wp - Wo extra columns are garbage, dropped). Long contiguous runs make each pass several
-    times faster than 2-D windows, whose rows are only Wo long. Other strides: the windows.
-    """
-    if stride != (1, 1):
-        return [(i, j, a[:, :, rows, cols]) for i, j, rows, cols in
-                _taps(kernel, stride, dilation, out_hw)]
-    c, n, hp, wp = a.shape
-    flat = a.reshape(c, n, hp * wp)
-    run = out_hw[0] * wp
-    return [(i, j, flat[:, :, i * dilation[0] * wp + j * dilation[1]:][:, :, :run])
-            for i in range(kernel[0]) for j in range(kernel[1])]
-
-
-def _tap_weights(weight: Any, stride: tuple[int, int]) -> Any:
-    """Depthwise weights (C, 1, kH, kW) as (C, kH, kW, 1, 1[, 1]): [c, i, j] broadcasts over the
-    (N, ...) dims of a channel's views from :func:`_tap_views`."""
-    taps = weight[:, 0, :, :, None, None]
-    return taps if stride == (1, 1) else taps[..., None]
-
-
-def _channel_blocks(a: Any) -> list[slice]:
-    """Slices of the channels of a channel-major array, each about 2 MiB: the kH*kW passes of a
-    depthwise convolution over one block stay in cache (measured 2x faster than whole arrays)."""
-    c = a.shape[0]
-    step = max(1, _BLOCK_BYTES // max(1, a[:1].nbytes))
-    return [slice(c0, c0 + step) for c0 in range(0, c, step)]
-
-
-class DepthwiseConv2d(Function):
-    """groups == C_in == C_out: y[n, c] = sum_{i, j} x_pad[n, c, rows_i, cols_j] * W[c, 0, i, j]
-    + b[c], as kH*kW multiply-accumulate passes over whole arrays (per block of channels).
-
-    gx_pad[n, c, rows_i, cols_j] += gy[n, c] * W[c, 0, i, j];  gW[c, 0, i, j] = sum of
-    gy * x_pad[n, c, rows_i, cols_j] over n, h, w.
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, stride, pads, dilation):
-        n, c, h, w = x.shape
-        kernel = weight.shape[2:]
-        xpad = _depthwise_padded(x, pads, stride)
-        out_hw = _out_size((h + pads[0] + pads[1], w + pads[2] + pads[3]), kernel, stride,
-                           dilation)
-        views = _tap_views(xpad, kernel, stride, dilation, out_hw)
-        taps = _tap_weights(weight, stride)
-        y = xp.empty(views[0][2].shape, x.dtype)
-        tmp = xp.empty_like(y)
-        for block in _channel_blocks(xpad):
-            y_block, tmp_block = y[block], tmp[block]
-            for k, (i, j, view) in enumerate(views):
-                if k == 0:
-                    xp.multiply(view[block], taps[block, i, j], out=y_block)
-                else:
-                    xp.multiply(view[block], taps[block, i, j], out=tmp_block)
-                    y_block += tmp_block
-        y = y.reshape(c, n, out_hw[0], -1)
-        if y.shape[3] != out_hw[1]:
-            y = xp.ascontiguousarray(y[..., :out_hw[1]])  # drop the garbage columns
-        if bias is not None:
-            y += bias[:, None, None, None]
-        needs = ctx.needs_input_grad
-        ctx.save(xpad=xpad if needs[1] else None, weight=weight if needs[0] else None,
-                 x_shape=x.shape, pads=pads, kernel=kernel, stride=stride, dilation=dilation,
-                 out_hw=out_hw, padded=xpad.shape)
-        return y.transpose(1, 0, 2, 3)
-
-    @staticmethod
-    def backward(ctx, gy):
-        needs = ctx.needs_input_grad
-        kernel, stride, dilation, out_hw = ctx.kernel, ctx.stride, ctx.dilation, ctx.out_hw
-        c, n, _, wp = ctx.padded
-        g = gy.transpose(1, 0, 2, 3)
-        if stride == (1, 1):
-            # As wide as the padded input, like the forward's runs; zero in the extra columns.
-            wide = xp.zeros((c, n, out_hw[0], wp), gy.dtype)
-            wide[..., :out_hw[1]] = g
-            g = wide.reshape(c, n, -1)
-        gx = gw = None
-        if needs[0]:
-            gpad = xp.zeros(ctx.padded, gy.dtype)
-            views = _tap_views(gpad, kernel, stride, dilation, out_hw)
-            weights, tmp = _tap_weights(ctx.weight, stride), xp.empty_like(g)
-            for block in _channel_blocks(gpad):
-                g_block, tmp_block = g[block], tmp[block]
-                for i, j, view in views:
-                    xp.multiply(g_block, weights[block, i, j], out=tmp_block)
-                    view[block] += tmp_block
-            h, w = ctx.x_shape[2:]
-            top, _, left, _ = ctx.pads
-            gx = gpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
-        if needs[1]:
-            xpad = ctx.xpad
-            gw = xp.empty((c, 1, *kernel), gy.dtype)
-            views = _tap_views(xpad, kernel, stride, dilation, out_hw)
-            for block in _channel_blocks(xpad):
-                g_block = g[block]
-                for i, j, view in views:
-                    products = xp.vecdot(g_block, view[block])
-                    gw[block, 0, i, j] = products.reshape(products.shape[0], -1).sum(axis=1)
-        gb = gy.sum(axis=(0, 2, 3)) if needs[2] else None
-        return gx, gw, gb, None, None, None
-
-
 class ConvTranspose2d(Function):
     """The gradient of conv2d with respect to its input, as a forward: per group,
     y = crop(col2im(W^T @ x)) + b, with W (C_in, C_out/groups, kH, kW) as a matrix
@@ -365,99 +230,6 @@ class ConvTranspose2d(Function):
 
 
 # ------------------------------------------------------------------------------ public functions
-def _tuple(value: Any, size: int, name: str, op: str, minimum: int) -> tuple[int, ...]:
-    """An int or a sequence of ``size`` ints as a tuple, each at least ``minimum``."""
-    if type(value) is int:
-        result = (value,) * size
-    elif (isinstance(value, (tuple, list)) and len(value) == size
-          and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        result = tuple(value)
-    else:
-        what = "an int" if size == 1 else f"an int or a tuple of {size} ints"
-        raise TypeError(f"{op}: {name} must be {what}; got {value!r}")
-    if min(result) < minimum:
-        raise ValueError(f"{op}: {name} must be {'positive' if minimum else 'non-negative'}; "
-                         f"got {value!r}")
-    return result
-
-
-def _layout(spatial: int) -> str:
-    """The names of the spatial dims, for messages."""
-    return "L" if spatial == 1 else "H, W"
-
-
-def _check(op: str, x: Any, weight: Any, bias: Any, groups: int, spatial: int,
-           transposed: bool) -> None:
-    """Ranks, channels, groups and dtypes of a convolution's arrays, or a clear error."""
-    rank = spatial + 2
-    if type(groups) is not int or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int; got {groups!r}")
-    w_layout = ("in_channels, out_channels/groups" if transposed else
-                "out_channels, in_channels/groups")
-    kernel = "kL" if spatial == 1 else "kH, kW"
-    if weight.ndim != rank:
-        raise ShapeError(f"{op}: weight must be {rank}-D ({w_layout}, {kernel}); got shape "
-                         f"{shape_str(weight.shape)}")
-    divided = weight.shape[0]
-    if divided % groups:
-        which = "in_channels" if transposed else "out_channels"
-        raise ValueError(f"{op}: groups={groups} must divide {which}, but the weight of shape "
-                         f"{shape_str(weight.shape)} has {divided}")
-    c_in = weight.shape[0] if transposed else weight.shape[1] * groups
-    if x.ndim not in (rank, rank - 1) or x.shape[-spatial - 1] != c_in:
-        with_groups = f" and groups={groups}" if groups > 1 else ""
-        expected = f"(N, {c_in}, {_layout(spatial)})"
-        if x.ndim == rank - 1:
-            expected += f" or ({c_in}, {_layout(spatial)})"
-        raise ShapeError(f"{op}: expects input {expected} for a weight of shape "
-                         f"{shape_str(weight.shape)}{with_groups}; got {shape_str(x.shape)}")
-    c_out = weight.shape[1] * groups if transposed else weight.shape[0]
-    if bias is not None and bias.shape != (c_out,):
-        raise ShapeError(f"{op}: bias must have shape {shape_str((c_out,))} for a weight of "
-                         f"shape {shape_str(weight.shape)}; got {shape_str(bias.shape)}")
-    dtypes = [x.dtype, weight.dtype] + ([] if bias is None else [bias.dtype])
-    if len(set(dtypes)) != 1 or x.dtype.kind != "f":
-        raise TypeError(f"{op}: input, weight and bias must have the same floating dtype; got "
-                        + ", ".join(str(d) for d in dtypes))
-
-
-def _padding(op: str, padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
-             dilation: tuple[int, ...]) -> tuple[int, ...]:
-    """(before, after) per spatial dim from an int, a tuple, 'valid' or 'same'."""
-    if isinstance(padding, str):
-        if padding == "valid":
-            return (0,) * (2 * len(kernel))
-        if padding != "same":
-            raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple of ints; "
-                             f"got {padding!r}")
-        if max(stride) != 1:
-            raise ValueError(f"{op}: padding='same' needs stride 1 (as in PyTorch); got stride "
-                             f"{shape_str(stride)}")
-        pads: list[int] = []
-        for k, d in zip(kernel, dilation):
-            total = d * (k - 1)
-            pads += [total // 2, total - total // 2]  # the odd one goes after, as in PyTorch
-        return tuple(pads)
-    each = _tuple(padding, len(kernel), "padding", op, 0)
-    return tuple(p for p in each for _ in range(2))
-
-
-def _geometry(op: str, x: Any, weight: Any, stride: Any, padding: Any, dilation: Any,
-              spatial: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """Stride, padding (before, after per dim) and dilation, checked against the input size."""
-    stride = _tuple(stride, spatial, "stride", op, 1)
-    dilation = _tuple(dilation, spatial, "dilation", op, 1)
-    kernel = weight.shape[2:]
-    pads = _padding(op, padding, kernel, stride, dilation)
-    padded = tuple(size + pads[2 * i] + pads[2 * i + 1] for i, size in enumerate(x.shape[2:]))
-    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    if any(s > p for s, p in zip(spans, padded)):
-        raise ShapeError(f"{op}: the kernel {shape_str(kernel)} with dilation "
-                         f"{shape_str(dilation)} spans {shape_str(spans)}, larger than the "
-                         f"padded input {shape_str(padded)} (input {shape_str(x.shape)})")
-    return stride, pads, dilation
-
-
 def _unbatched(fn: Any, input: Tensor, *args: Any) -> Tensor:
     """``fn`` on one example without its batch dim: run as a batch of one."""
     y = fn(input.reshape(1, *input.shape), *args)
