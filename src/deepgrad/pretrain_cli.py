@@ -1,7 +1,7 @@
 """The ``deepgrad pretrain`` command: train a zoo model on some of a dataset's classes, to reuse its
 features for the others (transfer learning).
 
-    deepgrad pretrain --model cnn --classes 0,2,4,6,8 --epochs 5 --out runs/pretrain
+    deepgrad pretrain --model cnn --classes 0,1,3,5,8 --epochs 15 --out runs/pretrain
 
 writes to ``--out``: ``model.safetensors`` (the weights, loadable with
 ``dg.models.cnn(num_classes=5, pretrained=path)``; the metadata records the architecture and the
@@ -52,8 +52,8 @@ def _select(dataset: Any, classes: Sequence[int], limit: int | None) -> tuple[An
     return dataset.data[chosen][:, None], renumber[targets[chosen]]
 
 
-def pretrain(model: str = "cnn", classes: Sequence[int] = (0, 2, 4, 6, 8),
-             out: str | Path = "runs/pretrain", dataset: str = "fashion-mnist", epochs: int = 5,
+def pretrain(model: str = "cnn", classes: Sequence[int] = (0, 1, 3, 5, 8),
+             out: str | Path = "runs/pretrain", dataset: str = "fashion-mnist", epochs: int = 15,
              batch_size: int = 128, lr: float = 0.1, weight_decay: float = 5e-4,
              augment: bool = True, limit: int | None = None, seed: int = 0,
              verbose: int = 1) -> dict[str, Any]:
@@ -179,9 +179,9 @@ def add_pretrain_parser(subparsers: Any) -> argparse.ArgumentParser:
                     "that dg.models.<model>(num_classes=K, pretrained=PATH) loads.")
     command.add_argument("--model", choices=_MODELS, default="cnn")
     command.add_argument("--dataset", choices=_DATASETS, default="fashion-mnist")
-    command.add_argument("--classes", type=_class_list, default=[0, 2, 4, 6, 8],
-                         help="class indices to train on, comma-separated (default 0,2,4,6,8)")
-    command.add_argument("--epochs", type=positive_int, default=5)
+    command.add_argument("--classes", type=_class_list, default=[0, 1, 3, 5, 8],
+                         help="class indices to train on, comma-separated (default 0,1,3,5,8)")
+    command.add_argument("--epochs", type=positive_int, default=15)
     command.add_argument("--batch-size", type=positive_int, default=128)
     command.add_argument("--lr", type=float, default=0.1, help="peak of the one-cycle schedule")
     command.add_argument("--weight-decay", type=float, default=5e-4)
