@@ -17,7 +17,10 @@ from typing import Any
 
 import numpy as xp
 
-__all__ = ["allocator_tuned", "blas_threads", "xp"]
+__all__ = ["DEVICE", "allocator_tuned", "blas_threads", "parse_to", "xp"]
+
+DEVICE = "cpu"
+"""Where the array library keeps arrays and computes (NumPy: the CPU)."""
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
@@ -52,3 +55,32 @@ def blas_threads(threads: int) -> Any:
     except ImportError:
         return contextlib.nullcontext()
     return threadpool_limits(threads)
+
+
+def parse_to(where: str, args: tuple, dtype: Any = None, device: Any = None) -> Any:
+    """The dtype that PyTorch-style ``.to(...)`` arguments ask for (None: keep it), checking the
+    device among them: ``to(dtype)``, ``to("cpu")``, ``to("cpu", dtype)``, ``to(device=...)``.
+
+    A string that is not a dtype name is a device; only :data:`DEVICE` is available, so that
+    code written for PyTorch's ``model.to(device)`` runs unchanged on the CPU, and a request
+    for a GPU says so instead of failing on an unknown dtype.
+    """
+    for arg in args:
+        if isinstance(arg, str) and not _is_dtype_name(arg):
+            device = arg
+        elif dtype is None:
+            dtype = arg
+        else:
+            raise TypeError(f"{where}: expects at most one dtype and one device; got {args}")
+    if device is not None and str(device).split(":")[0] != DEVICE:
+        raise ValueError(f"{where}: device {str(device)!r} is not available: deepgrad computes "
+                         f"with NumPy on the CPU (device {DEVICE!r})")
+    return dtype
+
+
+def _is_dtype_name(name: str) -> bool:
+    try:
+        xp.dtype(name)
+    except TypeError:
+        return False
+    return True

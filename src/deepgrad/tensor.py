@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from deepgrad.backend import xp
+from deepgrad.backend import DEVICE, xp
 from deepgrad.errors import BackwardError, ShapeError, shape_str
 from deepgrad.grad_mode import _State
 
@@ -138,6 +138,11 @@ class Tensor:
     def dtype(self) -> Any:
         """The element type (a NumPy dtype such as ``dg.float32``)."""
         return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        """Where the data is: ``"cpu"`` (deepgrad computes with NumPy)."""
+        return DEVICE
 
     @property
     def is_leaf(self) -> bool:

@@ -101,6 +101,15 @@ def test_state_dict_round_trip_and_copies():
     np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
 
 
+def test_to_a_device_keeps_the_module_and_refuses_a_gpu():
+    model = nn.Linear(3, 2)
+    assert model.to("cpu") is model and model.weight.dtype == np.float32
+    assert model.to("cpu", dg.float64).weight.dtype == np.float64
+    assert model.to(device="cpu", dtype=dg.float32).bias.dtype == np.float32
+    with pytest.raises(ValueError, match=r"Module\.to: device 'cuda:0' is not available"):
+        model.to("cuda:0")
+
+
 def test_load_state_dict_casts_to_the_module_dtype():
     net = Net()
     state = {k: v.astype(np.float64) if v.dtype.kind == "f" else v

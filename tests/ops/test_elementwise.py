@@ -1,5 +1,7 @@
 """Elementwise math (exp log sqrt abs sin cos tanh erf), dtype casts: gradcheck, parity, dtypes."""
 
+import re
+
 import numpy as np
 import pytest
 from helpers import check_parity
@@ -137,6 +139,28 @@ def test_cast_to_the_same_dtype_returns_the_tensor():
     x = dg.tensor([1.0, 2.0], requires_grad=True)
     assert x.float() is x
     assert x.to(dg.float32) is x
+
+
+def test_to_takes_the_cpu_device_as_pytorch_code_passes_it():
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    assert x.device == "cpu"
+    assert x.to("cpu") is x and x.to(device="cpu:0") is x
+    for y in (x.to("cpu", dg.float64), x.to(dtype=dg.float64), x.to("float64")):
+        assert y.dtype == np.float64
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+
+
+@pytest.mark.parametrize(("args", "kwargs", "error", "message"), [
+    (("cuda",), {}, ValueError, "Tensor.to: device 'cuda' is not available: deepgrad computes "
+                                "with NumPy on the CPU (device 'cpu')"),
+    ((), {"device": "mps"}, ValueError, "Tensor.to: device 'mps' is not available"),
+    ((dg.float32, dg.float64), {}, TypeError, "Tensor.to: expects at most one dtype and one "
+                                              "device"),
+])
+def test_to_errors(args, kwargs, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        dg.tensor([1.0]).to(*args, **kwargs)
 
 
 @pytest.mark.parametrize("requires_grad", [False, True])

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from deepgrad.anomaly import _Anomaly
 from deepgrad.autograd import _Trace
-from deepgrad.backend import xp
+from deepgrad.backend import parse_to, xp
 from deepgrad.errors import ShapeError, StateDictError, shape_str
 from deepgrad.grad_mode import no_grad
 from deepgrad.tensor import Tensor, as_array, to_array
@@ -305,8 +305,13 @@ class Module:
             elif param.grad is not None:
                 param.grad.data.fill(0)
 
-    def to(self, dtype: Any) -> Module:
-        """Cast floating parameters, gradients and buffers to ``dtype`` in place; returns self."""
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+        """Cast floating parameters, gradients and buffers to ``dtype`` in place; returns self.
+        As in PyTorch, a device may be given too (``model.to("cpu")``); only the CPU is
+        available."""
+        dtype = parse_to("Module.to", args, dtype, device)
+        if dtype is None:
+            return self
         dtype = xp.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Module.to: expects a floating dtype; got {dtype}")

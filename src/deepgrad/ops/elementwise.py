@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deepgrad.autograd import Function
-from deepgrad.backend import xp
+from deepgrad.backend import parse_to, xp
 from deepgrad.ops._erf import erf as _erf
 from deepgrad.tensor import DEFAULT_FLOAT, Tensor
 
@@ -183,8 +183,13 @@ def erf(x: Tensor) -> Tensor:
     return Erf.apply(float_input(x))
 
 
-def to(x: Tensor, dtype: Any) -> Tensor:
-    """``x`` as ``dtype`` (``x`` itself when it has it already); differentiable between floats."""
+def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``x`` as ``dtype`` (``x`` itself when it has it already); differentiable between floats.
+    As in PyTorch, a device may be given too (``x.to("cpu")``, ``x.to("cpu", dg.float64)``);
+    only the CPU is available."""
+    dtype = parse_to("Tensor.to", args, dtype, device)
+    if dtype is None:
+        return x
     dtype = xp.dtype(dtype)
     if x.data.dtype == dtype:
         return x
