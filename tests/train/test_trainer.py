@@ -2,6 +2,7 @@
 checkpoints and exact resume (including a run SIGKILLed mid-epoch)."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -131,6 +132,40 @@ def test_bad_arguments_are_clear():
         trainer.fit((np.zeros((10, 2)), np.zeros(9, np.int64)), epochs=1)
     with pytest.raises(TypeError, match="must be a Dataset, a DataLoader or an"):
         trainer.fit([1, 2, 3], epochs=1)
+    with pytest.raises(ValueError, match="unknown metric 'accu'"):  # when built, not in fit
+        _trainer(model, metrics=("accu",))
+
+
+def test_validation_split_validates_on_the_last_examples_as_keras():
+    x, y = make_spiral(100, noise=0.2, seed=0)
+    split = _trainer(_model())
+    history = split.fit((x, y), epochs=2, batch_size=16, seed=3, validation_split=0.25)
+    given = _trainer(_model())
+    expected = given.fit((x[:75], y[:75]), epochs=2, batch_size=16, seed=3,
+                         validation_data=(x[75:], y[75:]))
+    assert history.history == expected.history
+    for key, value in given.model.state_dict().items():
+        np.testing.assert_array_equal(split.model.state_dict()[key], value, err_msg=key)
+    dataset = dg.data.TensorDataset(x, y)  # a Dataset splits the same way
+    assert _trainer(_model()).fit(dataset, epochs=2, batch_size=16, seed=3,
+                                  validation_split=0.25).history == expected.history
+
+
+@pytest.mark.parametrize(("data", "kwargs", "error", "message"), [
+    ("pair", {"validation_split": 1.0}, ValueError, "must be between 0 and 1; got 1.0"),
+    ("pair", {"validation_split": 0.001}, ValueError,
+     "validation_split=0.001 of 100 examples leaves 100 to train on and 0 to validate on"),
+    ("pair", {"validation_split": 0.2, "validation_data": "pair"}, ValueError,
+     "give validation_data or validation_split, not both"),
+    ("loader", {"validation_split": 0.2}, TypeError, "not a DataLoader; pass validation_data"),
+])
+def test_validation_split_errors(data, kwargs, error, message):
+    x, y = make_spiral(100, noise=0.2, seed=0)
+    pair = (x, y)
+    data = pair if data == "pair" else dg.data.DataLoader(dg.data.TensorDataset(x, y))
+    kwargs = {k: pair if v == "pair" else v for k, v in kwargs.items()}
+    with pytest.raises(error, match=re.escape(message)):
+        _trainer(_model()).fit(data, epochs=1, **kwargs)
 
 
 def _run_to_the_end(x, y, checkpoint=None, resume=None, epochs=3):

@@ -16,6 +16,7 @@ same weights, bit for bit, as a run that was never interrupted.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.creation import generator, get_rng_state, set_rng_state
-from deepgrad.data import DataLoader, Dataset, TensorDataset
+from deepgrad.data import DataLoader, Dataset, Subset, TensorDataset
 from deepgrad.grad_mode import no_grad
 from deepgrad.nn import functional as F
 from deepgrad.nn.module import Module
@@ -98,6 +99,7 @@ class Trainer:
         self.loss_fn = _loss_fn(loss)
         self.optimizer = optimizer
         self.metric_specs = list(metrics)
+        self._metrics()  # an unknown metric name fails here, not at the first fit
         self.callbacks = list(callbacks)
         if verbose and not any(isinstance(c, ProgressBar) for c in self.callbacks):
             self.callbacks.append(ProgressBar())
@@ -166,10 +168,8 @@ class Trainer:
         return {"loss": float(loss.item()), "outputs": outputs.data, "targets": np.asarray(y)}
 
     # ----------------------------------------------------------------- data
-    def _loader_for(self, data: Any, batch_size: int, shuffle: bool, seed: int | None,
-                    what: str) -> DataLoader:
-        if isinstance(data, DataLoader):
-            return data
+    def _dataset(self, data: Any, what: str) -> Dataset:
+        """``data`` (a Dataset or an (x, y) pair of arrays) as a Dataset."""
         if isinstance(data, tuple) and len(data) == 2:
             x, y = (np.asarray(a.numpy() if isinstance(a, Tensor) else a) for a in data)
             if len(x) != len(y):
@@ -178,7 +178,33 @@ class Trainer:
         if not isinstance(data, Dataset):
             raise TypeError(f"Trainer: {what} must be a Dataset, a DataLoader or an (x, y) pair "
                             f"of arrays; got {type(data).__name__}")
-        return DataLoader(data, batch_size=batch_size, shuffle=shuffle, seed=seed)
+        return data
+
+    def _loader_for(self, data: Any, batch_size: int, shuffle: bool, seed: int | None,
+                    what: str) -> DataLoader:
+        if isinstance(data, DataLoader):
+            return data
+        return DataLoader(self._dataset(data, what), batch_size=batch_size, shuffle=shuffle,
+                          seed=seed)
+
+    def _split(self, train: Any, fraction: float, validation_data: Any) -> tuple[Subset, Subset]:
+        """The training data without and with its last ``fraction`` of examples (Keras'
+        ``validation_split``: the last examples, taken before any shuffling)."""
+        if not 0 < fraction < 1:
+            raise ValueError(f"Trainer: validation_split must be between 0 and 1; got {fraction}")
+        if validation_data is not None:
+            raise ValueError("Trainer: give validation_data or validation_split, not both")
+        if isinstance(train, DataLoader):
+            raise TypeError("Trainer: validation_split needs the training data as a Dataset or "
+                            "an (x, y) pair, not a DataLoader; pass validation_data instead")
+        dataset = self._dataset(train, "train")
+        total = len(dataset)
+        split_at = math.ceil(total * (1 - fraction))
+        if not 0 < split_at < total:
+            raise ValueError(f"Trainer: validation_split={fraction} of {total} examples leaves "
+                             f"{split_at} to train on and {total - split_at} to validate on; "
+                             f"both need at least one")
+        return Subset(dataset, range(split_at)), Subset(dataset, range(split_at, total))
 
     def _metrics(self) -> list:
         return [metrics_module.get_metric(spec) for spec in self.metric_specs]
@@ -190,7 +216,8 @@ class Trainer:
 
     def fit(self, train: Any, epochs: int, batch_size: int = 32, validation_data: Any = None,
             shuffle: bool = True, resume_from: str | os.PathLike | None = None,
-            seed: int | None = None, validation_freq: int | Collection[int] = 1) -> History:
+            seed: int | None = None, validation_freq: int | Collection[int] = 1,
+            validation_split: float | None = None) -> History:
         """Train for ``epochs`` epochs (in total, counting those of a resumed run).
 
         Args:
@@ -205,8 +232,12 @@ class Trainer:
             validation_freq: evaluate ``validation_data`` every this many epochs, or after the
                 epochs (1-based) in this collection, as Keras' ``validation_freq``; callbacks
                 that monitor a ``val_`` value skip the epochs without one.
+            validation_split: validate on this fraction of ``train`` instead (a Dataset or an
+                ``(x, y)`` pair), its last examples, which are then not trained on (as Keras).
         """
         self._validation_freq = _check_validation_freq(validation_freq)
+        if validation_split is not None:
+            train, validation_data = self._split(train, validation_split, validation_data)
         if seed is None:
             seed = int(generator().integers(2**63))
         self._loader = loader = self._loader_for(train, batch_size, shuffle, seed, "train")
