@@ -1,5 +1,8 @@
 """nn.summary: output shapes, parameter counts (trainable and frozen), activation memory."""
 
+import pytest
+
+import deepgrad as dg
 from deepgrad import nn
 
 
@@ -26,3 +29,13 @@ def test_summary_quiet_and_hooks_removed():
     model = nn.Sequential(nn.Linear(3, 2))
     nn.summary(model, (1, 3), verbose=False)
     assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_summary_of_a_shape_without_the_batch_dimension_says_so():
+    model = dg.models.cnn()
+    with pytest.raises(dg.errors.ShapeError) as info:
+        dg.nn.summary(model, (1, 28, 28), verbose=False)
+    assert str(info.value).startswith(
+        "summary: a batch of shape (1, 28, 28) does not fit the model (input_shape includes the "
+        "batch dimension, e.g. (1, 1, 28, 28) for one 28x28 image): BatchNorm2d 'features.1'")
+    assert model.training  # the model's mode is restored after the failure

@@ -8,6 +8,7 @@ from typing import Any
 
 from deepgrad.backend import xp
 from deepgrad.creation import zeros
+from deepgrad.errors import ShapeError, shape_str
 from deepgrad.grad_mode import no_grad
 from deepgrad.nn.module import Module
 from deepgrad.tensor import DEFAULT_FLOAT, Tensor
@@ -70,7 +71,13 @@ def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None,
     try:
         model.eval()
         with no_grad():
-            model(zeros(*input_shape, dtype=dtype))
+            try:
+                model(zeros(*input_shape, dtype=dtype))
+            except ShapeError as error:
+                # The usual cause: a Keras-style shape without the batch dimension.
+                raise ShapeError(f"summary: a batch of shape {shape_str(input_shape)} does not "
+                                  f"fit the model (input_shape includes the batch dimension, "
+                                  f"e.g. (1, 1, 28, 28) for one 28x28 image): {error}") from error
     finally:
         for handle in handles:
             handle.remove()
