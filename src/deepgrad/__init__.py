@@ -82,6 +82,7 @@ from deepgrad.ops.compare import (
     lt,
     ne,
 )
+from deepgrad.ops.einsum import einsum
 from deepgrad.ops.elementwise import (
     abs,
     cos,
@@ -122,6 +123,7 @@ from deepgrad.ops.reductions import (
     sum,
     var,
 )
+from deepgrad.ops.scan import cumprod, cumsum
 from deepgrad.ops.shape import (
     broadcast_to,
     clone,
@@ -131,10 +133,13 @@ from deepgrad.ops.shape import (
     permute,
     reshape,
     squeeze,
+    tile,
     transpose,
     unsqueeze,
     view,
 )
+from deepgrad.ops.sorting import argsort, sort, topk
+from deepgrad.ops.vector_norm import norm
 from deepgrad.serialization import load_into, save
 from deepgrad.tensor import Tensor, bool_, float32, float64, int32, int64
 from deepgrad.train import callbacks, metrics
@@ -161,6 +166,7 @@ __all__ = [
     "arange",
     "argmax",
     "argmin",
+    "argsort",
     "bool_",
     "broadcast_to",
     "callbacks",
@@ -172,10 +178,13 @@ __all__ = [
     "concatenate",
     "contiguous",
     "cos",
+    "cumprod",
+    "cumsum",
     "data",
     "datasets",
     "detect_anomaly",
     "div",
+    "einsum",
     "elu",
     "empty",
     "enable_grad",
@@ -230,6 +239,7 @@ __all__ = [
     "neg",
     "nn",
     "no_grad",
+    "norm",
     "ones",
     "ones_like",
     "optim",
@@ -249,6 +259,7 @@ __all__ = [
     "sin",
     "softmax",
     "softplus",
+    "sort",
     "split",
     "sqrt",
     "squeeze",
@@ -258,6 +269,8 @@ __all__ = [
     "sum",
     "tanh",
     "tensor",
+    "tile",
+    "topk",
     "transpose",
     "unsqueeze",
     "var",

@@ -53,6 +53,12 @@ GRAD_CASES = [
     ("clone", (3, 4), lambda x: x.clone()),
     ("contiguous", (3, 4), lambda x: dg.contiguous(x) * x),
     ("chain", (2, 3, 4), lambda x: x.T.reshape(4, 6).unsqueeze(1).expand(4, 2, 6).flatten(0, 1)),
+    ("repeat", (2, 3), lambda x: x.repeat(2, 3)),
+    ("repeat-new-dims", (2, 3), lambda x: x.repeat((3, 1, 1, 2))),
+    ("repeat-zero", (2, 3), lambda x: (x.repeat(2, 0), x.repeat(1, 2))),
+    ("tile", (2, 3), lambda x: dg.tile(x, (2, 2))),
+    ("tile-fewer-dims", (2, 1, 3), lambda x: x.tile(2)),
+    ("tile-more-dims", (2, 3), lambda x: dg.tile(x, (2, 1, 3))),
 ]
 
 
@@ -105,6 +111,10 @@ PARITY_CASES = [
     ("broadcast_to", lambda m, x: m.broadcast_to(x.unsqueeze(0), (2, *x.shape))),
     ("clone", lambda m, x: m.clone(x.transpose(0, 1))),
     ("contiguous", lambda m, x: x.transpose(0, 2).contiguous()),
+    ("repeat", lambda m, x: x.repeat(2, 1, 3)),
+    ("repeat-new-dims", lambda m, x: x.transpose(0, 1).repeat((2, 1, 1, 2))),
+    ("tile", lambda m, x: m.tile(x, (2,))),
+    ("tile-method", lambda m, x: x.tile(1, 2, 1, 3)),
 ]
 
 
@@ -215,7 +225,7 @@ def test_contiguous():
 def test_float32_stays_float32():
     x = dg.randn(2, 3, requires_grad=True)
     for y in (x.reshape(3, 2), x.T, x.expand(2, 2, 3), x.T.contiguous(), x.flatten(),
-              x.clone(), x.unsqueeze(0).squeeze(0)):
+              x.clone(), x.unsqueeze(0).squeeze(0), x.repeat(2, 1), x.tile(3)):
         assert y.dtype == dg.float32
         x.grad = None
         y.backward(np.ones(y.shape, np.float32))
@@ -264,6 +274,14 @@ def test_float32_stays_float32():
     (lambda x: x.expand(-2, 3), ShapeError, r"expand: .* -2 is not allowed as a size"),
     (lambda x: dg.broadcast_to(x, (3, 3)), ShapeError,
      r"broadcast_to: cannot expand a tensor of shape \(2, 3\) to \(3, 3\): dimension 0"),
+    (lambda x: x.repeat(2), ShapeError,
+     r"^repeat: got 1 size \(2\) for a tensor of shape \(2, 3\); expected at least one per "
+     r"dimension \(2\)$"),
+    (lambda x: x.repeat(2, -1), ValueError,
+     r"^repeat: repetitions must be >= 0; got \(2, -1\)$"),
+    (lambda x: x.repeat(2, 1.5), TypeError, r"^repeat: sizes must be integers"),
+    (lambda x: dg.tile(x, (-1,)), ValueError, r"^tile: repetitions must be >= 0; got \(1, -1\)$"),
+    (lambda x: x.tile("a"), TypeError, r"^tile: dims must be integers"),
 ])
 def test_errors(fn, error, message):
     with pytest.raises(error, match=message):
@@ -278,6 +296,21 @@ def test_reshape_error_with_ambiguous_inferred_size():
 
 def test_methods_and_exports():
     for name in ("reshape", "view", "flatten", "squeeze", "unsqueeze", "permute", "transpose",
-                 "expand", "broadcast_to", "clone", "contiguous"):
+                 "expand", "broadcast_to", "clone", "contiguous", "tile"):
         assert callable(getattr(dg, name))
         assert callable(getattr(dg.Tensor, name))
+    # As in PyTorch, repeat is a Tensor method only.
+    assert callable(dg.Tensor.repeat)
+    assert not hasattr(dg, "repeat")
+
+
+def test_repeat_and_tile_copy_like_torch(torch):
+    array = np.arange(6).reshape(2, 3)
+    x = dg.tensor(array)
+    for fn in (lambda t: t.repeat(2, 1, 2), lambda t: t.repeat(0, 2), lambda t: t.repeat(1, 1),
+               lambda t: t.tile((2,)), lambda t: t.tile((3, 1, 1))):
+        y = fn(x)
+        np.testing.assert_array_equal(y.numpy(), fn(torch.tensor(array)).numpy())
+        assert not np.shares_memory(y.numpy(), x.numpy())
+    assert dg.tensor(1.5).repeat(()).shape == torch.tensor(1.5).repeat(()).shape == ()
+    assert dg.tensor(1.5).repeat(2, 3).shape == (2, 3)

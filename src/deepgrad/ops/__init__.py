@@ -13,15 +13,20 @@ from deepgrad.ops import (
     activations,
     arithmetic,
     compare,
+    einsum,
     elementwise,
     indexing,
     join,
     reductions,
+    scan,
     shape,
+    sorting,
+    vector_norm,
 )
 from deepgrad.tensor import Tensor
 
-FAMILIES = (arithmetic, elementwise, activations, reductions, shape, join, indexing, compare)
+FAMILIES = (arithmetic, elementwise, activations, reductions, shape, join, indexing, compare,
+            sorting, scan, vector_norm, einsum)
 
 for _family in FAMILIES:
     for _name, _fn in _family.METHODS.items():

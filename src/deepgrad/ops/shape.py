@@ -1,8 +1,9 @@
-"""Shape ops: reshape, view, flatten, squeeze, unsqueeze, permute, transpose, expand, clone.
+"""Shape ops: reshape, view, flatten, squeeze, unsqueeze, permute, transpose, expand, clone,
+repeat and tile.
 
-Except for ``clone`` and ``contiguous`` (and ``reshape`` of data whose layout forbids it), every op
-returns a NumPy view of its input, copying nothing, and its backward is the inverse reshape,
-transpose or broadcast of ``gy``.
+Except for ``clone``, ``contiguous``, ``repeat`` and ``tile`` (and ``reshape`` of data whose layout
+forbids it), every op returns a NumPy view of its input, copying nothing, and its backward is the
+inverse reshape, transpose or broadcast of ``gy``.
 """
 
 from __future__ import annotations
@@ -80,6 +81,25 @@ class Clone(Function):
     @staticmethod
     def backward(ctx, gy):
         return gy
+
+
+class Tile(Function):
+    """y = x repeated ``reps[i]`` times along dimension i (a copy), after x's shape is padded
+    with leading 1s to len(reps) dims;  gx = gy summed over the copies."""
+
+    @staticmethod
+    def forward(ctx, x, *, reps):
+        ctx.save(x_shape=x.shape, reps=reps)
+        return xp.tile(x, reps)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x_shape, reps = ctx.x_shape, ctx.reps
+        padded = (1,) * (len(reps) - len(x_shape)) + x_shape
+        # Dimension i of y, of size reps[i] * padded[i], splits into (copy, element of x).
+        split = [n for pair in zip(reps, padded) for n in pair]
+        copies = tuple(range(0, 2 * len(reps), 2))
+        return gy.reshape(split).sum(axis=copies).reshape(x_shape)
 
 
 def size_args(op: str, sizes: tuple, kind: str = "sizes") -> tuple[int, ...]:
@@ -252,7 +272,33 @@ def contiguous(x: Tensor) -> Tensor:
     return Clone.apply(x, order="C")
 
 
+def _tile(x: Tensor, reps: tuple[int, ...], op: str) -> Tensor:
+    if any(r < 0 for r in reps):
+        raise ValueError(f"{op}: repetitions must be >= 0; got {shape_str(reps)}")
+    return Tile.apply(x, reps=reps)
+
+
+def repeat(x: Tensor, *sizes: Any) -> Tensor:
+    """``x`` repeated ``sizes[i]`` times along dimension i (a copy, like ``torch.Tensor.repeat``);
+    sizes beyond x's dimensions add leading dimensions."""
+    reps = size_args("repeat", sizes)
+    if len(reps) < x.ndim:
+        raise ShapeError(f"repeat: got {len(reps)} size{'s' if len(reps) != 1 else ''} "
+                         f"{shape_str(reps)} for a tensor of shape {shape_str(x.shape)}; expected "
+                         f"at least one per dimension ({x.ndim})")
+    return _tile(x, reps, "repeat")
+
+
+def tile(x: Tensor, *dims: Any) -> Tensor:
+    """``x`` repeated ``dims[i]`` times along dimension i (a copy, like ``torch.tile``); fewer
+    dims than x has are padded with leading 1s, more add leading dimensions."""
+    reps = size_args("tile", dims, "dims")
+    return _tile(x, (1,) * (x.ndim - len(reps)) + reps, "tile")
+
+
 METHODS = {"reshape": reshape, "view": view, "flatten": flatten, "squeeze": squeeze,
            "unsqueeze": unsqueeze, "permute": permute, "transpose": transpose, "expand": expand,
-           "broadcast_to": broadcast_to, "clone": clone, "contiguous": contiguous}
-__all__ = list(METHODS)
+           "broadcast_to": broadcast_to, "clone": clone, "contiguous": contiguous,
+           "repeat": repeat, "tile": tile}
+# PyTorch has repeat as a Tensor method only.
+__all__ = [name for name in METHODS if name != "repeat"]

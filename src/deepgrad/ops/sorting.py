@@ -1,0 +1,124 @@
+"""Sorting: sort, argsort and topk along one dimension.
+
+The order is always stable: equal elements keep their order in the input (first occurrence first)
+in both directions, also with ``stable=False``, where PyTorch leaves the order of ties unspecified.
+The same holds for which of several equal elements ``topk`` picks and in what order. NaN sorts as
+larger than every number, as in PyTorch: last in ascending order, first in descending order and
+in the ``largest`` topk.
+
+Values are differentiable: their gradient goes back to the positions they came from. Indices are
+int64 and carry no gradient.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, NamedTuple
+
+from deepgrad.autograd import Function
+from deepgrad.backend import xp
+from deepgrad.errors import shape_str
+from deepgrad.ops.reductions import _axis, _check_tensor
+from deepgrad.tensor import Tensor, int64
+
+
+class ValuesIndices(NamedTuple):
+    """What ``sort`` and ``topk`` return, like ``torch.return_types.sort`` and ``.topk``."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _stable_order(x: Any, axis: int, descending: bool) -> Any:
+    """The int64 indices that sort ``x`` along ``axis``, ties in input order."""
+    if not descending:
+        order = xp.argsort(x, axis=axis, kind="stable")
+    else:
+        # Negating would overflow unsigned and minimum integers and keep NaN last. Sorting the
+        # reversed input ascending and reversing the result puts the largest (and NaN) first, and
+        # ties, reversed twice, back in input order.
+        reversed_order = xp.argsort(xp.flip(x, axis), axis=axis, kind="stable")
+        order = (x.shape[axis] - 1) - xp.flip(reversed_order, axis)
+    return order.astype(int64, copy=False)
+
+
+class Sort(Function):
+    """values, indices = the first ``k`` elements of x sorted along axis (all when k is None),
+    with their positions in x;  gx = gy at those positions, 0 elsewhere."""
+
+    non_differentiable_outputs = (1,)
+
+    @staticmethod
+    def forward(ctx, x, *, axis, descending, k):
+        # A 0-d tensor (axis None) sorts as the one element it holds.
+        x1, axis1 = (x.reshape(1), 0) if axis is None else (x, axis)
+        index = _stable_order(x1, axis1, descending)
+        if k is not None:
+            index = index[(slice(None),) * axis1 + (slice(0, k),)]
+        values = xp.take_along_axis(x1, index, axis=axis1)
+        ctx.save(index=index, axis=axis1, shape=x.shape)
+        out_shape = x.shape if axis is None else index.shape
+        return values.reshape(out_shape), index.reshape(out_shape)
+
+    @staticmethod
+    def backward(ctx, gy, g_indices):
+        index = ctx.index
+        gx = xp.zeros(ctx.shape, dtype=gy.dtype)
+        xp.put_along_axis(xp.atleast_1d(gx), index, gy.reshape(index.shape), axis=ctx.axis)
+        return gx
+
+
+def sort(x: Tensor, dim: int = -1, descending: bool = False, *,
+         stable: bool = False) -> ValuesIndices:
+    """``(values, indices)``: ``x`` sorted along ``dim`` and where each value came from.
+
+    Args:
+        x: the tensor to sort.
+        dim: the dimension to sort along.
+        descending: largest first (NaN first) instead of smallest first (NaN last).
+        stable: accepted for PyTorch compatibility; the order is always stable (ties keep their
+            input order).
+    """
+    _check_tensor(x, "sort")
+    values, indices = Sort.apply(x, axis=_axis(x, dim, "sort"), descending=descending, k=None)
+    return ValuesIndices(values, indices)
+
+
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, *,
+            stable: bool = False) -> Tensor:
+    """The int64 indices that sort ``x`` along ``dim`` (the ``indices`` of :func:`sort`; the
+    order is always stable)."""
+    _check_tensor(x, "argsort")
+    axis = _axis(x, dim, "argsort")
+    data = x.data
+    if axis is None:
+        return Tensor._make(xp.zeros((), dtype=int64))
+    return Tensor._make(_stable_order(data, axis, descending))
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True,
+         sorted: bool = True) -> ValuesIndices:
+    """``(values, indices)`` of the ``k`` largest (or with ``largest=False`` smallest) elements
+    along ``dim``.
+
+    Among equal elements the first in ``x`` is taken first. The values come in sorted order
+    (largest first, or smallest first); ``sorted=False`` returns that order too, which PyTorch
+    allows, as it leaves the order unspecified then.
+    """
+    _check_tensor(x, "topk")
+    axis = _axis(x, dim, "topk")
+    try:
+        k = operator.index(k)
+    except TypeError:
+        raise TypeError(f"topk: k must be an int; got {k!r}") from None
+    size = 1 if axis is None else x.shape[axis]
+    if not 0 <= k <= size:
+        raise ValueError(f"topk: k={k} is out of range for dimension {dim} of size {size} "
+                         f"(input shape {shape_str(x.shape)}); expected 0 <= k <= {size}")
+    # A 0-d tensor gives its element for k=0 too, as in PyTorch.
+    values, indices = Sort.apply(x, axis=axis, descending=largest, k=None if axis is None else k)
+    return ValuesIndices(values, indices)
+
+
+METHODS = {"sort": sort, "argsort": argsort, "topk": topk}
+__all__ = list(METHODS)
