@@ -108,6 +108,7 @@ from deepgrad.ops.join import (
     split,
     stack,
 )
+from deepgrad.ops.piecewise import prelu
 from deepgrad.ops.reductions import (
     amax,
     amin,
@@ -246,6 +247,7 @@ __all__ = [
     "pad",
     "permute",
     "pow",
+    "prelu",
     "rand",
     "randint",
     "randn",

@@ -26,8 +26,10 @@ from deepgrad.ops import (
     indexing,
     join,
     linear,
+    piecewise,
     reductions,
     shape,
+    smooth,
 )
 
 Converter = Callable[[Emitter], list]
@@ -128,6 +130,56 @@ def _softplus(e: Emitter) -> list:
 def _clamp(e: Emitter) -> list:
     dtype = _dtype_of(e)
     return [e.one("Clip", [e.input(0), e.input(1, dtype), e.input(2, dtype)])]
+
+
+def _relu6_of_shifted(e: Emitter, x: str) -> str:
+    # Clip(x + 3, 0, 6) rather than ONNX's HardSigmoid, whose x / 6 + 1/2 rounds differently
+    # and which onnxruntime has only for float32.
+    dtype = _dtype_of(e)
+    shifted = e.one("Add", [x, e.scalar(3, dtype)])
+    return e.one("Clip", [shifted, e.scalar(0, dtype), e.scalar(6, dtype)])
+
+
+def _hardsigmoid(e: Emitter) -> list:
+    return [e.one("Div", [_relu6_of_shifted(e, e.input(0)), e.scalar(6, _dtype_of(e))])]
+
+
+def _hardswish(e: Emitter) -> list:
+    x = e.input(0)
+    product = e.one("Mul", [x, _relu6_of_shifted(e, x)])
+    return [e.one("Div", [product, e.scalar(6, _dtype_of(e))])]
+
+
+def _prelu(e: Emitter) -> list:
+    # Relu(x) + w * Min(x, 0) is x where x > 0 and w * x elsewhere, exactly; deepgrad_runtime
+    # has no PRelu.
+    x, dtype = e.input(0), _dtype_of(e)
+    weight = e.one("Reshape", [e.input(1), e.ints(e.options["shape"], "shape")])
+    negative = e.one("Mul", [e.one("Min", [x, e.scalar(0, dtype)]), weight])
+    return [e.one("Add", [e.one("Relu", [x]), negative])]
+
+
+def _scaled_elu(e: Emitter) -> list:
+    # scale * (x if x > 0 else alpha * expm1(input_scale * x)), from operators deepgrad_runtime
+    # has (ONNX's Selu and Celu are each one case of it).
+    _, alpha, scale, input_scale = e.args
+    x, dtype = e.input(0), _dtype_of(e)
+    if input_scale == 1:
+        y = e.one("Elu", [x], alpha=float(alpha))
+    else:
+        z = e.one("Mul", [e.one("Min", [x, e.scalar(0, dtype)]), e.scalar(input_scale, dtype)])
+        if input_scale > 0:  # z <= 0, where Elu is alpha * expm1(z)
+            negative = e.one("Elu", [z], alpha=float(alpha))
+        else:
+            expm1 = e.one("Sub", [e.one("Exp", [z]), e.scalar(1, dtype)])
+            negative = e.one("Mul", [expm1, e.scalar(alpha, dtype)])
+        y = e.one("Add", [e.one("Relu", [x]), negative])
+    return [y if scale == 1 else e.one("Mul", [y, e.scalar(scale, dtype)])]
+
+
+def _mish(e: Emitter) -> list:
+    x = e.input(0)
+    return [e.one("Mul", [x, e.one("Tanh", [e.one("Softplus", [x])])])]
 
 
 # ------------------------------------------------------------------------------ reductions
@@ -277,6 +329,12 @@ CONVERTERS: dict[type, Converter] = {
     activations.SiLU: _silu,
     activations.Softplus: _softplus,
     activations.Clamp: _clamp,
+    piecewise.Hardtanh: _clamp,
+    piecewise.Hardsigmoid: _hardsigmoid,
+    piecewise.Hardswish: _hardswish,
+    piecewise.PReLU: _prelu,
+    smooth.ScaledELU: _scaled_elu,
+    smooth.Mish: _mish,
     reductions.Sum: _sum,
     reductions.Mean: _mean,
     reductions.Softmax: _softmax,

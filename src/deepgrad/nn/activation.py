@@ -1,9 +1,11 @@
-"""Activation layers: modules around the elementwise nonlinearities of ``deepgrad.ops``."""
+"""Activation layers: modules around the nonlinearities of ``deepgrad.ops``."""
 
 from __future__ import annotations
 
-from deepgrad.nn.module import Module
-from deepgrad.ops import activations, reductions
+from deepgrad.creation import empty
+from deepgrad.nn import init as initializers
+from deepgrad.nn.module import Module, Parameter, layer_error
+from deepgrad.ops import activations, piecewise, reductions, smooth
 from deepgrad.tensor import Tensor
 
 
@@ -105,4 +107,162 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
-__all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "SiLU", "Sigmoid", "Softmax", "Tanh"]
+class ReLU6(Module):
+    """y = min(max(x, 0), 6)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return piecewise.relu6(x)
+
+
+class Hardtanh(Module):
+    """y = min(max(x, min_val), max_val); the gradient is 0 on both boundaries."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val ({min_val}) cannot be greater than max_val "
+                             f"({max_val})")
+        self.min_val = min_val
+        self.max_val = max_val
+
+    def forward(self, x: Tensor) -> Tensor:
+        return piecewise.hardtanh(x, self.min_val, self.max_val)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class Hardsigmoid(Module):
+    """y = relu6(x + 3) / 6."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return piecewise.hardsigmoid(x)
+
+
+class Hardswish(Module):
+    """y = x * relu6(x + 3) / 6 (MobileNetV3)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return piecewise.hardswish(x)
+
+
+class PReLU(Module):
+    """y = x if x > 0 else weight * x, with a learned slope: one shared (``num_parameters=1``)
+    or one per channel (dimension 1 of the input), each starting at ``init``."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25) -> None:
+        super().__init__()
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, int) \
+                or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a positive int, got "
+                             f"{num_parameters!r}")
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(empty(num_parameters))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Set every slope back to ``init``."""
+        initializers.constant_(self.weight, self.init)
+
+    def forward(self, x: Tensor) -> Tensor:
+        channels = self.num_parameters
+        if channels > 1 and (x.ndim < 2 or x.shape[1] != channels):
+            raise layer_error(self, f"(N, {channels}, ...) with {channels} channels in "
+                              f"dimension 1", x.shape)
+        return piecewise.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class SELU(Module):
+    """y = scale * (x if x > 0 else alpha * (exp(x) - 1)), the self-normalizing constants."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return smooth.selu(x)
+
+
+class CELU(Module):
+    """y = x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        return smooth.celu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Mish(Module):
+    """y = x * tanh(softplus(x))."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return smooth.mish(x)
+
+
+class LogSigmoid(Module):
+    """y = log(sigmoid(x)), computed stably."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return smooth.logsigmoid(x)
+
+
+class Softsign(Module):
+    """y = x / (1 + |x|)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return smooth.softsign(x)
+
+
+class Softplus(Module):
+    """y = log(1 + exp(beta * x)) / beta, reverting to x where beta * x > threshold."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, x: Tensor) -> Tensor:
+        return activations.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class GLU(Module):
+    """y = a * sigmoid(b), a and b the halves of x along ``dim``.   (..., 2n) -> (..., n)."""
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        if -x.ndim <= self.dim < x.ndim and x.shape[self.dim] % 2:
+            raise layer_error(self, f"with an even size in dimension {self.dim}", x.shape)
+        return smooth.glu(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """y = softmax(-x) along ``dim``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return smooth.softmin(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+__all__ = ["CELU", "ELU", "GELU", "GLU", "SELU", "Hardsigmoid", "Hardswish", "Hardtanh",
+           "LeakyReLU", "LogSigmoid", "LogSoftmax", "Mish", "PReLU", "ReLU", "ReLU6", "SiLU",
+           "Sigmoid", "Softmax", "Softmin", "Softplus", "Softsign", "Tanh"]

@@ -19,6 +19,7 @@ from deepgrad.ops.elementwise import tanh
 from deepgrad.ops.embedding import embedding
 from deepgrad.ops.linear import linear
 from deepgrad.ops.norm import batch_norm, group_norm, layer_norm
+from deepgrad.ops.piecewise import hardsigmoid, hardswish, hardtanh, prelu, relu6
 from deepgrad.ops.pool import (
     adaptive_avg_pool2d,
     avg_pool1d,
@@ -27,6 +28,7 @@ from deepgrad.ops.pool import (
     max_pool2d,
 )
 from deepgrad.ops.reductions import log_softmax, softmax
+from deepgrad.ops.smooth import celu, glu, logsigmoid, mish, selu, softmin, softsign
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -35,6 +37,7 @@ __all__ = [
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "celu",
     "conv1d",
     "conv2d",
     "conv_transpose2d",
@@ -45,7 +48,11 @@ __all__ = [
     "elu",
     "embedding",
     "gelu",
+    "glu",
     "group_norm",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "huber_loss",
     "kl_div",
     "l1_loss",
@@ -53,15 +60,22 @@ __all__ = [
     "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
     "max_pool1d",
     "max_pool2d",
+    "mish",
     "mse_loss",
     "nll_loss",
+    "prelu",
     "relu",
+    "relu6",
+    "selu",
     "sigmoid",
     "silu",
     "smooth_l1_loss",
     "softmax",
+    "softmin",
     "softplus",
+    "softsign",
     "tanh",
 ]

@@ -17,6 +17,7 @@ from deepgrad.ops import (
     elementwise,
     indexing,
     join,
+    piecewise,
     reductions,
     scan,
     shape,
@@ -25,8 +26,8 @@ from deepgrad.ops import (
 )
 from deepgrad.tensor import Tensor
 
-FAMILIES = (arithmetic, elementwise, activations, reductions, shape, join, indexing, compare,
-            sorting, scan, vector_norm, einsum)
+FAMILIES = (arithmetic, elementwise, activations, piecewise, reductions, shape, join, indexing,
+            compare, sorting, scan, vector_norm, einsum)
 
 for _family in FAMILIES:
     for _name, _fn in _family.METHODS.items():
