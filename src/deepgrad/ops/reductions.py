@@ -110,10 +110,7 @@ class MaxDim(Function):
 
     @staticmethod
     def backward(ctx, gy, g_indices):
-        index = ctx.index
-        gx = xp.zeros(ctx.shape, dtype=gy.dtype)
-        xp.put_along_axis(xp.atleast_1d(gx), index, gy.reshape(index.shape), axis=ctx.axis)
-        return gx
+        return _scatter_to_indices(ctx, gy)
 
 
 class Var(Function):
@@ -224,6 +221,15 @@ class MaxMin(NamedTuple):
 
     values: Tensor
     indices: Tensor
+
+
+def _scatter_to_indices(ctx: Any, gy: Any) -> Any:
+    """The gradient of values picked at ``ctx.index`` along ``ctx.axis`` from an input of
+    ``ctx.shape``: gy at those positions, 0 elsewhere."""
+    index = ctx.index
+    gx = xp.zeros(ctx.shape, dtype=gy.dtype)
+    xp.put_along_axis(xp.atleast_1d(gx), index, gy.reshape(index.shape), axis=ctx.axis)
+    return gx
 
 
 def _check_tensor(x: Any, op: str) -> None:

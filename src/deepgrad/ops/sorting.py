@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import shape_str
-from deepgrad.ops.reductions import _axis, _check_tensor
+from deepgrad.ops.reductions import _axis, _check_tensor, _scatter_to_indices
 from deepgrad.tensor import Tensor, int64
 
 
@@ -62,10 +62,7 @@ class Sort(Function):
 
     @staticmethod
     def backward(ctx, gy, g_indices):
-        index = ctx.index
-        gx = xp.zeros(ctx.shape, dtype=gy.dtype)
-        xp.put_along_axis(xp.atleast_1d(gx), index, gy.reshape(index.shape), axis=ctx.axis)
-        return gx
+        return _scatter_to_indices(ctx, gy)
 
 
 def sort(x: Tensor, dim: int = -1, descending: bool = False, *,
