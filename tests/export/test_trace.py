@@ -139,6 +139,9 @@ def test_in_place_changes_are_refused():
 
 
 def test_fixed_batch_allows_batch_dependent_values_not_value_dependent_ones():
+    # Seeded: for about 1 in 13 random Linear layers the second run's input happens to leave
+    # every sign of the mask below unchanged, and nothing can detect the dependence.
+    dg.manual_seed(0)
     graph = trace(Head(lambda t: t.mean() + t / t.shape[0]), _x(2, 6), dynamic_batch=False)
     assert graph.outputs[0].shape == (2, 6)
     for batch in (1, 3):  # one example is scaled, several are reordered, to vary the values
