@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import assert_close, check_module_parity
+from helpers import assert_close, check_module_parity, check_parity
 
 import deepgrad as dg
 from deepgrad import nn
@@ -39,6 +39,28 @@ LAYERS = [
     (lambda: nn.LayerNorm(6), lambda t: t.nn.LayerNorm(6), (2, 4, 6)),
     (lambda: nn.LayerNorm((4, 6)), lambda t: t.nn.LayerNorm((4, 6)), (2, 4, 6)),
     (lambda: nn.GroupNorm(2, 4), lambda t: t.nn.GroupNorm(2, 4), (2, 4, 3, 3)),
+    (lambda: nn.AdaptiveMaxPool2d((3, 2)), lambda t: t.nn.AdaptiveMaxPool2d((3, 2)),
+     (2, 3, 7, 5)),
+    (lambda: nn.AdaptiveMaxPool2d(2), lambda t: t.nn.AdaptiveMaxPool2d(2), (3, 6, 6)),
+    (lambda: nn.InstanceNorm2d(3), lambda t: t.nn.InstanceNorm2d(3), (2, 3, 5, 5)),
+    (lambda: nn.InstanceNorm2d(3, affine=True, track_running_stats=True),
+     lambda t: t.nn.InstanceNorm2d(3, affine=True, track_running_stats=True), (2, 3, 4, 5)),
+    (lambda: nn.InstanceNorm2d(3, momentum=0.3, affine=True),
+     lambda t: t.nn.InstanceNorm2d(3, momentum=0.3, affine=True), (3, 4, 5)),
+    (lambda: nn.ZeroPad2d(2), lambda t: t.nn.ZeroPad2d(2), (2, 3, 4, 5)),
+    (lambda: nn.ConstantPad2d((1, 0, 2, -1), 0.5), lambda t: t.nn.ConstantPad2d((1, 0, 2, -1), 0.5),
+     (2, 3, 4, 5)),
+    (lambda: nn.ReflectionPad2d((1, 2, 3, 0)), lambda t: t.nn.ReflectionPad2d((1, 2, 3, 0)),
+     (2, 3, 4, 5)),
+    (lambda: nn.ReplicationPad2d(2), lambda t: t.nn.ReplicationPad2d(2), (3, 4, 5)),
+    (lambda: nn.CircularPad2d((1, 2, 0, 1)), lambda t: t.nn.CircularPad2d((1, 2, 0, 1)),
+     (2, 3, 4, 5)),
+    (lambda: nn.Upsample(scale_factor=2), lambda t: t.nn.Upsample(scale_factor=2), (2, 3, 4, 5)),
+    (lambda: nn.Upsample(size=(5, 9), mode="bilinear"),
+     lambda t: t.nn.Upsample(size=(5, 9), mode="bilinear"), (2, 3, 4, 6)),
+    (lambda: nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True),
+     lambda t: t.nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True),
+     (2, 3, 4, 5)),
 ]
 
 
@@ -159,3 +181,60 @@ def test_reprs():
     assert repr(nn.BatchNorm2d(8)) == \
         "BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
     assert repr(nn.MaxPool2d(2)).startswith("MaxPool2d(kernel_size=2")
+
+
+@pytest.mark.parametrize(("ours", "theirs"), [
+    (lambda: nn.AdaptiveMaxPool2d((2, 3)), lambda t: t.nn.AdaptiveMaxPool2d((2, 3))),
+    (lambda: nn.ZeroPad2d(1), lambda t: t.nn.ZeroPad2d(1)),
+    (lambda: nn.ConstantPad2d((1, 2, 3, 4), 0.5), lambda t: t.nn.ConstantPad2d((1, 2, 3, 4), 0.5)),
+    (lambda: nn.ReflectionPad2d(2), lambda t: t.nn.ReflectionPad2d(2)),
+    (lambda: nn.ReplicationPad2d((1, 0, 2, 0)), lambda t: t.nn.ReplicationPad2d((1, 0, 2, 0))),
+    (lambda: nn.CircularPad2d(1), lambda t: t.nn.CircularPad2d(1)),
+    (lambda: nn.Upsample(scale_factor=2), lambda t: t.nn.Upsample(scale_factor=2)),
+    (lambda: nn.Upsample(scale_factor=(2, 1.5)), lambda t: t.nn.Upsample(scale_factor=(2, 1.5))),
+    (lambda: nn.Upsample((3, 4), mode="bilinear", align_corners=True),
+     lambda t: t.nn.Upsample((3, 4), mode="bilinear", align_corners=True)),
+    (lambda: nn.CosineSimilarity(dim=0), lambda t: t.nn.CosineSimilarity(dim=0)),
+    (lambda: nn.PairwiseDistance(p=1.0), lambda t: t.nn.PairwiseDistance(p=1.0)),
+])
+def test_reprs_match_torch(torch, ours, theirs):
+    assert repr(ours()) == repr(theirs(torch))
+
+
+def test_instance_norm_layer():
+    # The repr of batch norm (torch 2.13 adds a bias=... entry that deepgrad's layers lack).
+    assert repr(nn.InstanceNorm2d(3)) == \
+        "InstanceNorm2d(3, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)"
+    assert list(nn.InstanceNorm2d(3).state_dict()) == []
+    layer = nn.InstanceNorm2d(2, track_running_stats=True)
+    layer(dg.randn(4, 2, 3, 3))
+    assert layer.num_batches_tracked.item() == 0  # as in PyTorch, only batch norm counts
+    assert not np.array_equal(layer.running_mean.numpy(), np.zeros(2))
+    with pytest.raises(dg.ShapeError, match=r"^InstanceNorm2d expects input \(N, 2, H, W\) or "
+                                            r"\(2, H, W\); got \(4, 3, 3, 3\)$"):
+        layer(dg.randn(4, 3, 3, 3))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_distance_layers_match_torch(torch, dtype):
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((2, 4, 5)).astype(dtype)
+    for ours, theirs in ((nn.CosineSimilarity(dim=0, eps=1e-6), torch.nn.CosineSimilarity(0, 1e-6)),
+                         (nn.PairwiseDistance(3.0, 1e-4, keepdim=True),
+                          torch.nn.PairwiseDistance(3.0, 1e-4, keepdim=True))):
+        check_parity(torch, ours, theirs, [a, b])
+
+
+def test_padding_and_upsample_layer_errors():
+    with pytest.raises(dg.ShapeError, match=r"^ReflectionPad2d expects input \(N, C, H, W\) or "
+                                            r"\(C, H, W\); got \(4, 5\)$"):
+        nn.ReflectionPad2d(1)(dg.randn(4, 5))
+    with pytest.raises(dg.ShapeError, match=r"'reflect' widths must be smaller than the size"):
+        nn.ReflectionPad2d(3)(dg.randn(1, 3, 3))
+    with pytest.raises(TypeError, match=r"^ZeroPad2d: padding must be an int or a tuple of 4 ints "
+                                        r"\(left, right, top, bottom\); got \(1, 2\)$"):
+        nn.ZeroPad2d((1, 2))
+    with pytest.raises(dg.ShapeError, match=r"^Upsample expects input \(N, C, H, W\); got "
+                                            r"\(3, 4, 5\)$"):
+        nn.Upsample(scale_factor=2)(dg.randn(3, 4, 5))
+    assert nn.functional.pad is dg.pad  # one implementation of every mode

@@ -26,8 +26,16 @@ from deepgrad.nn.activation import (
     Softsign,
     Tanh,
 )
-from deepgrad.nn.containers import ModuleDict, ModuleList, Residual, Sequential
+from deepgrad.nn.containers import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Residual,
+    Sequential,
+)
 from deepgrad.nn.conv import Conv1d, Conv2d, ConvTranspose2d, SeparableConv2d
+from deepgrad.nn.distance import CosineSimilarity, PairwiseDistance
 from deepgrad.nn.dropout import Dropout, Dropout2d
 from deepgrad.nn.embedding import Embedding
 from deepgrad.nn.flatten import Flatten, Identity, Unflatten
@@ -45,10 +53,25 @@ from deepgrad.nn.loss_modules import (
     SmoothL1Loss,
 )
 from deepgrad.nn.module import IncompatibleKeys, Module, Parameter
-from deepgrad.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
-from deepgrad.nn.pool import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from deepgrad.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from deepgrad.nn.padding import (
+    CircularPad2d,
+    ConstantPad2d,
+    ReflectionPad2d,
+    ReplicationPad2d,
+    ZeroPad2d,
+)
+from deepgrad.nn.pool import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from deepgrad.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from deepgrad.nn.summary import ModelSummary, summary
+from deepgrad.nn.upsample import Upsample
 
 __all__ = [
     "CELU",
@@ -60,16 +83,20 @@ __all__ = [
     "RNN",
     "SELU",
     "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
     "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "CircularPad2d",
+    "ConstantPad2d",
     "Conv1d",
     "Conv2d",
     "ConvTranspose2d",
     "CosineEmbeddingLoss",
+    "CosineSimilarity",
     "CrossEntropyLoss",
     "Dropout",
     "Dropout2d",
@@ -83,6 +110,7 @@ __all__ = [
     "HuberLoss",
     "Identity",
     "IncompatibleKeys",
+    "InstanceNorm2d",
     "KLDivLoss",
     "L1Loss",
     "LSTMCell",
@@ -101,10 +129,15 @@ __all__ = [
     "ModuleList",
     "NLLLoss",
     "PReLU",
+    "PairwiseDistance",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "RNNCell",
     "ReLU",
     "ReLU6",
+    "ReflectionPad2d",
+    "ReplicationPad2d",
     "Residual",
     "SeparableConv2d",
     "Sequential",
@@ -117,6 +150,8 @@ __all__ = [
     "Softsign",
     "Tanh",
     "Unflatten",
+    "Upsample",
+    "ZeroPad2d",
     "functional",
     "init",
     "summary",

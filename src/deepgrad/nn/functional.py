@@ -13,12 +13,17 @@ from deepgrad.nn.losses import (
     smooth_l1_loss,
 )
 from deepgrad.ops.activations import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus
+from deepgrad.ops.adaptive_pool import adaptive_max_pool2d
 from deepgrad.ops.conv import conv1d, conv2d, conv_transpose2d
+from deepgrad.ops.distance import cosine_similarity, normalize, pairwise_distance
 from deepgrad.ops.dropout import dropout, dropout2d
 from deepgrad.ops.elementwise import tanh
 from deepgrad.ops.embedding import embedding
+from deepgrad.ops.instance_norm import instance_norm
+from deepgrad.ops.join import pad
 from deepgrad.ops.linear import linear
 from deepgrad.ops.norm import batch_norm, group_norm, layer_norm
+from deepgrad.ops.one_hot import one_hot
 from deepgrad.ops.piecewise import hardsigmoid, hardswish, hardtanh, prelu, relu6
 from deepgrad.ops.pool import (
     adaptive_avg_pool2d,
@@ -28,10 +33,12 @@ from deepgrad.ops.pool import (
     max_pool2d,
 )
 from deepgrad.ops.reductions import log_softmax, softmax
+from deepgrad.ops.resample import interpolate
 from deepgrad.ops.smooth import celu, glu, logsigmoid, mish, selu, softmin, softsign
 
 __all__ = [
     "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
@@ -42,6 +49,7 @@ __all__ = [
     "conv2d",
     "conv_transpose2d",
     "cosine_embedding_loss",
+    "cosine_similarity",
     "cross_entropy",
     "dropout",
     "dropout2d",
@@ -54,6 +62,8 @@ __all__ = [
     "hardswish",
     "hardtanh",
     "huber_loss",
+    "instance_norm",
+    "interpolate",
     "kl_div",
     "l1_loss",
     "layer_norm",
@@ -66,6 +76,10 @@ __all__ = [
     "mish",
     "mse_loss",
     "nll_loss",
+    "normalize",
+    "one_hot",
+    "pad",
+    "pairwise_distance",
     "prelu",
     "relu",
     "relu6",

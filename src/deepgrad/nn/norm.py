@@ -1,4 +1,5 @@
-"""Normalization layers: BatchNorm1d/2d (with running statistics), LayerNorm, GroupNorm."""
+"""Normalization layers: BatchNorm1d/2d (with running statistics), InstanceNorm2d, LayerNorm,
+GroupNorm."""
 
 from __future__ import annotations
 
@@ -7,10 +8,36 @@ from typing import Any
 from deepgrad.creation import ones, zeros
 from deepgrad.nn.module import Module, Parameter, layer_error
 from deepgrad.ops import norm
+from deepgrad.ops.instance_norm import instance_norm
 from deepgrad.tensor import Tensor, int64
 
 
-class _BatchNorm(Module):
+class _NormBase(Module):
+    """The parameters and buffers that batch and instance normalization share: per-channel
+    ``weight`` and ``bias`` when ``affine``, and the running statistics when
+    ``track_running_stats`` (PyTorch's names, so state dicts match)."""
+
+    def __init__(self, num_features: int, eps: float, momentum: float, affine: bool,
+                 track_running_stats: bool) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = Parameter(ones(num_features)) if affine else None
+        self.bias = Parameter(zeros(num_features)) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features))
+            self.register_buffer("running_var", ones(num_features))
+            self.register_buffer("num_batches_tracked", zeros((), dtype=int64))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
     """Normalizes each channel by the batch's statistics while training (updating running
     averages), by the running averages in eval mode.
 
@@ -28,18 +55,7 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, track_running_stats: bool = True) -> None:
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = Parameter(ones(num_features)) if affine else None
-        self.bias = Parameter(zeros(num_features)) if affine else None
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features))
-            self.register_buffer("running_var", ones(num_features))
-            self.register_buffer("num_batches_tracked", zeros((), dtype=int64))
-        else:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(name, None)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self._ranks or x.shape[1] != self.num_features:
@@ -59,10 +75,6 @@ class _BatchNorm(Module):
         inference mode whatever ``training`` says)."""
         params = [p for p in (self.weight, self.bias) if p is not None]
         return bool(params) and not any(p.requires_grad for p in params)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -85,6 +97,29 @@ class BatchNorm2d(_BatchNorm):
 
     _ranks = (4,)
     _layout = "(N, {c}, H, W)"
+
+
+class InstanceNorm2d(_NormBase):
+    """Instance normalization of (N, C, H, W) or (C, H, W) inputs: each channel of each sample
+    normalized over its H x W positions (PyTorch's defaults: no affine parameters, no running
+    statistics).
+
+    With ``track_running_stats``, training updates running averages of the instances'
+    statistics and eval mode normalizes by them; ``num_batches_tracked`` stays 0, as in PyTorch.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = False, track_running_stats: bool = False) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats)
+
+    def forward(self, x: Tensor) -> Tensor:
+        c = self.num_features
+        if x.ndim not in (3, 4) or x.shape[-3] != c:
+            raise layer_error(self, f"(N, {c}, H, W) or ({c}, H, W)", x.shape)
+        batched = x if x.ndim == 4 else x.unsqueeze(0)
+        y = instance_norm(batched, self.running_mean, self.running_var, self.weight, self.bias,
+                          self.training or not self.track_running_stats, self.momentum, self.eps)
+        return y if x.ndim == 4 else y.squeeze(0)
 
 
 class LayerNorm(Module):
@@ -132,4 +167,4 @@ class GroupNorm(Module):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}"
 
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "InstanceNorm2d", "LayerNorm"]

@@ -1,4 +1,5 @@
-"""Pooling layers: max and average over windows, and adaptive (global) average pooling."""
+"""Pooling layers: max and average over windows, and adaptive (global) average and max
+pooling."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from deepgrad.nn.module import Module, layer_error
 from deepgrad.ops import pool
+from deepgrad.ops.adaptive_pool import adaptive_max_pool2d
 from deepgrad.tensor import Tensor
 
 
@@ -75,6 +77,22 @@ class AdaptiveAvgPool2d(_Pool):
         return f"output_size={self.output_size}"
 
 
+class AdaptiveMaxPool2d(_Pool):
+    """Max pooling to a fixed ``output_size`` (windows of unequal sizes when it does not divide
+    the input size); ``return_indices`` also returns each max's flat index in its plane."""
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x: Tensor) -> Any:
+        self._check(x)
+        return adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
 class MaxPool1d(_Pool):
     """Maximum over ``kernel_size`` windows.   (N, C, L) -> (N, C, L_out)."""
 
@@ -117,4 +135,11 @@ class AvgPool1d(_Pool):
                 f"padding={self.padding}")
 
 
-__all__ = ["AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "MaxPool1d", "MaxPool2d"]
+__all__ = [
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "MaxPool1d",
+    "MaxPool2d",
+]
