@@ -32,7 +32,7 @@ from deepgrad.grad_mode import no_grad
 from deepgrad.nn import functional as F
 from deepgrad.nn.module import Module
 from deepgrad.nn.utils import clip_grad_norm_
-from deepgrad.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
+from deepgrad.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from deepgrad.serialization import load_tree, save_tree
 from deepgrad.tensor import Tensor
 from deepgrad.train import metrics as metrics_module
@@ -83,8 +83,8 @@ class Trainer:
             computed over each epoch, on the training batches and on validation data.
         callbacks: ``Callback`` instances; a progress bar is added unless ``verbose=0``.
         scheduler: a ``dg.optim.lr_scheduler`` schedule, stepped after every epoch (after every
-            batch for ``OneCycleLR`` or with ``scheduler_interval="batch"``); ``ReduceLROnPlateau``
-            gets ``val_loss`` (or ``loss`` without validation data).
+            batch for ``OneCycleLR``, ``CyclicLR`` or with ``scheduler_interval="batch"``);
+            ``ReduceLROnPlateau`` gets ``val_loss`` (or ``loss`` without validation data).
         grad_clip: clip the gradients' global L2 norm to this before every step.
         verbose: 0 for silence, 1 for the progress bar.
     """
@@ -105,7 +105,8 @@ class Trainer:
             self.callbacks.append(ProgressBar())
         self.scheduler = scheduler
         if scheduler_interval is None:
-            scheduler_interval = "batch" if isinstance(scheduler, OneCycleLR) else "epoch"
+            scheduler_interval = "batch" if isinstance(scheduler, (OneCycleLR, CyclicLR)) \
+                else "epoch"
         if scheduler_interval not in ("epoch", "batch"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'batch'; got "
                              f"{scheduler_interval!r}")

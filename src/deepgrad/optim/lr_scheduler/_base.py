@@ -1,5 +1,6 @@
 """The base class of the schedules, and the schedules that follow a fixed rule from step to
-step: ``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``LinearLR`` and ``CosineAnnealingLR``."""
+step: ``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``LinearLR``, ``ConstantLR``,
+``PolynomialLR`` and ``CosineAnnealingLR``."""
 
 from __future__ import annotations
 
@@ -33,6 +34,22 @@ def _check_positive_int(scheduler: object, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{type(scheduler).__name__}: {name} must be a positive integer; got "
                          f"{value!r}")
+
+
+def _momentum_uses_beta1(scheduler: object, optimizer: Optimizer) -> bool:
+    """Whether cycling the momentum means cycling beta1 (Adam) rather than ``momentum``."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(f"{type(scheduler).__name__}: cycle_momentum=True needs an optimizer "
+                         f"with momentum or betas; {type(optimizer).__name__} has neither "
+                         "(pass cycle_momentum=False)")
+    return "betas" in optimizer.defaults
+
+
+def _set_momentum(group: dict[str, Any], use_beta1: bool, momentum: float) -> None:
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
 
 
 class LRScheduler:
@@ -85,12 +102,17 @@ class LRScheduler:
 
     def step(self) -> None:
         """Advance the schedule by one step (call it after ``optimizer.step()``)."""
+        self._count_step()
+        self._update_lr()
+
+    def _count_step(self) -> None:
+        """Count a call of ``step``, warning when the optimizer has not stepped yet."""
         if self._step_count == 1 and self.optimizer._step_count == 0:
+            # stacklevel 3: the user's call of step(), which called this.
             warnings.warn(f"{type(self).__name__}.step() was called before optimizer.step(): "
                           "call optimizer.step() first, else the first lr of the schedule is "
-                          "skipped", UserWarning, stacklevel=2)
+                          "skipped", UserWarning, stacklevel=3)
         self._step_count += 1
-        self._update_lr()
 
     def _update_lr(self, epoch: int | None = None) -> None:
         if epoch is None:
@@ -99,6 +121,9 @@ class LRScheduler:
         else:
             self.last_epoch = epoch
             values = self.closed_form_lr()
+        self._set_lrs(values)
+
+    def _set_lrs(self, values: list[float]) -> None:
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             group["lr"] = lr
         self._last_lr = self._lrs()
@@ -219,6 +244,61 @@ class LinearLR(LRScheduler):
         fraction = min(self.total_iters, self.last_epoch) / self.total_iters
         factor = self.start_factor + (self.end_factor - self.start_factor) * fraction
         return [base * factor for base in self.base_lrs]
+
+
+class ConstantLR(LRScheduler):
+    """Scale the lr by ``factor`` for the first ``total_iters`` steps, then restore it (a
+    constant warm-up)."""
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        # factor 0 is refused (PyTorch takes it) because restoring the lr divides by it.
+        if not 0 < factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in (0, 1]; got {factor}")
+        _check_positive_int(self, "total_iters", total_iters)
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        """The current lrs, times factor at step 0 and divided by it at ``total_iters``."""
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._lrs()
+        return [lr * (1.0 / self.factor) for lr in self._lrs()]
+
+    def closed_form_lr(self) -> list[float]:
+        """``base_lr * factor`` before ``total_iters``, ``base_lr`` from then on."""
+        return [base * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
+                for base in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """Decay the lr to 0 over ``total_iters`` steps as ``(1 - step / total_iters) ** power``,
+    then keep it there."""
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
+        _check_positive_int(self, "total_iters", total_iters)
+        if not power >= 0:
+            raise ValueError(f"PolynomialLR: power must be >= 0; got {power}")
+        self.total_iters = total_iters
+        self.power = power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        """The current lrs times the ratio of this step's decay to the previous one's."""
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._lrs()
+        ratio = ((1.0 - self.last_epoch / self.total_iters)
+                 / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [lr * ratio for lr in self._lrs()]
+
+    def closed_form_lr(self) -> list[float]:
+        """``base_lr * (1 - min(last_epoch, total_iters) / total_iters) ** power``."""
+        decay = (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+        return [base * decay for base in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):

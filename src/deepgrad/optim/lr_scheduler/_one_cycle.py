@@ -11,7 +11,9 @@ from deepgrad.optim.lr_scheduler._base import (
     LRScheduler,
     _check_optimizer,
     _check_positive_int,
+    _momentum_uses_beta1,
     _per_group,
+    _set_momentum,
 )
 from deepgrad.optim.optimizer import Optimizer
 
@@ -85,25 +87,15 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(f"OneCycleLR: cycle_momentum=True needs an optimizer with "
-                                 f"momentum or betas; {type(optimizer).__name__} has neither "
-                                 "(pass cycle_momentum=False)")
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _momentum_uses_beta1(self, optimizer)
             tops = _per_group(self, "max_momentum", optimizer, max_momentum)
             bases = _per_group(self, "base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
                 for top, base, group in zip(tops, bases, groups):
-                    self._set_momentum(group, top)
+                    _set_momentum(group, self.use_beta1, top)
                     group["max_momentum"] = top
                     group["base_momentum"] = base
         super().__init__(optimizer, last_epoch)
-
-    def _set_momentum(self, group: dict[str, Any], momentum: float) -> None:
-        if self.use_beta1:
-            group["betas"] = (momentum, *group["betas"][1:])
-        else:
-            group["momentum"] = momentum
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self.anneal_strategy == "cos":
@@ -127,7 +119,7 @@ class OneCycleLR(LRScheduler):
                     lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]],
                                             pct))
                     if self.cycle_momentum:
-                        self._set_momentum(group, self._anneal(
+                        _set_momentum(group, self.use_beta1, self._anneal(
                             group[phase["start_momentum"]], group[phase["end_momentum"]], pct))
                     break
                 start = end
