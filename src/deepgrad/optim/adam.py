@@ -10,6 +10,22 @@ from deepgrad.backend import xp
 from deepgrad.optim.optimizer import Optimizer
 
 
+def check_adam_group(optimizer: Optimizer, group: dict[str, Any], index: int,
+                     *nonnegative: str) -> None:
+    """lr, eps, weight_decay and the ``nonnegative`` keys >= 0, both betas in [0, 1) (a list
+    becomes a tuple, as a loaded state dict holds one)."""
+    for key in ("lr", "eps", "weight_decay", *nonnegative):
+        optimizer.check_number(group, index, key)
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"{type(optimizer).__name__}: betas must be a pair (beta1, beta2); got "
+                        f"{betas!r}")
+    group["betas"] = betas = tuple(betas)
+    for i, beta in enumerate(betas):
+        optimizer.check_number(group, index, "betas", high=1.0, high_open=True, value=beta,
+                               label=f"betas[{i}]")
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba): ``m = b1*m + (1-b1)*d``, ``v = b2*v + (1-b2)*d**2``,
     ``p -= lr * m_hat / (sqrt(v_hat) + eps)`` with the bias-corrected ``m_hat = m / (1-b1**t)``
@@ -40,16 +56,7 @@ class Adam(Optimizer):
 
     def check_group(self, group: dict[str, Any], index: int) -> None:
         """lr, eps, weight_decay >= 0 and both betas in [0, 1) (a list becomes a tuple)."""
-        for key in ("lr", "eps", "weight_decay"):
-            self.check_number(group, index, key)
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"{type(self).__name__}: betas must be a pair (beta1, beta2); got "
-                            f"{betas!r}")
-        group["betas"] = betas = tuple(betas)
-        for i, beta in enumerate(betas):
-            self.check_number(group, index, "betas", high=1.0, high_open=True, value=beta,
-                              label=f"betas[{i}]")
+        check_adam_group(self, group, index)
 
     def init_state(self, param: Any, group: dict[str, Any]) -> dict[str, Any]:
         """Step count 0 and zero averages (and the running maximum with amsgrad)."""
