@@ -15,11 +15,17 @@ def batch(shape=(6, 3, 9, 9), dtype=np.uint8, seed=0):
 
 ALL = [T.RandomCrop(7, padding=2), T.RandomHorizontalFlip(), T.RandomRotation(30),
        T.RandomRotation(30, interpolation="bilinear"), T.RandomErasing(p=1.0),
-       T.Compose([T.ToFloat(), T.Normalize(0.5, 0.25)])]
+       T.Compose([T.ToFloat(), T.Normalize(0.5, 0.25)]), T.RandomVerticalFlip(),
+       T.CenterCrop(5), T.CenterCrop((11, 4)), T.Pad(2, fill=3), T.Pad((1, 2), padding_mode="edge"),
+       T.Pad((1, 2, 3, 4), padding_mode="reflect"), T.Resize(5), T.Resize((4, 13), "nearest"),
+       T.RandomAffine(30, translate=(0.2, 0.1), scale=(0.8, 1.2), shear=(-10, 10, -5, 5)),
+       T.RandomAffine(20, scale=(0.9, 1.1), interpolation="bilinear", fill=9),
+       T.RandomResizedCrop(5), T.RandomResizedCrop((6, 8), interpolation="nearest"),
+       T.Lambda(lambda x: 255 - x)]
 
 
 @pytest.mark.parametrize("transform", ALL, ids=repr)
-@pytest.mark.parametrize("shape", [(6, 3, 9, 9), (6, 9, 9)])
+@pytest.mark.parametrize("shape", [(6, 3, 9, 9), (6, 9, 9), (1, 2, 9, 9)])
 def test_reproducible_and_leaves_the_input_alone(transform, shape):
     x = batch(shape)
     before = x.copy()
@@ -28,6 +34,10 @@ def test_reproducible_and_leaves_the_input_alone(transform, shape):
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(x, before)
     assert first.shape[:-2] == x.shape[:-2]
+    if not isinstance(transform, (T.Compose, T.Lambda)):
+        assert first.dtype == x.dtype          # uint8 in, uint8 out, as torchvision
+        first[...] = 0                         # the output is not a view of the input
+        np.testing.assert_array_equal(x, before)
 
 
 def test_without_rng_draws_from_deepgrads_generator():
@@ -202,6 +212,18 @@ def test_compose_shares_the_generator_and_checks_its_parts():
     np.testing.assert_array_equal(compose(x, rng_a), by_hand)
     with pytest.raises(TypeError, match="transform 1 is a int"):
         T.Compose([T.ToFloat(), 3])
+
+
+def test_lambda_applies_a_function_of_the_batch():
+    x = batch()
+    take_red = T.Lambda(lambda b: b[:, :1].copy())
+    np.testing.assert_array_equal(take_red(x), x[:, :1])
+    compose = T.Compose([take_red, T.ToFloat()])
+    np.testing.assert_array_equal(compose(x), x[:, :1] / np.float32(255))
+    assert repr(take_red) == "Lambda(fn=test_lambda_applies_a_function_of_the_batch.<locals>." \
+                             "<lambda>)"
+    with pytest.raises(TypeError, match="Lambda: fn must be callable; got int"):
+        T.Lambda(3)
 
 
 def test_batch_errors():

@@ -286,3 +286,16 @@ def test_validation_freq_must_name_epochs(freq):
     x, y = make_spiral(30, seed=0)
     with pytest.raises(ValueError, match="validation_freq must be an integer >= 1"):
         _trainer(_model()).fit((x, y), epochs=1, validation_data=(x, y), validation_freq=freq)
+
+
+def test_metrics_score_class_probability_targets_by_their_largest_class():
+    x, y = make_spiral(90, noise=0.2, seed=0)
+    soft = np.full((90, 3), 0.1, np.float32)
+    soft[np.arange(90), y] = 0.8  # as MixUp, CutMix or smoothed labels give them
+    model = _model()
+    trainer = dg.Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.0),
+                         verbose=0)  # lr 0: the weights stay, so the epoch's accuracy is known
+    history = trainer.fit((x, soft), epochs=1, batch_size=30, validation_data=(x, soft))
+    expected = trainer.evaluate((x, y))["accuracy"]
+    assert history.history["accuracy"] == [pytest.approx(expected)]
+    assert history.history["val_accuracy"] == [pytest.approx(expected)]

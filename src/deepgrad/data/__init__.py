@@ -10,6 +10,10 @@
                         transform=augment)
     for xb, yb in loader:    # NumPy arrays; xb augmented, yb untouched
         ...
+
+Label-mixing augmentations see the whole ``(x, y)`` batch: pass them as ``batch_transform``
+(``DataLoader(..., batch_transform=T.MixUp(0.2, num_classes=10))``); ``y`` then holds class
+probabilities (N, 10), which ``nn.CrossEntropyLoss`` accepts as targets.
 """
 
 from deepgrad.data import transforms

@@ -91,6 +91,9 @@ class DataLoader:
             ``(x, y)``, or the batch itself when it is one array), with the batch's generator:
             e.g. ``dg.data.transforms.Compose([...])``. It runs after the dataset's own
             transform, if the dataset has one.
+        batch_transform: ``batch_transform(batch, rng) -> batch`` applied to the whole batch
+            (e.g. ``(x, y)``) after ``transform``, with the same generator: for transforms
+            that change the labels too, e.g. ``dg.data.transforms.MixUp`` or ``CutMix``.
 
     Resuming: :meth:`state_dict` inside the loop records the epoch, the batches already
     given and the seed; after :meth:`load_state_dict` (on this or a new loader over the same
@@ -102,7 +105,8 @@ class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None,
                  collate_fn: Callable[[list], Any] | None = None, num_workers: int = 0,
-                 transform: Callable[[Any, Any], Any] | None = None) -> None:
+                 transform: Callable[[Any, Any], Any] | None = None,
+                 batch_transform: Callable[[Any, Any], Any] | None = None) -> None:
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError("DataLoader: dataset must have __getitem__ and __len__ (a "
                             f"dg.data.Dataset); got {type(dataset).__name__}")
@@ -113,7 +117,8 @@ class DataLoader:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, xp.integer))
                                  or seed < 0):
             raise ValueError(f"DataLoader: seed must be an integer >= 0 or None; got {seed!r}")
-        for name, fn in (("collate_fn", collate_fn), ("transform", transform)):
+        for name, fn in (("collate_fn", collate_fn), ("transform", transform),
+                         ("batch_transform", batch_transform)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"DataLoader: {name} must be callable; got {type(fn).__name__}")
         self.dataset = dataset
@@ -124,6 +129,7 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.num_workers = int(num_workers)
         self.transform = transform
+        self.batch_transform = batch_transform
         self._epoch = 0          # the next batch to give is batch _position of epoch _epoch
         self._position = 0
         self._ready = True       # whether the next loop starts there (else at the next epoch)
@@ -155,8 +161,11 @@ class DataLoader:
         else:
             collate = default_collate if self.collate_fn is None else self.collate_fn
             batch = collate([self.dataset[int(i)] for i in indices])
-        if self.transform is None:
-            return batch
+        if self.transform is not None:
+            batch = self._transformed(batch, rng)
+        return batch if self.batch_transform is None else self.batch_transform(batch, rng)
+
+    def _transformed(self, batch: Any, rng: Any) -> Any:
         if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], xp.ndarray):
             fields = [self.transform(batch[0], rng), *batch[1:]]
             return type(batch)(*fields) if hasattr(batch, "_fields") else type(batch)(fields)

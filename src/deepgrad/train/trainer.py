@@ -57,6 +57,16 @@ def _loss_fn(loss: Callable | str) -> Callable:
     return loss
 
 
+def _hard_labels(targets: Any, outputs: Any) -> Any:
+    """Class-probability targets (N, C) shaped as the outputs (MixUp, CutMix, label smoothing
+    done in the data) as the class each one weighs most, for the metrics; others unchanged."""
+    targets = np.asarray(targets)
+    if (targets.ndim == 2 and targets.shape[1] > 1 and targets.dtype.kind == "f"
+            and targets.shape == np.shape(outputs)):
+        return targets.argmax(1)
+    return targets
+
+
 def _check_validation_freq(freq: Any) -> int | frozenset[int]:
     def epoch_number(n: Any) -> bool:
         return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
@@ -278,8 +288,9 @@ class Trainer:
             result = self.train_step(batch)
             size = len(result["targets"])
             self._train_loss.update(result["loss"], size)
+            targets = _hard_labels(result["targets"], result["outputs"])
             for metric in self._train_metrics:
-                metric.update(result["outputs"], result["targets"])
+                metric.update(result["outputs"], targets)
             if self.scheduler is not None and self.scheduler_interval == "batch":
                 self.scheduler.step()
             self._epoch_seconds = time.perf_counter() - started
@@ -319,8 +330,9 @@ class Trainer:
             for batch in loader:
                 result = self.eval_step(batch)
                 loss.update(result["loss"], len(result["targets"]))
+                targets = _hard_labels(result["targets"], result["outputs"])
                 for metric in metrics:
-                    metric.update(result["outputs"], result["targets"])
+                    metric.update(result["outputs"], targets)
         finally:
             self.model.train(was_training)
         logs = {"loss": loss.result()}
