@@ -62,6 +62,9 @@ OPS: dict[str, frozenset[str]] = {name: frozenset(attrs) for name, attrs in {
     # The shape computations of exported models. ConstantOfShape's value is a one-element list
     # whose Python type gives the dtype: float -> float32, int -> int64, bool -> bool.
     "Shape": ("start", "end"), "ConstantOfShape": ("value",), "Expand": (),
+    # Running sums, sorting, contraction and repetition; Einsum's equation is a string.
+    "CumSum": ("exclusive", "reverse"), "TopK": ("axis", "largest", "sorted"),
+    "Einsum": ("equation",), "Tile": (),
 }.items()}
 
 # The dtypes a graph holds, by their number in ONNX's TensorProto (Cast's "to", ONNX files).

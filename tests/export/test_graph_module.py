@@ -36,7 +36,8 @@ def _lstm_weights(gates, directions, hidden, features):
             C(r(directions, 2 * gates * hidden)))
 
 
-# (id, op, inputs (array: graph input, C: initializer, None: left out), attributes, outputs)
+# (id, op, inputs (array: graph input, C: initializer, None: left out), attributes, outputs: a
+# count, or one ONNX type per output)
 CASES = [
     ("add-broadcast", "Add", [r(3, 4), r(4)], {}, 1),
     ("sub", "Sub", [r(3, 4), C(r(3, 1))], {}, 1),
@@ -124,6 +125,13 @@ CASES = [
     ("gather-axis1", "Gather", [r(3, 4, 2), C([[0, -1], [1, 2]])], {"axis": 1}, 1),
     ("gather-embedding", "Gather", [C(r(10, 4)), C([[1, 9, -2]])], {}, 1),
     ("expand", "Expand", [r(3, 1), C([2, 1, 4])], {}, 1),
+    ("cumsum", "CumSum", [r(3, 4), C(1)], {}, 1),
+    ("cumsum-exclusive-reverse", "CumSum", [r(3, 4), C(-2)], {"exclusive": 1, "reverse": 1}, 1),
+    ("topk", "TopK", [r(3, 5), C([2])], {}, (1, 7)),
+    ("topk-smallest-axis0", "TopK", [r(4, 3), C([3])], {"axis": 0, "largest": 0}, (1, 7)),
+    ("einsum", "Einsum", [r(2, 3, 4), C(r(4, 5))], {"equation": "bij,jk->bik"}, 1),
+    ("einsum-diagonal", "Einsum", [r(2, 3, 3)], {"equation": "...ii ->...i"}, 1),
+    ("tile", "Tile", [r(2, 3), C([2, 1])], {}, 1),
     ("lstm-bidirectional", "LSTM", [r(5, 3, 4), *_lstm_weights(4, 2, 6, 4),
                                     C([5, 2, 4], np.int32), r(2, 3, 6), r(2, 3, 6)],
      {"hidden_size": 6, "direction": "bidirectional"}, 3),
@@ -151,11 +159,12 @@ def _one_node_model(op, inputs, attrs, outputs, out_type=1):
             graph_inputs.append(helper.make_tensor_value_info(name, _ONNX_TYPES[value.dtype],
                                                               value.shape))
             feeds[name] = value
-    out_names = [f"out{i}" for i in range(outputs)]
+    out_types = list(outputs) if isinstance(outputs, tuple) else [out_type] * outputs
+    out_names = [f"out{i}" for i in range(len(out_types))]
     node = helper.make_node(op, names, out_names, name="the_node", **attrs)
     graph = helper.make_graph([node], "g", graph_inputs,
-                              [helper.make_tensor_value_info(n, out_type, None)
-                               for n in out_names], initializers)
+                              [helper.make_tensor_value_info(n, t, None)
+                               for n, t in zip(out_names, out_types)], initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     return onnx.shape_inference.infer_shapes(model), feeds  # the output shapes
 
@@ -256,6 +265,20 @@ def test_gradients_through_kernels_match_finite_differences():
     assert {name for name, _ in module.named_parameters()} == {"W", "R", "conv_w"}
     x = dg.tensor(rng.standard_normal((2, 2, 2, 2)), requires_grad=True)
     assert dg.gradcheck(lambda t: module(t), [x])
+
+
+def test_gradients_through_scan_sort_einsum_and_tile_match_finite_differences():
+    w = {"axis": np.array(1), "k": np.array([3]), "reps": np.array([1, 2]),
+         "m": rng.standard_normal((6, 4))}
+    nodes = [
+        Node("Tile", ["x", "reps"], ["t"]),
+        Node("CumSum", ["t", "axis"], ["c"], {"exclusive": 1, "reverse": 1}),
+        Node("Einsum", ["c", "m"], ["e"], {"equation": "bi,ij->bj"}),
+        Node("TopK", ["e", "k"], ["y", "indices"], {"largest": 0}),
+    ]
+    module = GraphModule(_graph(nodes, [("x", (2, 3), None)], w, ("y", "indices")))
+    x = dg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    assert dg.gradcheck(lambda t: module(t)[0], [x])
 
 
 def test_parameters_buffers_and_constants():

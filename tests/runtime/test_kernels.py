@@ -25,6 +25,7 @@ def i64(*values: int) -> np.ndarray:
 
 
 INT64_MAX, INT64_MIN = 2 ** 63 - 1, -(2 ** 63)
+TIES = rng.integers(-2, 3, (4, 6)).astype(np.float32)  # equal values: TopK orders by index
 
 # (id, op, inputs, attrs, indices of constant inputs, number of outputs)
 CASES = [
@@ -133,6 +134,22 @@ CASES = [
       rng.integers(0, 256, 4).astype(np.uint8)], {"axis": -1}, [1, 2], 1),
     ("dequantize-int32", "DequantizeLinear",
      [rng.integers(-1000, 1000, 6).astype(np.int32), np.float32(0.001)], {}, [1], 1),
+    ("cumsum", "CumSum", [f32(3, 4), i64(1)], {}, [1], 1),
+    ("cumsum-exclusive-reverse", "CumSum", [f32(3, 4), np.array(-1, np.int64)],
+     {"exclusive": 1, "reverse": 1}, [1], 1),
+    ("cumsum-exclusive", "CumSum", [f32(3, 4), np.array(0, np.int64)], {"exclusive": 1}, [], 1),
+    ("cumsum-int32-runtime-axis", "CumSum",
+     [np.arange(12, dtype=np.int32).reshape(3, 4), np.array(0, np.int32)], {}, [], 1),
+    ("topk", "TopK", [f32(3, 5), i64(2)], {}, [1], 2),
+    ("topk-smallest-axis0-ties", "TopK", [TIES, i64(3)], {"axis": 0, "largest": 0}, [], 2),
+    ("topk-all-ties", "TopK", [TIES, i64(6)], {"axis": -1}, [1], 2),
+    ("topk-int64", "TopK", [TIES.astype(np.int64), i64(2)], {}, [1], 2),
+    ("einsum-matmul", "Einsum", [f32(2, 3, 4), f32(4, 5)], {"equation": "bij,jk->bik"}, [1], 1),
+    ("einsum-ellipsis-diagonal", "Einsum", [f32(2, 3, 3)], {"equation": "...ii ->...i"}, [], 1),
+    ("einsum-implicit", "Einsum", [f32(3, 4), f32(4)], {"equation": "ij,j"}, [], 1),
+    ("einsum-transpose", "Einsum", [f32(2, 3)], {"equation": "ij->ji"}, [], 1),
+    ("tile", "Tile", [f32(2, 3), i64(2, 1)], {}, [1], 1),
+    ("tile-runtime-repeats", "Tile", [f32(2, 1, 3), i64(1, 3, 0)], {}, [], 1),
 ]
 
 
@@ -170,6 +187,30 @@ def test_integer_division_truncates_toward_zero():
 ])
 def test_bad_attributes_and_inputs_name_the_node(op, inputs, attrs, message):
     outputs = 2 if op == "Split" else 1
+    graph, feeds = one_node(op, inputs, attrs, outputs, constant=range(1, len(inputs)))
+    with pytest.raises(ValueError, match=message) as info:
+        outputs_of(graph, feeds)
+    assert f"({op} 'the_node')" in str(info.value)
+
+
+@pytest.mark.parametrize(("op", "inputs", "attrs", "outputs", "message"), [
+    ("CumSum", [f32(2, 3), np.array(2)], {}, 1, "axis 2 is out of range"),
+    ("CumSum", [f32(2, 3), i64(0, 1)], {}, 1, "CumSum's axis must hold one integer"),
+    ("CumSum", [f32(2, 3), i64(0)], {"reverse": 2}, 1,
+     r"attribute 'reverse' must be in \[0, 1\]"),
+    ("TopK", [f32(2, 3), i64(4)], {}, 2, "K=4 is out of range for axis -1 of size 3"),
+    ("TopK", [f32(2, 3), i64(1, 2)], {}, 2, "TopK's K must hold one integer"),
+    ("TopK", [f32(2, 3), i64(1)], {}, 1, "takes 2 outputs; got 1"),
+    ("Einsum", [f32(2, 3)], {}, 1, r"attribute 'equation' \(a string\) is required"),
+    ("Einsum", [f32(2, 3)], {"equation": "i*->i"}, 1, "may hold only letters"),
+    ("Einsum", [f32(2, 3), f32(3)], {"equation": "ij->i"}, 1, "has 1 operand terms"),
+    ("Einsum", [f32(2, 3)], {"equation": "ijk->i"}, 1, "do not fit an input of shape"),
+    ("Einsum", [f32(300), f32(300), f32(300), f32(300)], {"equation": "a,b,c,d->abcd"}, 1,
+     "refused as implausible"),
+    ("Tile", [f32(2, 3), i64(2)], {}, 1, "must be 2 counts >= 0"),
+    ("Tile", [f32(2, 3), i64(10 ** 5, 10 ** 5)], {}, 1, "refused as implausible"),
+])
+def test_scan_sort_einsum_and_tile_errors_name_the_node(op, inputs, attrs, outputs, message):
     graph, feeds = one_node(op, inputs, attrs, outputs, constant=range(1, len(inputs)))
     with pytest.raises(ValueError, match=message) as info:
         outputs_of(graph, feeds)

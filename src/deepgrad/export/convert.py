@@ -3,8 +3,9 @@
 A converter gets an :class:`~deepgrad.export.emit.Emitter` for one traced op and returns the
 value name of each of the op's outputs (None for an output nothing may read). This module holds
 the elementwise, shape, reduction and indexing ops; :mod:`deepgrad.export.convert_layers` the
-layers' fused ops (convolution, pooling, normalization, recurrent). ``CONVERTERS`` maps every
-exportable Function class to its converter.
+layers' fused ops (convolution, pooling, normalization, recurrent);
+:mod:`deepgrad.export.convert_tensor` norms, scans, sorting, einsum and repetition.
+``CONVERTERS`` maps every exportable Function class to its converter.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.export.convert_layers import LAYER_CONVERTERS
+from deepgrad.export.convert_tensor import TENSOR_CONVERTERS
 from deepgrad.export.emit import INT64_MAX, Emitter, data_of
 from deepgrad.ops import (
     activations,
@@ -349,12 +351,14 @@ CONVERTERS: dict[type, Converter] = {
     indexing.AdvancedIndex: _advanced_index,
     embedding.Embedding: _embedding,
     **LAYER_CONVERTERS,
+    **TENSOR_CONVERTERS,
 }
 # Ops whose options may differ between the two traces of a dynamic batch: their converters
 # write those options in a form that holds for any batch size.
 SHAPE_OPTIONS: dict[type, frozenset[str]] = {
     shape.Reshape: frozenset({"shape"}),
     shape.ReshapeCopy: frozenset({"shape"}),
+    shape.Expand: frozenset({"shape"}),
 }
 
 __all__ = ["CONVERTERS", "SHAPE_OPTIONS", "Converter"]

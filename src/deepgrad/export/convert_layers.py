@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.export.emit import Emitter
-from deepgrad.ops import conv, norm, pool, recurrent
+from deepgrad.ops import adaptive_pool, conv, norm, pool, recurrent
 
 # ONNX's gate blocks, as indices of PyTorch's blocks
 _GATE_ORDER = {"lstm": [0, 3, 1, 2], "gru": [1, 0, 2], "rnn_tanh": [0], "rnn_relu": [0]}
@@ -128,6 +128,23 @@ def _adaptive_avg_pool(e: Emitter) -> list:
     y = e.one("MatMul", [y, e.constant(cols.T, f"{hint}.cols")])
     counts = rows.sum(axis=1)[:, None] * cols.sum(axis=1)
     return [e.one("Div", [y, e.constant(counts, f"{hint}.counts")])]
+
+
+def _adaptive_max_pool(e: Emitter) -> list:
+    """Windows of unequal sizes (an output size that does not divide the input's; otherwise
+    the op is a MaxPool): deepgrad's own two stages, columns then rows, each the Max of one
+    Gather per window offset (a window shorter than the offset repeats its last element)."""
+    if e.options["return_indices"]:
+        raise e.fail("return_indices=True (the indices are not exported)")
+    ndim = len(e.shape(0))
+    y = e.input(0)
+    for axis, (starts, ends) in ((ndim - 1, e.options["cols"]), (ndim - 2, e.options["rows"])):
+        longest = int((ends - starts).max()) if starts.size else 1
+        taps = [e.one("Gather", [y, e.builder.cached_constant(
+            np.minimum(starts + offset, ends - 1).astype(np.int64), "positions")], axis=axis)
+            for offset in range(longest)]
+        y = taps[0] if len(taps) == 1 else e.one("Max", taps)
+    return [y]
 
 
 # ------------------------------------------------------------------------------ normalization
@@ -267,6 +284,7 @@ LAYER_CONVERTERS: dict[type, Callable[[Emitter], list]] = {
     pool.AvgPool: _avg_pool,
     pool.GlobalAvgPool: _global_avg_pool,
     pool.AdaptiveAvgPool: _adaptive_avg_pool,
+    adaptive_pool.AdaptiveMaxPool: _adaptive_max_pool,
     norm.BatchNorm: _batch_norm,
     norm.LayerNorm: _layer_norm,
     norm.GroupNorm: _group_norm,

@@ -19,14 +19,15 @@ from typing import Any
 import numpy as np
 
 from deepgrad.errors import ShapeError, shape_str
-from deepgrad.export import graph_ops, graph_ops_shape, graph_ops_spatial
+from deepgrad.export import graph_ops, graph_ops_shape, graph_ops_spatial, graph_ops_tensor
 from deepgrad.export.graph_ops import Kernel
 from deepgrad.grad_mode import no_grad
 from deepgrad.nn.module import Module, Parameter
 from deepgrad.tensor import Tensor
 from deepgrad_runtime.graph import Graph, Node, Value
 
-_TABLES = (graph_ops.KERNELS, graph_ops_spatial.KERNELS, graph_ops_shape.KERNELS)
+_TABLES = (graph_ops.KERNELS, graph_ops_spatial.KERNELS, graph_ops_shape.KERNELS,
+           graph_ops_tensor.KERNELS)
 KERNELS: dict[str, Kernel] = {op: fn for table in _TABLES for op, fn in table.kernels.items()}
 ARRAY_KERNELS = frozenset(op for table in _TABLES for op in table.array_ops)
 

@@ -2,7 +2,7 @@
 semantics) computed with deepgrad's differentiable ops. This module holds the kernel tables and
 their helpers, and the elementwise, linear algebra, quantization, normalization and recurrent
 kernels; ``graph_ops_spatial`` has convolution and pooling, ``graph_ops_shape`` the shape
-operators and Cast.
+operators and Cast, ``graph_ops_tensor`` CumSum, TopK, Einsum and Tile.
 
 A kernel gets the module's mode (``training``), the node and its input values, and returns its
 output value, or a tuple with one value per output. A value is a Tensor, or a NumPy array for a

@@ -216,7 +216,8 @@ def _build(model: Module, first: tuple, second: tuple, dynamic_batch: bool) -> G
             if name is not None:
                 builder.bind(out, name)
     graph_outputs = [Value(name, _shape(t.data, t2.data), str(t.data.dtype))
-                     for name, t, t2 in zip(_outputs(builder, outputs), outputs, outputs2)]
+                     for name, t, t2 in zip(_outputs(builder, outputs, outputs2, advice),
+                                            outputs, outputs2)]
     metadata = {"producer": "deepgrad", "model": type(model).__name__}
     return Graph(graph_inputs, graph_outputs, builder.nodes, builder.initializers,
                  metadata).check()
@@ -249,15 +250,20 @@ def _check_same_arguments(op: TracedOp, op2: TracedOp, advice: str) -> None:
                           f"x.shape or x.item()?){advice}")
 
 
-def _outputs(builder: GraphBuilder, outputs: list[Tensor]) -> list[str]:
+def _outputs(builder: GraphBuilder, outputs: list[Tensor], outputs2: list[Tensor],
+             advice: str) -> list[str]:
     """The names of the graph outputs, ``output`` or ``output<k>``: the value is renamed, or
     copied by an Identity where it is an input, a constant or an earlier output."""
     produced = {name for node in builder.nodes for name in node.outputs}
     names: list[str] = []
     renames: dict[str, str] = {}
-    for k, t in enumerate(outputs):
+    for k, (t, t2) in enumerate(zip(outputs, outputs2)):
         name = builder.lookup(t)
         if name is None:
+            if not same(t.data, t2.data):
+                raise ExportError(f"the model's output {k} was computed outside the traced ops "
+                                  f"(by NumPy, a comparison or a cast) from the input, so it "
+                                  f"would be written as a constant{advice}")
             name = builder.constant(t.data, "output_constant")
             builder.bind(t, name)
         target = builder.unique("output" if len(outputs) == 1 else f"output{k}")

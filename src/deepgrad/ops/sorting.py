@@ -86,11 +86,8 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False, *,
     """The int64 indices that sort ``x`` along ``dim`` (the ``indices`` of :func:`sort`; the
     order is always stable)."""
     _check_tensor(x, "argsort")
-    axis = _axis(x, dim, "argsort")
-    data = x.data
-    if axis is None:
-        return Tensor._make(xp.zeros((), dtype=int64))
-    return Tensor._make(_stable_order(data, axis, descending))
+    # Through Sort, so that an export traces it (as TopK) like sort's indices.
+    return Sort.apply(x, axis=_axis(x, dim, "argsort"), descending=descending, k=None)[1]
 
 
 def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True,

@@ -13,6 +13,7 @@ from deepgrad_runtime.kernels import (  # noqa: F401 - importing a family regist
     norm,
     pool,
     recurrent,
+    scan_sort,
     shape,
 )
 from deepgrad_runtime.kernels.base import IN_PLACE, KERNELS, Kernel, Workspace

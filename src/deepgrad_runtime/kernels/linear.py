@@ -1,4 +1,5 @@
-"""Matrix products and linear quantization: Gemm, MatMul, QuantizeLinear, DequantizeLinear.
+"""Matrix products and linear quantization: Gemm, MatMul, Einsum, QuantizeLinear,
+DequantizeLinear.
 
 Gemm folds alpha into a constant B and beta into a constant C once, at load time. Quantization
 follows ONNX (opset 13): per-tensor (a scalar scale) or per-axis (a 1-d scale along ``axis``),
@@ -7,6 +8,8 @@ round half to even, saturate to the zero point's integer type (uint8 when it is 
 
 from __future__ import annotations
 
+import math
+import string
 from typing import Any
 
 import numpy as np
@@ -18,6 +21,7 @@ from deepgrad_runtime.kernels.base import (
     Kernel,
     Workspace,
     arity,
+    check_size,
     given,
     register,
 )
@@ -70,6 +74,70 @@ def _gemm(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
 def _matmul(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     arity(node, (2, 2))
     return np.matmul
+
+
+_SUBSCRIPTS = frozenset(string.ascii_letters)
+
+
+def _einsum_terms(equation: str, operands: int) -> tuple[list[str], str | None]:
+    """The subscripts of each operand and of the output (None when implicit), spaces removed;
+    ValueError for a malformed equation."""
+    compact = equation.replace(" ", "")
+    lhs, arrow, rhs = compact.partition("->")
+    terms = lhs.split(",")
+    for term in [*terms, rhs]:
+        rest = term.replace("...", "", 1)
+        if not set(rest) <= _SUBSCRIPTS:
+            raise ValueError(f"equation {equation!r}: subscripts {term!r} may hold only letters "
+                             f"and one '...'")
+    if len(terms) != operands:
+        raise ValueError(f"equation {equation!r} has {len(terms)} operand terms, but the node "
+                         f"has {operands} inputs")
+    return terms, rhs if arrow else None
+
+
+def _einsum_size(terms: list[str], output: str | None, shapes: list[tuple[int, ...]]) -> int:
+    """At most how many elements the output has (the size guard)."""
+    sizes: dict[str, int] = {}
+    batch: tuple[int, ...] = ()
+    for term, shape in zip(terms, shapes):
+        named = term.replace("...", "")
+        extra = len(shape) - len(named)
+        if extra < 0 or (extra and "..." not in term):
+            raise ValueError(f"subscripts {term!r} do not fit an input of shape {shape}")
+        at = term.find("...")
+        if at >= 0:
+            batch = np.broadcast_shapes(batch, shape[at:at + extra])
+            shape = shape[:at] + shape[at + extra:]
+        for letter, size in zip(named, shape):
+            sizes[letter] = max(sizes.get(letter, 1), size)
+    if output is None:
+        letters = "".join(terms)
+        output = "..." + "".join(c for c in sizes if letters.count(c) == 1)
+    count = math.prod(sizes.get(c, 1) for c in output.replace("...", ""))
+    return count * math.prod(batch) if "..." in output else count
+
+
+@register("Einsum")
+def _einsum(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """The sum of products in Einstein notation (NumPy's einsum has ONNX's semantics)."""
+    arity(node, (1, 2 ** 31))
+    equation = node.attrs.get("equation")
+    if not isinstance(equation, str):
+        raise ValueError(f"attribute 'equation' (a string) is required; got {equation!r}")
+    terms, output = _einsum_terms(equation, len(node.inputs))
+    compact = equation.replace(" ", "")
+
+    def einsum(*xs: np.ndarray) -> np.ndarray:
+        if len({x.dtype for x in xs}) > 1:
+            raise ValueError(f"the inputs must have one type; got {[str(x.dtype) for x in xs]}")
+        check_size("the output", _einsum_size(terms, output, [x.shape for x in xs]),
+                   sum(x.size for x in xs))
+        y = np.einsum(compact, *xs, optimize=len(xs) > 1)
+        # One operand and nothing summed: NumPy returns a view, which must not be shared.
+        return y.copy() if any(np.may_share_memory(y, x) for x in xs) else y
+
+    return einsum
 
 
 def along_axis(value: np.ndarray, shape: tuple[int, ...], axis: int, what: str) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Kernels that move, select or sum values without arithmetic on each: Flatten, Reshape,
-Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, ReduceMean and ReduceSum, and the
-shape computations of exported models: Shape, ConstantOfShape and Expand.
+Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, Tile, ReduceMean and ReduceSum, and
+the shape computations of exported models: Shape, ConstantOfShape and Expand.
 
 Axes, shapes and slice bounds are inputs (opset 13 style); when they are initializers they are
 parsed once at load time. ReduceMean also takes its axes as an attribute (opset 17's form).
@@ -213,6 +213,23 @@ def _gather(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
         return np.take(x, indices, axis=axis)
 
     return gather
+
+
+@register("Tile")
+def _tile(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """The input repeated ``repeats[i]`` times along each dimension i."""
+    arity(node, (2, 2))
+    fixed = const_ints(consts, 1, "Tile's repeats")
+
+    def tile(x: np.ndarray, repeats: np.ndarray) -> np.ndarray:
+        reps = fixed if fixed is not None else ints_of(repeats, "Tile's repeats")
+        if len(reps) != x.ndim or any(r < 0 for r in reps):
+            raise ValueError(f"repeats {reps} must be {x.ndim} counts >= 0, one per dimension "
+                             f"of the input of shape {x.shape}")
+        check_size("the output", x.size * math.prod(reps), x.size)
+        return np.tile(x, reps)
+
+    return tile
 
 
 @register("ReduceMean", "ReduceSum")
