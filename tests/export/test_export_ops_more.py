@@ -81,6 +81,11 @@ CASES = [
     ("normalize-p1", lambda: Net(lambda x: F.normalize(x, p=1, dim=-1)), (2, 6), _spread, True),
     ("cosine-similarity", lambda: Net(lambda x: F.cosine_similarity(x[:, :3], x[:, 3:])), (6,),
      _spread, True),
+    # The norms' clamp to eps is in the graph: 0, not NaN. (Values only: an imported graph
+    # differentiates the norm as Sqrt(ReduceSum(x * x)), infinite at 0.)
+    ("cosine-similarity-zero-vectors",
+     lambda: Net(lambda x: F.cosine_similarity(F.relu(x[:, :3] - 9), x[:, 3:]), linear=False),
+     (6,), _ties, False),
     ("cosine-similarity-broadcast",
      lambda: Net(lambda x: F.cosine_similarity(x, x[:, :1], dim=-1)), (3, 6), _spread, True),
     ("pairwise-distance", lambda: Net(lambda x: F.pairwise_distance(x[:, :3], x[:, 3:])),

@@ -22,6 +22,7 @@ from deepgrad.export.emit import INT64_MAX, Emitter, data_of
 from deepgrad.ops import (
     activations,
     arithmetic,
+    distance,
     dropout,
     elementwise,
     embedding,
@@ -331,6 +332,7 @@ CONVERTERS: dict[type, Converter] = {
     activations.SiLU: _silu,
     activations.Softplus: _softplus,
     activations.Clamp: _clamp,
+    distance.AtLeast: _clamp,
     piecewise.Hardtanh: _clamp,
     piecewise.Hardsigmoid: _hardsigmoid,
     piecewise.Hardswish: _hardswish,

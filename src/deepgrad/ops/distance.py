@@ -7,6 +7,7 @@ vector, as PyTorch's), so backward needs no code of its own here.
 
 from __future__ import annotations
 
+from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops._util import normalize_dim
@@ -27,14 +28,22 @@ def _common_shape(op: str, x1: Tensor, x2: Tensor) -> tuple[int, ...]:
                          "counted from the last, must be equal or 1)") from None
 
 
+class AtLeast(Function):
+    """y = max(x, low);  gx = gy everywhere. PyTorch clamps the norms of cosine_similarity in
+    place without recording it, so their gradient is the norm's even where the clamp acts; as a
+    Function (``high`` is always None) the clamp is traced and exports as ONNX's Clip."""
+
+    @staticmethod
+    def forward(ctx, x, low, high):
+        return xp.maximum(x, xp.asarray(low, dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy, None, None
+
+
 def _at_least(length: Tensor, eps: float) -> Tensor:
-    """``length`` raised to at least ``eps`` in value but not in gradient: PyTorch clamps the
-    norms of cosine_similarity in place without recording it, so their gradient is the norm's
-    even where the clamp is active."""
-    short = length.data < eps
-    if not short.any():
-        return length
-    return length + xp.where(short, eps - length.data, 0).astype(length.dtype)
+    return AtLeast.apply(length, eps, None)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
