@@ -1,5 +1,5 @@
-"""ONNX export of norm (and normalize, cosine_similarity, pairwise_distance), cumsum, cumprod,
-sort, topk, einsum, tile / repeat / expand and adaptive_max_pool2d: each model passes
+"""ONNX export of casts, norm (and normalize, cosine_similarity, pairwise_distance), cumsum,
+cumprod, sort, topk, einsum, tile / repeat / expand and adaptive_max_pool2d: each model passes
 onnx.checker (full check); onnxruntime, ``deepgrad_runtime`` and the file imported back
 (``from_onnx``) match deepgrad in float32 and float64 at batch sizes 1 and 5; the imported
 module's input gradient matches deepgrad's where the op is differentiable. The ops that cannot
@@ -110,6 +110,8 @@ CASES = [
                                          linear=False), (8,), _ties, True),
     ("sort-batch-axis", lambda: Net(lambda x: tuple(dg.sort(x, 0))), (6,), _spread, True),
     ("topk", lambda: Net(lambda x: tuple(dg.topk(x, 3))), (6,), _spread, True),
+    ("cast-float64", lambda: Net(lambda x: x.double() * 2, linear=False), (6,), _spread, True),
+    ("cast-int64", lambda: Net(lambda x: (x * 3).long()), (6,), _spread, False),
     ("argsort-ties", lambda: Net(lambda x: dg.argsort(x, 1, descending=True), linear=False),
      (8,), _ties, False),
     ("topk-smallest-ties", lambda: Net(lambda x: tuple(dg.topk(x, 4, 1, largest=False)),
@@ -240,3 +242,10 @@ def test_what_cannot_export_says_why(tmp_path, fn, op, message):
 def test_untraced_ops_are_refused(tmp_path, fn):
     with pytest.raises(ExportError):
         to_onnx(Net(fn), np.ones((2, 6), np.float32), tmp_path / "m.onnx")
+
+
+def test_a_weight_read_by_einsum_imports_as_a_parameter(tmp_path):
+    dg.manual_seed(0)
+    path = to_onnx(Einsum("bi,oi->bo", (4, 6)), np.ones((2, 6), np.float32), tmp_path / "e.onnx")
+    imported = from_onnx(path)
+    assert imported.initializer_names["weight"] in dict(imported.named_parameters())

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from deepgrad.export.emit import Emitter, data_of
-from deepgrad.ops import einsum, scan, shape, sorting, vector_norm
+from deepgrad.ops import einsum, elementwise, scan, shape, sorting, vector_norm
 from deepgrad_runtime.graph import ONNX_DTYPES
 
 # ONNX's number of each dtype (Cast's "to")
@@ -161,7 +161,16 @@ def _expand(e: Emitter) -> list:
     return [e.one("Expand", [e.input(0), e.ints(target, "shape")])]
 
 
+def _cast(e: Emitter) -> list:
+    dtype = np.dtype(e.args[1])
+    if dtype not in _ONNX_CODES:
+        raise e.fail(f"the graph format has no {dtype} (it holds "
+                     f"{', '.join(ONNX_DTYPES.values())})")
+    return [e.one("Cast", [e.input(0)], to=_ONNX_CODES[dtype])]
+
+
 TENSOR_CONVERTERS: dict[type, Callable[[Emitter], list]] = {
+    elementwise.Cast: _cast,
     vector_norm.Norm: _norm,
     scan.Cumsum: _cumsum,
     scan.Cumprod: _cumprod,

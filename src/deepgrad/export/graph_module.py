@@ -37,6 +37,8 @@ _WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
     "BatchNormalization": (1, 2), "LayerNormalization": (1, 2), "InstanceNormalization": (1, 2),
     "LSTM": (1, 2, 3), "GRU": (1, 2, 3), "RNN": (1, 2, 3), "Gather": (0,),
 }
+# Operators any of whose float initializer inputs is a weight (Einsum "bi,oi->bo").
+_WEIGHT_OPERANDS = frozenset({"Einsum"})
 # A bias or scale written as an elementwise op: a non-scalar float operand is a weight (a scalar
 # is a constant of the formula, such as the 0.5 of GELU).
 _ELEMENTWISE = frozenset({"Add", "Sub", "Mul", "Div"})
@@ -81,7 +83,7 @@ def _weights(graph: Graph) -> set[str]:
         if node.op in _REARRANGING and weights.intersection(node.outputs):
             weights.update(node.inputs if node.op == "Concat" else node.inputs[:1])
         for k, name in enumerate(node.inputs):
-            if k in _WEIGHT_INPUTS.get(node.op, ()) or (
+            if k in _WEIGHT_INPUTS.get(node.op, ()) or node.op in _WEIGHT_OPERANDS or (
                     node.op in _ELEMENTWISE and name in arrays and arrays[name].size > 1):
                 weights.add(name)
     return weights
