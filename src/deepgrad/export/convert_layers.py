@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.export.emit import Emitter
-from deepgrad.ops import adaptive_pool, conv, norm, pool, recurrent
+from deepgrad.ops import _pool_args, adaptive_pool, conv, norm, pool, recurrent
 
 # ONNX's gate blocks, as indices of PyTorch's blocks
 _GATE_ORDER = {"lstm": [0, 3, 1, 2], "gru": [1, 0, 2], "rnn_tanh": [0], "rnn_relu": [0]}
@@ -55,7 +55,7 @@ def _windows(e: Emitter) -> list:
     (N, C, *spatial): its batched form is all that ONNX's pooling operators take."""
     rows, cols = e.options["rows"], e.options["cols"]
     # A 1-D pooling runs as a 2-D one whose rows are this shared placeholder.
-    windows = [cols] if rows is pool._NO_WINDOW else [rows, cols]
+    windows = [cols] if rows is _pool_args._NO_WINDOW else [rows, cols]
     if len(e.shape(0)) != len(windows) + 2:
         raise e.fail(f"ONNX pools a batch (N, C, {'L' if len(windows) == 1 else 'H, W'}); "
                      f"this input {e.shape(0)} is one unbatched example")

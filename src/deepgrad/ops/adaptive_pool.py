@@ -17,7 +17,8 @@ from typing import Any
 
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
-from deepgrad.ops.pool import MaxPool, _check_input, _Window
+from deepgrad.ops._pool_args import _adaptive_size, _check_input, _Window
+from deepgrad.ops.pool import MaxPool
 from deepgrad.tensor import Tensor
 
 
@@ -78,19 +79,6 @@ class AdaptiveMaxPool(Function):
         return gx.astype(gy.dtype, copy=False).reshape(shape)
 
 
-def _output_size(op: str, output_size: Any, height: int, width: int) -> tuple[int, int]:
-    """(out_h, out_w) from an int, a pair, or None for an input size."""
-    sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
-    valid = len(sizes) == 2 and all(
-        s is None or (isinstance(s, (int, xp.integer)) and not isinstance(s, bool) and s >= 0)
-        for s in sizes)
-    if not valid:
-        raise ValueError(f"{op}: output_size must be an int or a pair of non-negative ints (or "
-                         f"None to keep an input size); got {output_size!r}")
-    return (height if sizes[0] is None else int(sizes[0]),
-            width if sizes[1] is None else int(sizes[1]))
-
-
 def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
     """2-D max pooling to a fixed output size (PyTorch's ``F.adaptive_max_pool2d``).
 
@@ -103,7 +91,7 @@ def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = 
     op = "adaptive_max_pool2d"
     _check_input(op, input, 2)
     height, width = input.shape[-2:]
-    out_h, out_w = _output_size(op, output_size, height, width)
+    out_h, out_w = _adaptive_size(op, output_size, height, width)
     if out_h and out_w and height % out_h == 0 and width % out_w == 0:
         kernel_h, kernel_w = height // out_h, width // out_w
         rows = _Window(height, kernel_h, kernel_h, 0, 1, out_h, height)
