@@ -26,6 +26,30 @@ def check_adam_group(optimizer: Optimizer, group: dict[str, Any], index: int,
                                label=f"betas[{i}]")
 
 
+def adam_moments(optimizer: Optimizer, param: Any, d: Any, state: dict[str, Any],
+                 betas: tuple[float, float]) -> None:
+    """Adam's running averages of ``d`` and ``d**2``, updated in place."""
+    beta1, beta2 = betas
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    scratch = optimizer.scratch(param, 1)
+    exp_avg *= beta1
+    exp_avg += xp.multiply(d, 1 - beta1, out=scratch)
+    exp_avg_sq *= beta2
+    square = xp.multiply(d, d, out=scratch)
+    square *= 1 - beta2
+    exp_avg_sq += square
+
+
+def adam_gradient(optimizer: Optimizer, param: Any, grad: Any, group: dict[str, Any]) -> Any:
+    """The gradient the averages follow, after the decoupled weight decay (which shrinks
+    ``param`` in place) or with the L2 penalty added."""
+    weight_decay = group["weight_decay"]
+    if weight_decay and group["decoupled_weight_decay"]:
+        param *= 1 - group["lr"] * weight_decay
+        weight_decay = 0.0
+    return optimizer.effective_grad(param, grad, weight_decay, group["maximize"])
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba): ``m = b1*m + (1-b1)*d``, ``v = b2*v + (1-b2)*d**2``,
     ``p -= lr * m_hat / (sqrt(v_hat) + eps)`` with the bias-corrected ``m_hat = m / (1-b1**t)``
@@ -68,19 +92,10 @@ class Adam(Optimizer):
     def update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """One Adam step of one parameter, in place."""
         step = state["step"] = state["step"] + 1
-        lr, (beta1, beta2), weight_decay = group["lr"], group["betas"], group["weight_decay"]
-        if weight_decay and group["decoupled_weight_decay"]:
-            param *= 1 - lr * weight_decay
-            weight_decay = 0.0
-        d = self.effective_grad(param, grad, weight_decay, group["maximize"])
+        lr, (beta1, beta2) = group["lr"], group["betas"]
+        adam_moments(self, param, adam_gradient(self, param, grad, group), state, group["betas"])
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         scratch = self.scratch(param, 1)
-        exp_avg *= beta1
-        exp_avg += xp.multiply(d, 1 - beta1, out=scratch)
-        exp_avg_sq *= beta2
-        square = xp.multiply(d, d, out=scratch)
-        square *= 1 - beta2
-        exp_avg_sq += square
         if group["amsgrad"]:
             exp_avg_sq = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq,
                                     out=state["max_exp_avg_sq"])

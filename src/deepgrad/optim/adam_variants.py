@@ -8,32 +8,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from deepgrad.backend import xp
-from deepgrad.optim.adam import check_adam_group
+from deepgrad.optim.adam import adam_gradient, adam_moments, check_adam_group
 from deepgrad.optim.optimizer import Optimizer
-
-
-def _moments(optimizer: Optimizer, param: Any, d: Any, state: dict[str, Any],
-             betas: tuple[float, float]) -> None:
-    """Adam's running averages of ``d`` and ``d**2``, updated in place."""
-    beta1, beta2 = betas
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    scratch = optimizer.scratch(param, 1)
-    exp_avg *= beta1
-    exp_avg += xp.multiply(d, 1 - beta1, out=scratch)
-    exp_avg_sq *= beta2
-    square = xp.multiply(d, d, out=scratch)
-    square *= 1 - beta2
-    exp_avg_sq += square
-
-
-def _adam_gradient(optimizer: Optimizer, param: Any, grad: Any, group: dict[str, Any]) -> Any:
-    """The gradient the averages follow, after the decoupled weight decay (which shrinks
-    ``param`` in place) or with the L2 penalty added."""
-    weight_decay = group["weight_decay"]
-    if weight_decay and group["decoupled_weight_decay"]:
-        param *= 1 - group["lr"] * weight_decay
-        weight_decay = 0.0
-    return optimizer.effective_grad(param, grad, weight_decay, group["maximize"])
 
 
 class NAdam(Optimizer):
@@ -84,11 +60,11 @@ class NAdam(Optimizer):
         """One NAdam step of one parameter, in place."""
         step = state["step"] = state["step"] + 1
         beta1, beta2 = group["betas"]
-        d = _adam_gradient(self, param, grad, group)
+        d = adam_gradient(self, param, grad, group)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * group["momentum_decay"])))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * group["momentum_decay"])))
         mu_product = state["mu_product"] = state["mu_product"] * mu
-        _moments(self, param, d, state, group["betas"])
+        adam_moments(self, param, d, state, group["betas"])
         # The two terms share their denominator, so they are summed first: m scaled relative to
         # d (whose weight is > 0, as mu < 1), then one division and one scaling. sqrt(1-b2**t)
         # moves from under v to the numerator, as in Adam.
@@ -147,8 +123,8 @@ class RAdam(Optimizer):
         """One RAdam step of one parameter, in place."""
         step = state["step"] = state["step"] + 1
         lr, (beta1, beta2) = group["lr"], group["betas"]
-        d = _adam_gradient(self, param, grad, group)
-        _moments(self, param, d, state, group["betas"])
+        d = adam_gradient(self, param, grad, group)
+        adam_moments(self, param, d, state, group["betas"])
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
         rho_inf = 2 / (1 - beta2) - 1
