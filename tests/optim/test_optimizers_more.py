@@ -9,37 +9,28 @@ import tracemalloc
 import numpy as np
 import pytest
 from helpers import assert_close
+from optimizer_harness import (
+    STEPS,
+    assert_plain,
+    batches,
+    case_id,
+    initial_weights,
+    make_params,
+    make_torch_params,
+    to_numpy,
+    torch_loss,
+)
 
 import deepgrad as dg
 from deepgrad import optim
 from deepgrad.nn import Parameter
 from deepgrad.optim.lr_scheduler import OneCycleLR
 
-STEPS = 50
-SHAPES = [(6, 4), (6,), (3, 6), (3,)]  # w1, b1, w2, b2 of a 4-6-3 tanh network
-
-
-def initial_weights(dtype):
-    rng = np.random.default_rng(0)
-    return [(0.5 * rng.standard_normal(shape)).astype(dtype) for shape in SHAPES]
-
-
-def batches(dtype):
-    rng = np.random.default_rng(1)
-    return [(rng.standard_normal((8, 4)).astype(dtype), rng.standard_normal((8, 3)).astype(dtype))
-            for _ in range(5)]
-
 
 def dg_loss(params, x, y):
     w1, b1, w2, b2 = params[:4]
     diff = (dg.tensor(x) @ w1.T + b1).tanh() @ w2.T + b2 - dg.tensor(y)
     return (diff * diff).mean()
-
-
-def torch_loss(torch, params, x, y):
-    w1, b1, w2, b2 = params[:4]
-    out = torch.tanh(torch.tensor(x) @ w1.T + b1) @ w2.T + b2
-    return ((out - torch.tensor(y)) ** 2).mean()
 
 
 def train(loss, params, optimizer, dtype, steps, start=0, scheduler=None):
@@ -54,14 +45,6 @@ def train(loss, params, optimizer, dtype, steps, start=0, scheduler=None):
 
 def train_torch(torch, params, optimizer, dtype, steps, start=0, scheduler=None):
     train(lambda *a: torch_loss(torch, *a), params, optimizer, dtype, steps, start, scheduler)
-
-
-def make_params(weights):
-    return [Parameter(w.copy()) for w in weights]
-
-
-def make_torch_params(torch, weights):
-    return [torch.tensor(w.copy(), requires_grad=True) for w in weights]
 
 
 @contextlib.contextmanager
@@ -106,11 +89,6 @@ CASES = [
     ("Adamax", {"lr": 0.01, "weight_decay": 0.1}),
     ("Adamax", {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "maximize": True}),
 ]
-
-
-def case_id(case):
-    name, options = case
-    return name + "".join(f"-{k}={v}" for k, v in options.items())
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -237,19 +215,6 @@ ROUND_TRIP = [
 ]
 
 
-def assert_plain(value, where="state_dict"):
-    """Only arrays, Python numbers and bools, lists and dicts (no tuples, tensors, objects)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            assert isinstance(key, (int, str)), f"{where}: key {key!r}"
-            assert_plain(item, f"{where}[{key!r}]")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            assert_plain(item, f"{where}[{i}]")
-    else:
-        assert type(value) in (np.ndarray, int, float, bool), f"{where}: {type(value)}"
-
-
 @pytest.mark.parametrize("name, options", ROUND_TRIP, ids=[case_id(c) for c in ROUND_TRIP])
 def test_state_dict_round_trip_mid_run_continues_identically(name, options):
     weights = initial_weights(np.float64)
@@ -296,16 +261,6 @@ def test_state_dict_layout_matches_torch(torch, name, options):
         for key, value in group.items():
             expected = torch_group[key]
             assert value == (list(expected) if isinstance(expected, tuple) else expected), key
-
-
-def to_numpy(torch, value):
-    if isinstance(value, torch.Tensor):
-        return value.detach().numpy().copy()
-    if isinstance(value, dict):
-        return {k: to_numpy(torch, v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_numpy(torch, v) for v in value]
-    return value
 
 
 @pytest.mark.parametrize("name", ["NAdam", "RAdam", "Adamax"])
