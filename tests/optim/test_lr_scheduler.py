@@ -6,6 +6,13 @@ import warnings
 
 import numpy as np
 import pytest
+from schedule_harness import (
+    GROUP_LRS,
+    assert_same_schedule,
+    both_optimizers,
+    make_optimizer,
+    momentum_of,
+)
 
 import deepgrad as dg
 from deepgrad import optim
@@ -13,26 +20,6 @@ from deepgrad.nn import Parameter
 from deepgrad.optim import lr_scheduler
 
 STEPS = 100
-GROUP_LRS = (0.1, 0.04)
-
-
-def make_optimizer(module, tensor, name="SGD", **options):
-    """An optimizer of ``module`` (deepgrad.optim or torch.optim) with two groups."""
-    groups = [{"params": [tensor(np.zeros(2))], "lr": lr} for lr in GROUP_LRS]
-    return getattr(module, name)(groups, **options)
-
-
-def both_optimizers(torch, name="SGD", **options):
-    ours = make_optimizer(optim, Parameter, name, **options)
-    theirs = make_optimizer(torch.optim, lambda a: torch.tensor(a, requires_grad=True), name,
-                            **options)
-    return ours, theirs
-
-
-def momentum_of(group):
-    if "betas" in group:
-        return group["betas"][0]
-    return group.get("momentum")
 
 
 def record(optimizer, scheduler, steps=STEPS, metrics=None):
@@ -48,12 +35,6 @@ def record(optimizer, scheduler, steps=STEPS, metrics=None):
         assert lrs[-1] == [group["lr"] for group in optimizer.param_groups]
         momenta.append([momentum_of(group) for group in optimizer.param_groups])
     return lrs, momenta
-
-
-def assert_same_schedule(ours, theirs):
-    for step, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-        np.testing.assert_allclose(np.array(a, dtype=float), np.array(b, dtype=float),
-                                   rtol=1e-12, atol=1e-15, err_msg=f"step {step + 1}")
 
 
 SCHEDULES = {
