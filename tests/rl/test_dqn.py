@@ -257,7 +257,7 @@ def test_load_errors_name_the_problem(tmp_path):
         DQN.load(tmp_path / "custom")
     agent.save(tmp_path / "other")
     with pytest.raises(ValueError, match=r"the env has observations \(4\) and 2 actions; the "
-                                         r"saved agent was trained on \(6\) and 2"):
+                                         r"agent was built for \(6\) and 2"):
         DQN.load(tmp_path / "other", env="CartPole-v1", network=nn.Sequential(nn.Linear(6, 2)))
 
 

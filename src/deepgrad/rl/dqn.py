@@ -32,6 +32,7 @@ from deepgrad.nn.utils.clip_grad import clip_grad_norm_
 from deepgrad.optim.adam import Adam
 from deepgrad.rl.buffers import Batch, PrioritizedReplayBuffer, ReplayBuffer
 from deepgrad.rl.config import DEFAULTS, check_settings, read_agent, write_agent
+from deepgrad.rl.evaluation import matching_env, play_episodes
 from deepgrad.rl.flat import FlatParameters
 from deepgrad.rl.networks import build_q_network
 from deepgrad.tensor import Tensor
@@ -376,7 +377,7 @@ class DQN:
         return self.env
 
     def _evaluation_env(self, env: Any) -> Any:
-        from deepgrad.rl.wrappers import check_env, env_spec, make_env
+        from deepgrad.rl.wrappers import env_spec
 
         if env is None and self._eval_env is not None:
             return self._eval_env
@@ -385,15 +386,11 @@ class DQN:
             if source is None:
                 raise ValueError("DQN.evaluate: the agent's env was not made from a registered "
                                  "id, so no separate evaluation env can be made: pass env=")
-        made = make_env(source if env is None else env)
-        shape, _, num_actions = check_env(made, "DQN.evaluate")
-        if shape != self.obs_shape or num_actions != self.num_actions:
-            hint = "" if env is not None else (
-                f" (made from the id {getattr(source, 'id', source)}: if the training env is "
-                "wrapped, pass an evaluation env with the same wrappers as env=)")
-            raise ValueError(f"DQN.evaluate: the env has observations {shape_str(shape)} and "
-                             f"{num_actions} actions; the agent was built for "
-                             f"{shape_str(self.obs_shape)} and {self.num_actions}{hint}")
+        hint = "" if env is not None else (
+            f" (made from the id {getattr(source, 'id', source)}: if the training env is "
+            "wrapped, pass an evaluation env with the same wrappers as env=)")
+        made = matching_env(source if env is None else env, self.obs_shape, self.num_actions,
+                            "DQN.evaluate", hint)
         if env is None:
             self._eval_env = made
         return made
@@ -405,19 +402,8 @@ class DQN:
         if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
             raise ValueError(f"DQN.evaluate: episodes must be a positive integer; got "
                              f"{episodes!r}")
-        env = self._evaluation_env(env)
-        returns = xp.empty(episodes)
-        obs, _ = env.reset(seed=seed)
-        for episode in range(episodes):
-            total, done = 0.0, False
-            while not done:
-                action = self.predict(obs, deterministic)
-                obs, reward, terminated, truncated, _ = env.step(action)
-                total += float(reward)
-                done = terminated or truncated
-            returns[episode] = total
-            obs, _ = env.reset()
-        return returns
+        return play_episodes(lambda obs: self.predict(obs, deterministic),
+                             self._evaluation_env(env), episodes, seed)
 
     def evaluate(self, episodes: int = 10, env: Any = None, deterministic: bool = True,
                  seed: int | None = None) -> tuple[float, float]:
@@ -461,15 +447,7 @@ class DQN:
         agent.sync_target()
         agent.num_timesteps = int(config.get("num_timesteps", 0))
         if env is not None:
-            from deepgrad.rl.wrappers import check_env, make_env
-
-            env = make_env(env)
-            shape, _, num_actions = check_env(env, "DQN.load")
-            if shape != agent.obs_shape or num_actions != agent.num_actions:
-                raise ValueError(f"DQN.load: the env has observations {shape_str(shape)} and "
-                                 f"{num_actions} actions; the saved agent was trained on "
-                                 f"{shape_str(agent.obs_shape)} and {agent.num_actions}")
-            agent.env = env
+            agent.env = matching_env(env, agent.obs_shape, agent.num_actions, "DQN.load")
         return agent
 
     def __repr__(self) -> str:
