@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad.bench import harness
+from deepgrad.bench import machine
 
 SB3_DEFAULTS = {"hidden": [64, 64], "lr": 1e-4, "batch_size": 32, "buffer_size": 1_000_000,
                 "learning_starts": 100, "train_freq": 4, "gradient_steps": 1,
@@ -113,11 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         stable_baselines3 = None
         peer = "Stable-Baselines3 not installed (pip install torch==2.13.0 stable-baselines3)"
-    blas = harness.blas_info()
+    blas = machine.blas_info()
     config = deepgrad_defaults() if args.config == "default" else dict(SB3_DEFAULTS)
     if args.hidden:
         config["hidden"] = args.hidden
-    print(f"CPU: {harness.cpu_model()}; NumPy {np.__version__}, BLAS "
+    print(f"CPU: {machine.cpu_model()}; NumPy {np.__version__}, BLAS "
           f"{blas.get('internal_api') if blas else 'unknown'} with "
           f"{blas.get('num_threads') if blas else '?'} thread(s); peer: {peer}")
     print(f"CartPole-v1, config {args.config!r}: {config}; {args.steps:,} env steps per run")
@@ -127,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         run(config, 1_500, seed=0)
     for round_index in range(args.rounds):
         for side, run in sides.items():
-            before = harness._cpu_snapshot()
+            before = machine.cpu_snapshot()
             seconds = run(config, args.steps, seed=round_index)
-            busy = harness._other_share(before, harness._cpu_snapshot())
+            busy = machine.other_share(before, machine.cpu_snapshot())
             rates[side].append(args.steps / seconds)
             print(f"round {round_index + 1} {side:>8}: {args.steps / seconds:8,.0f} steps/s "
                   f"({seconds:.1f} s; other processes used {busy:.0%} of the CPU)", flush=True)

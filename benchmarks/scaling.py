@@ -17,7 +17,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from deepgrad.bench import harness
+from deepgrad.bench import harness, machine
 from deepgrad.bench.models import setup_train
 from deepgrad.bench.run import import_torch
 
@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).with_name("scaling.png")))
     args = parser.parse_args(argv)
     torch = import_torch()
-    blas = harness.blas_info()
-    harness.match_torch_threads(torch, blas)
+    blas = machine.blas_info()
+    machine.match_torch_threads(torch, blas)
     settings = harness.Settings.quick() if args.quick else harness.Settings()
     rows = []
     for label, batch, options in _points():
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         ours = statistics.median(result.deepgrad.seconds) * 1e3 if result.deepgrad else None
         theirs = statistics.median(result.torch.seconds) * 1e3 if result.torch else None
         rows.append((label, batch, ours, theirs, result.problem))
-    print("\n".join(f"- {line}" for line in harness.machine_header(torch, blas, settings)))
+    print("\n".join(f"- {line}" for line in machine.header(torch, blas, settings)))
     print("\n| model | batch | deepgrad ms/step | torch ms/step | torch time / deepgrad time |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for label, batch, ours, theirs, problem in rows:

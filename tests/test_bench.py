@@ -6,7 +6,7 @@ They time fake workloads at given durations; the real rows are too slow for the 
 import numpy as np
 import pytest
 
-from deepgrad.bench import core, harness, run
+from deepgrad.bench import core, harness, machine, run
 
 NO_DISCARD = harness.Settings(repeats=3, min_time=0.002, warmup_time=0.0, check_calls=2,
                               max_other_share=1.0, settle=0.0)
@@ -72,8 +72,8 @@ def test_different_outputs_are_reported_and_not_timed():
 
 
 def test_repeats_disturbed_by_other_processes_are_discarded(monkeypatch):
-    monkeypatch.setattr(harness, "_other_share", lambda before, after: 0.5)
-    monkeypatch.setattr(harness, "machine_busy_share", lambda seconds=1.0: 0.0)
+    monkeypatch.setattr(machine, "other_share", lambda before, after: 0.5)
+    monkeypatch.setattr(machine, "busy_share", lambda seconds=1.0: 0.0)
     settings = harness.Settings(repeats=3, min_time=0.001, warmup_time=0.0, settle=0.0,
                                 max_discards=4)
     fns = _timed(monkeypatch, ours=0.001, t=0.001)

@@ -29,11 +29,7 @@ torch runs with as many threads as NumPy's BLAS uses (threadpoolctl, from the ``
 
 from __future__ import annotations
 
-import datetime
 import gc
-import os
-import platform
-import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -42,6 +38,8 @@ from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
+
+from deepgrad.bench import machine
 
 LATENCY_SCALE = {"s": 1.0, "ms": 1e3, "us": 1e6}
 
@@ -176,104 +174,6 @@ class Result:
                 / w.value(statistics.median(self.torch.seconds)))
 
 
-# ------------------------------------------------------------------------------ machine
-def blas_info() -> dict[str, Any] | None:
-    """threadpoolctl's record of NumPy's BLAS (library, version, kernel, threads), or None."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return None
-    for info in threadpool_info():
-        if info.get("user_api") == "blas":
-            return info
-    return None
-
-
-def match_torch_threads(torch: ModuleType | None, blas: dict[str, Any] | None) -> None:
-    """Give torch as many threads as NumPy's BLAS uses (DESIGN.md section 6)."""
-    if torch is not None and blas is not None:
-        torch.set_num_threads(int(blas["num_threads"]))
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, saying whether it is a virtual machine's."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-    except OSError:
-        return platform.processor() or "unknown"
-    fields = {key.strip(): value.strip() for key, _, value in
-              (line.partition(":") for line in info.splitlines())}
-    model = fields.get("model name", "unknown")
-    virtual = "hypervisor" in fields.get("flags", "").split()
-    return f"{model} (virtual machine)" if virtual else model
-
-
-def machine_header(torch: ModuleType | None, blas: dict[str, Any] | None,
-                   settings: Settings) -> list[str]:
-    """Lines describing where, when and how the table was measured."""
-    if blas is None:
-        blas_line = "unknown (install threadpoolctl to report it and to match torch's threads)"
-    else:
-        blas_line = (f"{blas.get('internal_api')} {blas.get('version')}, kernel "
-                     f"{blas.get('architecture')}, {blas.get('threading_layer')} threading, "
-                     f"{blas.get('num_threads')} threads")
-    coretype = os.environ.get("OPENBLAS_CORETYPE")
-    if coretype:
-        blas_line += f" (OPENBLAS_CORETYPE={coretype})"
-    torch_line = ("not installed: deepgrad alone, no ratios" if torch is None else
-                  f"{torch.__version__}, {torch.get_num_threads()} threads")
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return [
-        f"Date: {now:%Y-%m-%d %H:%M} UTC",
-        f"CPU: {cpu_model()} ({os.cpu_count()} logical cores), Linux {platform.release()}",
-        f"Python {platform.python_version()}, NumPy {np.__version__}, torch {torch_line}",
-        f"NumPy BLAS: {blas_line}",
-        f"Method: median of {settings.repeats} repeats of at least {settings.min_time:g} s each "
-        f"[min, max], deepgrad and torch interleaved, after warm-up; repeats in which other "
-        f"processes used more than {settings.max_other_share:.0%} of the CPU are discarded",
-        "Garbage collection on, as in a training loop; torch is compared in its fastest variant",
-    ]
-
-
-# ------------------------------------------------------------------------------ quiet check
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _cpu_snapshot() -> tuple[int, int, float] | None:
-    """(total jiffies, idle jiffies, own CPU seconds) now, or None where /proc/stat is absent."""
-    try:
-        with open("/proc/stat") as f:
-            fields = f.readline().split()
-    except OSError:
-        return None
-    # user nice system idle iowait irq softirq steal; guest time is already inside user/nice.
-    jiffies = [int(v) for v in fields[1:9]]
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    own_seconds = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-    return sum(jiffies), jiffies[3] + jiffies[4], own_seconds
-
-
-def _other_share(before: tuple | None, after: tuple | None) -> float:
-    """The share of the whole machine's CPU (all cores) that other processes used in between."""
-    if before is None or after is None:
-        return 0.0
-    total = after[0] - before[0]
-    if total <= 0:
-        return 0.0
-    busy = total - (after[1] - before[1])
-    own = (after[2] - before[2]) * _CLOCK_TICKS
-    return max(0.0, busy - own) / total
-
-
-def machine_busy_share(seconds: float = 1.0) -> float:
-    """How much of the machine other processes use right now, sampled over ``seconds``."""
-    before = _cpu_snapshot()
-    time.sleep(seconds)
-    return _other_share(before, _cpu_snapshot())
-
-
 # ------------------------------------------------------------------------------ timing
 def _time_calls(fn: Callable[[], Any], calls: int, self_timed: bool) -> float:
     """Seconds per call over ``calls`` calls."""
@@ -342,9 +242,9 @@ def _quiet_repeat(fn: Callable[[], Any], calls: int, label: str, result: Result,
         # Idle worker threads spin for a while after their last task (OpenBLAS for ~0.1 s):
         # let the other framework's pool fall asleep, so that neither side pays for the other.
         time.sleep(settings.settle)
-        before = _cpu_snapshot()
+        before = machine.cpu_snapshot()
         seconds = _time_calls(fn, calls, result.workload.self_timed)
-        other = _other_share(before, _cpu_snapshot())
+        other = machine.other_share(before, machine.cpu_snapshot())
         if other <= settings.max_other_share:
             return seconds
         result.discarded += 1
@@ -355,7 +255,7 @@ def _quiet_repeat(fn: Callable[[], Any], calls: int, label: str, result: Result,
                               "CPU)")
             return None
         deadline = time.monotonic() + settings.quiet_wait
-        while (machine_busy_share(settings.quiet_poll) > settings.max_other_share
+        while (machine.busy_share(settings.quiet_poll) > settings.max_other_share
                and time.monotonic() < deadline):
             pass
 

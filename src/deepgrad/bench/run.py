@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from deepgrad.bench import harness
+from deepgrad.bench import harness, machine
 
 NOT_WORKLOADS = {"harness", "run"}
 
@@ -66,15 +66,15 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     settings = harness.Settings.quick() if args.quick else harness.Settings()
 
     torch = import_torch()
-    blas = harness.blas_info()
-    harness.match_torch_threads(torch, blas)
+    blas = machine.blas_info()
+    machine.match_torch_threads(torch, blas)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
     if torch is None:
         log("torch is not installed: reporting deepgrad alone, without ratios")
-    busy = harness.machine_busy_share()
+    busy = machine.busy_share()
     if busy > settings.max_other_share:
         log(f"warning: other processes use {busy:.0%} of the CPU; disturbed repeats will be "
             "discarded and retried, and the run will be slow")
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         log(f"{workload.name} ...")
         results.append(harness.measure(workload, torch, settings, log))
 
-    header = harness.machine_header(torch, blas, settings)
+    header = machine.header(torch, blas, settings)
     if args.quick:
         header.append("--quick: short repeats, numbers to eyeball, not to record")
     if args.markdown:
