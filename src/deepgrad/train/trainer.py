@@ -16,7 +16,6 @@ same weights, bit for bit, as a run that was never interrupted.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.creation import generator, get_rng_state, set_rng_state
-from deepgrad.data import DataLoader, Dataset, Subset, TensorDataset
+from deepgrad.data import DataLoader, Dataset
 from deepgrad.grad_mode import no_grad
 from deepgrad.nn import functional as F
 from deepgrad.nn.module import Module
@@ -38,6 +37,7 @@ from deepgrad.tensor import Tensor
 from deepgrad.train import metrics as metrics_module
 from deepgrad.train.callbacks import Callback, ProgressBar
 from deepgrad.train.history import History
+from deepgrad.train.inputs import check_validation_freq, hard_labels, loader_for, split_off
 
 _LOSSES = {"cross_entropy": F.cross_entropy, "mse": F.mse_loss, "l1": F.l1_loss,
            "huber": F.huber_loss, "bce_with_logits": F.binary_cross_entropy_with_logits,
@@ -55,29 +55,6 @@ def _loss_fn(loss: Callable | str) -> Callable:
         raise TypeError(f"Trainer: loss must be callable (e.g. nn.CrossEntropyLoss()); got "
                         f"{type(loss).__name__}")
     return loss
-
-
-def _hard_labels(targets: Any, outputs: Any) -> Any:
-    """Class-probability targets (N, C) shaped as the outputs (MixUp, CutMix, label smoothing
-    done in the data) as the class each one weighs most, for the metrics; others unchanged."""
-    targets = np.asarray(targets)
-    if (targets.ndim == 2 and targets.shape[1] > 1 and targets.dtype.kind == "f"
-            and targets.shape == np.shape(outputs)):
-        return targets.argmax(1)
-    return targets
-
-
-def _check_validation_freq(freq: Any) -> int | frozenset[int]:
-    def epoch_number(n: Any) -> bool:
-        return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
-
-    if epoch_number(freq):
-        return int(freq)
-    if isinstance(freq, Collection) and not isinstance(freq, str) and all(
-            epoch_number(n) for n in freq):
-        return frozenset(int(n) for n in freq)
-    raise ValueError(f"fit: validation_freq must be an integer >= 1 or a collection of epoch "
-                     f"numbers (1-based); got {freq!r}")
 
 
 class Trainer:
@@ -178,45 +155,6 @@ class Trainer:
             loss = self.loss_fn(outputs, self.to_target(y, outputs))
         return {"loss": float(loss.item()), "outputs": outputs.data, "targets": np.asarray(y)}
 
-    # ----------------------------------------------------------------- data
-    def _dataset(self, data: Any, what: str) -> Dataset:
-        """``data`` (a Dataset or an (x, y) pair of arrays) as a Dataset."""
-        if isinstance(data, tuple) and len(data) == 2:
-            x, y = (np.asarray(a.numpy() if isinstance(a, Tensor) else a) for a in data)
-            if len(x) != len(y):
-                raise ValueError(f"Trainer: {what} has {len(x)} inputs but {len(y)} targets")
-            data = TensorDataset(x, y)
-        if not isinstance(data, Dataset):
-            raise TypeError(f"Trainer: {what} must be a Dataset, a DataLoader or an (x, y) pair "
-                            f"of arrays; got {type(data).__name__}")
-        return data
-
-    def _loader_for(self, data: Any, batch_size: int, shuffle: bool, seed: int | None,
-                    what: str) -> DataLoader:
-        if isinstance(data, DataLoader):
-            return data
-        return DataLoader(self._dataset(data, what), batch_size=batch_size, shuffle=shuffle,
-                          seed=seed)
-
-    def _split(self, train: Any, fraction: float, validation_data: Any) -> tuple[Subset, Subset]:
-        """The training data without and with its last ``fraction`` of examples (Keras'
-        ``validation_split``: the last examples, taken before any shuffling)."""
-        if not 0 < fraction < 1:
-            raise ValueError(f"Trainer: validation_split must be between 0 and 1; got {fraction}")
-        if validation_data is not None:
-            raise ValueError("Trainer: give validation_data or validation_split, not both")
-        if isinstance(train, DataLoader):
-            raise TypeError("Trainer: validation_split needs the training data as a Dataset or "
-                            "an (x, y) pair, not a DataLoader; pass validation_data instead")
-        dataset = self._dataset(train, "train")
-        total = len(dataset)
-        split_at = math.ceil(total * (1 - fraction))
-        if not 0 < split_at < total:
-            raise ValueError(f"Trainer: validation_split={fraction} of {total} examples leaves "
-                             f"{split_at} to train on and {total - split_at} to validate on; "
-                             f"both need at least one")
-        return Subset(dataset, range(split_at)), Subset(dataset, range(split_at, total))
-
     def _metrics(self) -> list:
         return [metrics_module.get_metric(spec) for spec in self.metric_specs]
 
@@ -246,14 +184,14 @@ class Trainer:
             validation_split: validate on this fraction of ``train`` instead (a Dataset or an
                 ``(x, y)`` pair), its last examples, which are then not trained on (as Keras).
         """
-        self._validation_freq = _check_validation_freq(validation_freq)
+        self._validation_freq = check_validation_freq(validation_freq)
         if validation_split is not None:
-            train, validation_data = self._split(train, validation_split, validation_data)
+            train, validation_data = split_off(train, validation_split, validation_data)
         if seed is None:
             seed = int(generator().integers(2**63))
-        self._loader = loader = self._loader_for(train, batch_size, shuffle, seed, "train")
+        self._loader = loader = loader_for(train, batch_size, shuffle, seed, "train")
         val_loader = (None if validation_data is None else
-                      self._loader_for(validation_data, max(batch_size, 256), False, 0,
+                      loader_for(validation_data, max(batch_size, 256), False, 0,
                                        "validation_data"))
         self.epochs = epochs
         self.batches_per_epoch = len(loader)
@@ -288,7 +226,7 @@ class Trainer:
             result = self.train_step(batch)
             size = len(result["targets"])
             self._train_loss.update(result["loss"], size)
-            targets = _hard_labels(result["targets"], result["outputs"])
+            targets = hard_labels(result["targets"], result["outputs"])
             for metric in self._train_metrics:
                 metric.update(result["outputs"], targets)
             if self.scheduler is not None and self.scheduler_interval == "batch":
@@ -330,7 +268,7 @@ class Trainer:
             for batch in loader:
                 result = self.eval_step(batch)
                 loss.update(result["loss"], len(result["targets"]))
-                targets = _hard_labels(result["targets"], result["outputs"])
+                targets = hard_labels(result["targets"], result["outputs"])
                 for metric in metrics:
                     metric.update(result["outputs"], targets)
         finally:
@@ -342,7 +280,7 @@ class Trainer:
     def evaluate(self, data: Any, batch_size: int = 256) -> dict[str, float]:
         """The mean loss and every metric over ``data`` (a Dataset, a DataLoader or ``(x, y)``),
         in eval mode, without gradients."""
-        return self._evaluate(self._loader_for(data, batch_size, False, 0, "evaluate data"))
+        return self._evaluate(loader_for(data, batch_size, False, 0, "evaluate data"))
 
     def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
         """The model's outputs for ``x`` (an array, a Dataset or a DataLoader whose batches

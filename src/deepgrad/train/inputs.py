@@ -1,0 +1,83 @@
+"""What ``Trainer.fit`` accepts as data, made uniform: Datasets, DataLoaders or ``(x, y)`` pairs
+as DataLoaders, Keras' ``validation_split``, the ``validation_freq`` argument, and the targets as
+the metrics score them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from typing import Any
+
+import numpy as np
+
+from deepgrad.data import DataLoader, Dataset, Subset, TensorDataset
+from deepgrad.tensor import Tensor
+
+
+def hard_labels(targets: Any, outputs: Any) -> Any:
+    """Class-probability targets (N, C) shaped as the outputs (MixUp, CutMix, label smoothing
+    done in the data) as the class each one weighs most, for the metrics; others unchanged."""
+    targets = np.asarray(targets)
+    if (targets.ndim == 2 and targets.shape[1] > 1 and targets.dtype.kind == "f"
+            and targets.shape == np.shape(outputs)):
+        return targets.argmax(1)
+    return targets
+
+
+def check_validation_freq(freq: Any) -> int | frozenset[int]:
+    """``fit``'s ``validation_freq``: an epoch interval, or the set of 1-based epochs."""
+    def epoch_number(n: Any) -> bool:
+        return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
+
+    if epoch_number(freq):
+        return int(freq)
+    if isinstance(freq, Collection) and not isinstance(freq, str) and all(
+            epoch_number(n) for n in freq):
+        return frozenset(int(n) for n in freq)
+    raise ValueError(f"fit: validation_freq must be an integer >= 1 or a collection of epoch "
+                     f"numbers (1-based); got {freq!r}")
+
+
+def as_dataset(data: Any, what: str) -> Dataset:
+    """``data`` (a Dataset or an (x, y) pair of arrays) as a Dataset."""
+    if isinstance(data, tuple) and len(data) == 2:
+        x, y = (np.asarray(a.numpy() if isinstance(a, Tensor) else a) for a in data)
+        if len(x) != len(y):
+            raise ValueError(f"Trainer: {what} has {len(x)} inputs but {len(y)} targets")
+        data = TensorDataset(x, y)
+    if not isinstance(data, Dataset):
+        raise TypeError(f"Trainer: {what} must be a Dataset, a DataLoader or an (x, y) pair "
+                        f"of arrays; got {type(data).__name__}")
+    return data
+
+
+def loader_for(data: Any, batch_size: int, shuffle: bool, seed: int | None,
+               what: str) -> DataLoader:
+    """``data`` as a DataLoader: a DataLoader as it is, anything else batched afresh."""
+    if isinstance(data, DataLoader):
+        return data
+    return DataLoader(as_dataset(data, what), batch_size=batch_size, shuffle=shuffle,
+                      seed=seed)
+
+
+def split_off(train: Any, fraction: float, validation_data: Any) -> tuple[Subset, Subset]:
+    """The training data without and with its last ``fraction`` of examples (Keras'
+    ``validation_split``: the last examples, taken before any shuffling)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"Trainer: validation_split must be between 0 and 1; got {fraction}")
+    if validation_data is not None:
+        raise ValueError("Trainer: give validation_data or validation_split, not both")
+    if isinstance(train, DataLoader):
+        raise TypeError("Trainer: validation_split needs the training data as a Dataset or "
+                        "an (x, y) pair, not a DataLoader; pass validation_data instead")
+    dataset = as_dataset(train, "train")
+    total = len(dataset)
+    split_at = math.ceil(total * (1 - fraction))
+    if not 0 < split_at < total:
+        raise ValueError(f"Trainer: validation_split={fraction} of {total} examples leaves "
+                         f"{split_at} to train on and {total - split_at} to validate on; "
+                         f"both need at least one")
+    return Subset(dataset, range(split_at)), Subset(dataset, range(split_at, total))
+
+
+__all__ = ["as_dataset", "check_validation_freq", "hard_labels", "loader_for", "split_off"]
