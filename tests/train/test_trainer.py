@@ -46,6 +46,20 @@ def test_fit_learns_the_spiral_within_seconds():
     assert not trainer.model.training
 
 
+def test_each_fit_returns_a_history_of_its_own_epochs():
+    # Keras: a second fit continues training from the current weights and reports only its
+    # own epochs; the first call's History is left as it was.
+    x, y = make_spiral(300, noise=0.2, seed=0)
+    trainer = _trainer(_model())
+    first = trainer.fit((x, y), epochs=2, seed=0)
+    first_losses = list(first.history["loss"])
+    second = trainer.fit((x, y), epochs=3, seed=0)
+    assert second is not first and trainer.history is second
+    assert first.epoch == [0, 1] and first.history["loss"] == first_losses
+    assert second.epoch == [0, 1, 2] and len(second.history["loss"]) == 3
+    assert second.history["loss"][0] < first_losses[0]  # it went on from the trained weights
+
+
 def test_data_as_dataset_or_loader_gives_the_same_run():
     x, y = make_spiral(120, noise=0.2, seed=0)
     runs = []

@@ -199,6 +199,7 @@ class Trainer:
         self._train_metrics = self._metrics()
         self._train_loss = metrics_module.Mean("loss")
         self.epoch, self.batch = 0, 0
+        self.history = History()  # each fit reports its own epochs, as in Keras
         if resume_from is not None:
             self.load_checkpoint(resume_from)
         for callback in self.callbacks:
