@@ -167,6 +167,10 @@ def test_layer_errors_name_the_layer_and_the_shapes():
                                             r"\(64, 1, 28, 28\)\. The layer has in_channels=3, "
                                             r"but the data has 1 channel$"):
         model(dg.randn(64, 1, 28, 28))
+    # A batch of 1-channel images without its channel axis reads as one 32-channel sample.
+    with pytest.raises(dg.ShapeError, match=r"has 32 channels \(a 3-D input is one sample "
+                                            r"without a batch axis.*x\.unsqueeze\(1\)\)$"):
+        nn.Conv2d(1, 8, 3)(dg.randn(32, 28, 28))
     with pytest.raises(dg.ShapeError, match=r"^BatchNorm2d expects input \(N, 3, H, W\); got "
                                             r"\(2, 4, 5, 5\)$"):
         nn.BatchNorm2d(3)(dg.randn(2, 4, 5, 5))

@@ -353,3 +353,6 @@ def test_bias_and_dtype_errors():
                                         "floating dtype; got int64, int64"):
         conv2d(dg.tensor(np.ones((1, 1, 3, 3), np.int64)), dg.tensor(np.ones((1, 1, 2, 2),
                                                                                np.int64)))
+    with pytest.raises(TypeError, match=r"got uint8, float32; convert integer images to floats "
+                                        r"first \(x\.float\(\) / 255"):
+        conv2d(dg.tensor(np.ones((1, 3, 5, 5), np.uint8)), w)

@@ -65,3 +65,5 @@ def test_errors_name_the_shapes():
         F.linear(dg.randn(2, 4), dg.randn(4))
     with pytest.raises(TypeError, match="linear: input, weight and bias must have the same dtype"):
         F.linear(dg.randn(2, 4, dtype=dg.float64), w)
+    with pytest.raises(TypeError, match=r"got uint8, float32; convert integer inputs to floats"):
+        F.linear(dg.tensor(np.zeros((2, 4), np.uint8)), w)

@@ -64,6 +64,11 @@ class _ConvNd(Module):
                 got = x.shape[-n - 1]
                 hint = (f"The layer has in_channels={self.in_channels}, but the data has {got} "
                         f"channel{'s' if got != 1 else ''}")
+                if x.ndim == n + 1:  # torch's unbatched form, often a batch missing its C axis
+                    hint += (f" (a {n + 1}-D input is one sample without a batch axis, its first "
+                             f"axis the channels")
+                    hint += (": for a batch of one-channel inputs add the channel axis, "
+                             "x.unsqueeze(1))" if self.in_channels == 1 else ")")
             raise layer_error(self, f"(N, {self.in_channels}, {dims})", x.shape, hint)
 
     def extra_repr(self) -> str:

@@ -76,8 +76,10 @@ def _check(op: str, x: Any, weight: Any, bias: Any, groups: int, spatial: int,
                          f"shape {shape_str(weight.shape)}; got {shape_str(bias.shape)}")
     dtypes = [x.dtype, weight.dtype] + ([] if bias is None else [bias.dtype])
     if len(set(dtypes)) != 1 or x.dtype.kind != "f":
+        hint = ("; convert integer images to floats first (x.float() / 255, or "
+                "transforms.ToFloat() in the data pipeline)" if x.dtype.kind in "iub" else "")
         raise TypeError(f"{op}: input, weight and bias must have the same floating dtype; got "
-                        + ", ".join(str(d) for d in dtypes))
+                        + ", ".join(str(d) for d in dtypes) + hint)
 
 
 def _padding(op: str, padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...],

@@ -72,5 +72,7 @@ def _linear_error(x: Any, weight: Any, bias: Any) -> Exception:
         return ShapeError(f"linear: bias must have shape {shape_str(weight.shape[:1])} for a "
                           f"weight of shape {shape_str(weight.shape)}; got "
                           f"{shape_str(bias.shape)}")
+    hint = ("; convert integer inputs to floats first (x.float(), or transforms.ToFloat() in "
+            "the data pipeline)" if x.dtype.kind in "iub" else "")
     return TypeError(f"linear: input, weight and bias must have the same dtype; got {x.dtype}, "
-                     f"{weight.dtype}" + ("" if bias is None else f", {bias.dtype}"))
+                     f"{weight.dtype}" + ("" if bias is None else f", {bias.dtype}") + hint)
