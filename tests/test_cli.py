@@ -42,6 +42,13 @@ def test_evaluate_reports_the_same_accuracy(trained, capsys):
 
 
 @needs_data
+def test_a_training_checkpoint_is_not_taken_for_the_model(trained, capsys):
+    assert main(["evaluate", str(trained / "checkpoint.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert "a training checkpoint" in err and str(trained / "model.safetensors") in err
+
+
+@needs_data
 def test_predict_classifies_image_files(trained, tmp_path, capsys):
     image = pytest.importorskip("PIL.Image", reason="Pillow is not installed")
     path = tmp_path / "shirt.png"
@@ -61,6 +68,10 @@ def test_summary_prints_the_table(capsys):
     (["train", "--epochs", "0"], "--epochs: must be a positive integer; got 0"),
     (["train", "--label-smoothing", "1.5"], "--label-smoothing: must be in [0, 1); got 1.5"),
     (["train", "--model", "vgg"], "argument --model: invalid choice: 'vgg'"),
+    (["train", "--lr", "-1"], "--lr: must be greater than 0; got -1"),
+    (["train", "--lr", "inf"], "--lr: must be a finite number; got inf"),
+    (["train", "--weight-decay", "x"], "--weight-decay: must be a number; got x"),
+    (["pretrain", "--weight-decay", "-0.1"], "--weight-decay: must be 0 or more; got -0.1"),
     (["fly"], "invalid choice: 'fly'"),
 ])
 def test_bad_arguments_give_one_line_and_a_hint(argv, message, capsys):

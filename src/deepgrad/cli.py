@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -81,9 +82,13 @@ def save_model(model: Any, path: Path, config: dict[str, Any]) -> Path:
 
 def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """Rebuild a model saved by ``deepgrad train`` (or :func:`save_model`), in eval mode."""
-    from deepgrad.serialization import load_file
+    from deepgrad.serialization import TREE_KEY, load_file
 
     arrays, metadata = load_file(path)
+    if _MODEL_KEY not in metadata and TREE_KEY in metadata:
+        model_file = Path(path).parent / "model.safetensors"
+        raise CLIError(f"{path}: a training checkpoint (it continues a run with 'deepgrad train "
+                       f"--resume'); the trained model is {model_file}")
     if _MODEL_KEY not in metadata:
         raise CLIError(f"{path}: a weights file without a model description; it was not written "
                        f"by 'deepgrad train' (load it with dg.load_into(model, path))")
@@ -266,9 +271,35 @@ def positive_int(value: str) -> int:
     return number
 
 
+def _float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number; got {value}") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"must be a finite number; got {value}")
+    return number
+
+
+def positive_float(value: str) -> float:
+    """An argparse type: a finite number > 0."""
+    number = _float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0; got {value}")
+    return number
+
+
+def nonnegative_float(value: str) -> float:
+    """An argparse type: a finite number >= 0."""
+    number = _float(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more; got {value}")
+    return number
+
+
 def fraction(value: str) -> float:
     """An argparse type: a number in [0, 1)."""
-    number = float(value)
+    number = _float(value)
     if not 0.0 <= number < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1); got {value}")
     return number
@@ -286,8 +317,9 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=positive_int, default=15)
     train.add_argument("--batch-size", type=positive_int, default=128)
     train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
-    train.add_argument("--lr", type=float, default=0.1, help="peak of the one-cycle schedule")
-    train.add_argument("--weight-decay", type=float, default=5e-4)
+    train.add_argument("--lr", type=positive_float, default=0.1,
+                       help="peak of the one-cycle schedule")
+    train.add_argument("--weight-decay", type=nonnegative_float, default=5e-4)
     train.add_argument("--label-smoothing", type=fraction, default=0.0,
                        help="weight of the uniform distribution mixed into the targets")
     train.add_argument("--erasing", type=fraction, default=0.0,

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad.cli import positive_int
+from deepgrad.cli import nonnegative_float, positive_float, positive_int
 
 _MODELS = ("cnn", "resnet", "mobilenet")  # the zoo models that take ``pretrained=``
 _DATASETS = ("fashion-mnist", "mnist")
@@ -183,8 +183,9 @@ def add_pretrain_parser(subparsers: Any) -> argparse.ArgumentParser:
                          help="class indices to train on, comma-separated (default 0,1,3,5,8)")
     command.add_argument("--epochs", type=positive_int, default=15)
     command.add_argument("--batch-size", type=positive_int, default=128)
-    command.add_argument("--lr", type=float, default=0.1, help="peak of the one-cycle schedule")
-    command.add_argument("--weight-decay", type=float, default=5e-4)
+    command.add_argument("--lr", type=positive_float, default=0.1,
+                         help="peak of the one-cycle schedule")
+    command.add_argument("--weight-decay", type=nonnegative_float, default=5e-4)
     command.add_argument("--no-augment", action="store_true", help="no random crops and flips")
     command.add_argument("--limit", type=positive_int,
                          help="use only the first N train and test images of those classes")

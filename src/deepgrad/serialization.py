@@ -19,7 +19,7 @@ import numpy as np
 from deepgrad.errors import StateDictError
 from deepgrad_runtime.safetensors import as_numpy, atomic_write, bad_file, load_file, save_file
 
-__all__ = ["atomic_write", "load_file", "load_into", "load_tree", "save", "save_file",
+__all__ = ["TREE_KEY", "atomic_write", "load_file", "load_into", "load_tree", "save", "save_file",
            "save_tree"]
 
 
@@ -48,7 +48,7 @@ def load_into(model: Any, path: str | os.PathLike, strict: bool = True) -> Any:
 # an optimizer's, a loader's position and RNG state, the epoch). The arrays go into the file as
 # tensors; the rest of the tree goes into the metadata as JSON, each array replaced by a reference
 # to its tensor. JSON keeps Python's big integers (NumPy's bit generator states) exactly.
-_TREE_KEY = "deepgrad.tree"
+TREE_KEY = "deepgrad.tree"
 _REF = "__tensor__"
 
 
@@ -99,19 +99,19 @@ def save_tree(tree: Any, path: str | os.PathLike) -> Path:
     one safetensors file, atomically (the arrays as tensors, the rest as JSON metadata)."""
     arrays: dict[str, np.ndarray] = {}
     structure = _split_tree(tree, "", arrays)
-    return save_file(arrays, path, metadata={_TREE_KEY: json.dumps(structure)})
+    return save_file(arrays, path, metadata={TREE_KEY: json.dumps(structure)})
 
 
 def load_tree(path: str | os.PathLike) -> Any:
     """Read a structure written by :func:`save_tree`."""
     path = Path(path)
     arrays, metadata = load_file(path)
-    if _TREE_KEY not in metadata:
+    if TREE_KEY not in metadata:
         raise bad_file(path, f"a safetensors file, but not a deepgrad checkpoint (no "
-                             f"{_TREE_KEY!r} in its metadata): load plain weights with "
+                             f"{TREE_KEY!r} in its metadata): load plain weights with "
                              f"dg.load_into")
     try:
-        structure = json.loads(metadata[_TREE_KEY])
+        structure = json.loads(metadata[TREE_KEY])
     except json.JSONDecodeError as e:
         raise bad_file(path, f"the checkpoint's structure is not valid JSON ({e})") from None
     return _join_tree(structure, arrays, path)
