@@ -42,6 +42,27 @@ def test_evaluate_reports_the_same_accuracy(trained, capsys):
 
 
 @needs_data
+def test_resuming_keeps_the_time_of_earlier_pieces_and_refuses_other_arguments(tmp_path,
+                                                                            capsys):
+    args = ["train", "--model", "mlp", "--limit", "256", "--quiet", "--out", str(tmp_path)]
+    assert main([*args, "--epochs", "2"]) == 0
+    first = json.loads((tmp_path / "results.json").read_text())["train_seconds"]
+    capsys.readouterr()
+    # The run is complete: resuming trains no more and reports the first piece's time.
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "trained 2 epochs in" in out and "min since resuming)" in out
+    assert json.loads((tmp_path / "results.json").read_text())["train_seconds"] == first
+    # The one-cycle schedule spans the epochs it was made for: other epochs or batches fail.
+    assert main([*args, "--epochs", "3", "--batch-size", "64", "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert "had --epochs 2 (now 3), --batch-size 128 (now 64); give the same arguments" in err
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"junk")
+    assert main([*args, "--epochs", "2", "--resume"]) == 1
+    assert "leave out --resume" in capsys.readouterr().err
+
+
+@needs_data
 def test_a_training_checkpoint_is_not_taken_for_the_model(trained, capsys):
     assert main(["evaluate", str(trained / "checkpoint.safetensors")]) == 1
     err = capsys.readouterr().err
