@@ -36,6 +36,7 @@ from deepgrad.creation import (
 )
 from deepgrad.errors import (
     BackwardError,
+    CheckpointError,
     FileFormatError,
     GradcheckError,
     ShapeError,
@@ -149,6 +150,7 @@ from deepgrad.train.trainer import Trainer
 
 __all__ = [
     "BackwardError",
+    "CheckpointError",
     "FileFormatError",
     "Function",
     "GradcheckError",

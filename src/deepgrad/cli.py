@@ -139,10 +139,13 @@ def _train(args: argparse.Namespace) -> int:
     # after the last, is enough for the curves.
     validated = set(range(args.validate_every, args.epochs + 1, args.validate_every))
     resume_from = checkpoint if args.resume and checkpoint.exists() else None
-    if resume_from is not None:
-        _check_resumable(resume_from, args, len(train_loader.dataset))
-    history = trainer.fit(train_loader, epochs=args.epochs, validation_data=test_loader,
-                          validation_freq=validated | {args.epochs}, resume_from=resume_from)
+    try:
+        history = trainer.fit(train_loader, epochs=args.epochs, validation_data=test_loader,
+                              validation_freq=validated | {args.epochs}, resume_from=resume_from)
+    except (dg.CheckpointError, dg.FileFormatError) as e:
+        raise CLIError(f"{e}. (--resume continues the run that wrote the checkpoint, with its "
+                       f"--epochs, --batch-size and --limit; leave out --resume, or choose another "
+                       f"--out, to start a new run)") from e
     # A resumed run's history holds the earlier pieces' epoch times too: the total is theirs.
     seconds = sum(history.times)
     piece = (f" ({(time.perf_counter() - started) / 60:.1f} min since resuming)"
@@ -167,36 +170,6 @@ def _train(args: argparse.Namespace) -> int:
           f"trained {len(history.epoch)} epochs in {seconds / 60:.1f} min{piece}")
     print("wrote " + ", ".join(str(p) for p in [*written, out / "results.json"]))
     return 0
-
-
-def _check_resumable(checkpoint: Path, args: argparse.Namespace, examples: int) -> None:
-    """CLIError unless the run in ``checkpoint`` had this run's epochs, batch size and data:
-    the one-cycle schedule is laid out over all the epochs, so a resumed run must keep them."""
-    from deepgrad.errors import FileFormatError
-    from deepgrad.serialization import load_tree
-
-    try:
-        state = load_tree(checkpoint)
-    except FileFormatError as e:
-        raise CLIError(f"{e}; leave out --resume (or choose another --out) to start a new "
-                       f"run") from e
-    if not isinstance(state, dict) or not isinstance(state.get("scheduler"), dict):
-        raise CLIError(f"{checkpoint}: not a checkpoint of 'deepgrad train'; leave out --resume "
-                       f"(or choose another --out) to start a new run")
-    loader = state.get("loader") or {}
-    saved_batch = loader.get("batch_size", args.batch_size)
-    saved_epochs = state["scheduler"]["total_steps"] / -(-loader.get("num_examples", examples)
-                                                          // saved_batch)
-    found = {"--epochs": saved_epochs, "--batch-size": saved_batch,
-             "training examples": loader.get("num_examples", examples)}
-    wanted = {"--epochs": args.epochs, "--batch-size": args.batch_size,
-              "training examples": examples}
-    differ = [f"{key} {found[key]:g} (now {wanted[key]})" for key in found
-              if found[key] != wanted[key]]
-    if differ:
-        raise CLIError(f"{checkpoint}: --resume continues the run that wrote it, which had "
-                       f"{', '.join(differ)}; give the same arguments, or leave out --resume "
-                       f"(or choose another --out) to start a new run")
 
 
 def _plots(history: Any, outputs: np.ndarray, targets: np.ndarray, test_set: Any,

@@ -2,8 +2,8 @@
 
 from deepgrad_runtime.safetensors import FileFormatError
 
-__all__ = ["BackwardError", "FileFormatError", "GradcheckError", "ShapeError", "StateDictError",
-           "shape_str"]
+__all__ = ["BackwardError", "CheckpointError", "FileFormatError", "GradcheckError", "ShapeError",
+           "StateDictError", "shape_str"]
 
 
 class ShapeError(ValueError):
@@ -12,6 +12,11 @@ class ShapeError(ValueError):
 
 class GradcheckError(AssertionError):
     """Analytical and numerical gradients disagree (raised by :func:`deepgrad.gradcheck`)."""
+
+
+class CheckpointError(ValueError):
+    """A training checkpoint that does not fit the run resuming from it (another kind of file,
+    another schedule, other data or batching)."""
 
 
 class BackwardError(RuntimeError):

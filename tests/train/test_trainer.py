@@ -279,6 +279,38 @@ def test_a_weights_file_is_not_a_checkpoint(tmp_path):
         _trainer(model).fit((x, y), epochs=1, resume_from=tmp_path / "w.safetensors")
 
 
+def _one_cycle_trainer(epochs, batches, path=None):
+    model = _model()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    callbacks = [] if path is None else [dg.callbacks.ModelCheckpoint(path)]
+    return dg.Trainer(model, nn.CrossEntropyLoss(), opt, verbose=0, callbacks=callbacks,
+                      scheduler=optim.lr_scheduler.OneCycleLR(opt, 0.1,
+                                                              total_steps=epochs * batches))
+
+
+@pytest.mark.parametrize(("epochs", "batch_size", "scheduler", "metrics", "message"), [
+    (3, 30, True, 1, r"its schedule spans 8 steps, this Trainer's 12 \(were the epochs"),
+    (2, 20, True, 1, r"its schedule spans 8 steps, this Trainer's 12 .*; its data loader had "
+                     r"batch_size=30, but this loader has batch_size=20$"),
+    (2, 30, False, 1, r"it was written with a scheduler, and this Trainer has none$"),
+    (2, 30, True, 2, r"it has 1 metrics, this Trainer 2$"),
+])
+def test_resuming_another_run_is_refused_before_anything_is_loaded(tmp_path, epochs, batch_size,
+                                                                   scheduler, metrics, message):
+    x, y = make_spiral(120, noise=0.2, seed=0)  # 4 batches of 30
+    path = tmp_path / "ckpt.safetensors"
+    _one_cycle_trainer(2, 4, path).fit((x, y), epochs=2, batch_size=30)
+    other = (_one_cycle_trainer(epochs, -(-120 // batch_size)) if scheduler
+             else _trainer(_model()))
+    other.metric_specs = ["accuracy", "f1"][:metrics]
+    before = {k: v.copy() for k, v in other.model.state_dict().items()}
+    with pytest.raises(dg.CheckpointError, match=r"ckpt\.safetensors: the run that wrote the "
+                                                 r"checkpoint does not fit this one: " + message):
+        other.fit((x, y), epochs=epochs, batch_size=batch_size, resume_from=path)
+    for key, value in other.model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
 @pytest.mark.parametrize(("freq", "validated"), [(2, [2, 4]), ({1, 4}, [1, 4]), ([3], [3])])
 def test_validation_freq_validates_only_the_chosen_epochs(freq, validated, tmp_path):
     x, y = make_spiral(90, noise=0.2, seed=0)

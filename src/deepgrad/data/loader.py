@@ -227,18 +227,26 @@ class DataLoader:
                 "num_examples": len(self.dataset), "batch_size": self.batch_size,
                 "shuffle": self.shuffle, "drop_last": self.drop_last}
 
+    def mismatches(self, state: Mapping[str, Any]) -> list[str]:
+        """What a saved :meth:`state_dict` had that this loader has otherwise, of what resuming
+        needs unchanged (dataset size and batching): ``"batch_size=5, but this loader has
+        batch_size=4"`` for each."""
+        mine = self.state_dict()
+        return [f"{key}={state[key]!r}, but this loader has {key}={mine[key]!r}"
+                for key in ("num_examples", "batch_size", "shuffle", "drop_last")
+                if key in state and state[key] != mine[key]]
+
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from a :meth:`state_dict`: the next loop gives the rest of its epoch."""
         missing = [key for key in _STATE_KEYS if key not in state]
         if missing:
             raise StateDictError(f"DataLoader.load_state_dict: the state lacks {missing}; "
                                  f"expected the keys {list(_STATE_KEYS)}")
-        mine = self.state_dict()
-        for key in ("num_examples", "batch_size", "shuffle", "drop_last"):
-            if state[key] != mine[key]:
-                raise ValueError(f"DataLoader.load_state_dict: the state was saved with "
-                                 f"{key}={state[key]!r}, but this loader has {key}={mine[key]!r}; "
-                                 "resuming needs the same dataset size and batching")
+        differ = self.mismatches(state)
+        if differ:
+            raise ValueError(f"DataLoader.load_state_dict: the state was saved with "
+                             f"{', '.join(differ)}; resuming needs the same dataset size and "
+                             "batching")
         epoch, position = int(state["epoch"]), int(state["position"])
         if epoch < 0 or not 0 <= position <= len(self):
             raise ValueError(f"DataLoader.load_state_dict: epoch {epoch}, position {position} "

@@ -27,6 +27,7 @@ import numpy as np
 
 from deepgrad.creation import generator, get_rng_state, set_rng_state
 from deepgrad.data import DataLoader, Dataset
+from deepgrad.errors import CheckpointError
 from deepgrad.grad_mode import no_grad
 from deepgrad.nn import functional as F
 from deepgrad.nn.module import Module
@@ -328,20 +329,41 @@ class Trainer:
         """Write :meth:`state_dict` to one safetensors file, atomically."""
         return save_tree(self.state_dict(), path)
 
+    def _mismatches(self, state: dict[str, Any]) -> list[str]:
+        """What the run of a checkpoint had otherwise than this Trainer, of what an exact resume
+        needs unchanged: a schedule and its length, the data and batching, the metrics."""
+        saved = state["scheduler"]
+        if (self.scheduler is None) != (saved is None):
+            return [f"it was written {'with' if saved is not None else 'without'} a scheduler, "
+                    f"and this Trainer has {'one' if self.scheduler is not None else 'none'}"]
+        differ = []
+        # A schedule laid out over a number of steps (OneCycleLR) restores that number from
+        # the checkpoint: resumed with more epochs, it would run out before the end.
+        steps = getattr(self.scheduler, "total_steps", None)
+        if isinstance(saved, dict) and steps is not None and saved.get("total_steps") != steps:
+            differ.append(f"its schedule spans {saved.get('total_steps')} steps, this "
+                          f"Trainer's {steps} (were the epochs or the batches changed?)")
+        if self._loader is not None and state["loader"] is not None:
+            differ += [f"its data loader had {text}"
+                       for text in self._loader.mismatches(state["loader"])]
+        if len(state["train_metrics"]) != len(self._train_metrics):
+            differ.append(f"it has {len(state['train_metrics'])} metrics, this Trainer "
+                          f"{len(self._train_metrics)}")
+        return differ
+
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore a checkpoint written by :meth:`save_checkpoint` into this trainer (its model,
         optimizer, schedule, data loader, random state, epoch and callbacks)."""
         state = load_tree(path)
         if not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT:
-            raise ValueError(f"{path}: not a Trainer checkpoint (a weights file loads with "
-                             f"dg.load_into(model, path))")
+            raise CheckpointError(f"{path}: not a Trainer checkpoint (a weights file loads with "
+                                  f"dg.load_into(model, path))")
+        differ = self._mismatches(state)
+        if differ:
+            raise CheckpointError(f"{path}: the run that wrote the checkpoint does not fit this "
+                                  f"one: {'; '.join(differ)}")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if (self.scheduler is None) != (state["scheduler"] is None):
-            raise ValueError(f"{path}: the checkpoint was written "
-                             f"{'with' if state['scheduler'] is not None else 'without'} a "
-                             f"scheduler, and this Trainer has "
-                             f"{'one' if self.scheduler is not None else 'none'}")
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         if self._loader is not None and state["loader"] is not None:
@@ -350,9 +372,6 @@ class Trainer:
         self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
         self._resumed_seconds = float(state["epoch_seconds"])
         self._train_loss.load_state_dict(state["train_loss"])
-        if len(state["train_metrics"]) != len(self._train_metrics):
-            raise ValueError(f"{path}: the checkpoint has {len(state['train_metrics'])} metrics, "
-                             f"this Trainer {len(self._train_metrics)}")
         for metric, metric_state in zip(self._train_metrics, state["train_metrics"]):
             metric.load_state_dict(metric_state)
         self.history.load_state_dict(state["history"])
