@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+import deepgrad as dg
 from deepgrad.bench import machine
 
 SB3_DEFAULTS = {"hidden": [64, 64], "lr": 1e-4, "batch_size": 32, "buffer_size": 1_000_000,
@@ -98,12 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("benchmarks/rl.py needs gymnasium: pip install 'deepgrad[rl]'", file=sys.stderr)
         return 1
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)  # NumPy is loaded: the limit reaches its BLAS
-    except ImportError:
-        print("(threadpoolctl is not installed: NumPy's BLAS keeps its thread count)")
+    dg.set_num_threads(args.threads)
     try:
         import stable_baselines3
         import torch
@@ -118,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.hidden:
         config["hidden"] = args.hidden
     print(f"CPU: {machine.cpu_model()}; NumPy {np.__version__}, BLAS "
-          f"{blas.get('internal_api') if blas else 'unknown'} with "
-          f"{blas.get('num_threads') if blas else '?'} thread(s); peer: {peer}")
+          f"{blas.get('internal_api') if blas else 'unknown'}; deepgrad with "
+          f"{dg.get_num_threads()} thread(s); peer: {peer}")
     print(f"CartPole-v1, config {args.config!r}: {config}; {args.steps:,} env steps per run")
     sides = {"deepgrad": run_deepgrad} | ({"sb3": run_sb3} if stable_baselines3 else {})
     rates: dict[str, list[float]] = {name: [] for name in sides}

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         from threadpoolctl import threadpool_limits
     except ImportError:
         sys.exit("benchmarks/runtime.py needs threadpoolctl (pip install 'deepgrad[bench]')")
-    with threadpool_limits(1), tempfile.TemporaryDirectory() as tmp:
+    with threadpool_limits(1), dg.limit_threads(1), tempfile.TemporaryDirectory() as tmp:
         print("\n".join(latency_table(Path(tmp))))
         if not args.skip_file:
             print(batch_prediction(Path(tmp), args.rows))

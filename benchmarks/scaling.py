@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch = import_torch()
     blas = machine.blas_info()
-    machine.match_torch_threads(torch, blas)
+    machine.match_torch_threads(torch)
     settings = harness.Settings.quick() if args.quick else harness.Settings()
     rows = []
     for label, batch, options in _points():

@@ -44,11 +44,11 @@ import numpy as np
 
 import deepgrad as dg
 from deepgrad import optim
-from deepgrad.backend import blas_threads
 from deepgrad.datasets.text import CharSequences, python_stdlib_text
 from deepgrad.nn import functional as F
 from deepgrad.nn.models.charlm import CharLM, Vocabulary, generate, save_charlm
 from deepgrad.nn.utils import clip_grad_norm_
+from deepgrad.parallel import limit_threads
 
 
 def detached(state: tuple[dg.Tensor, dg.Tensor]) -> tuple[dg.Tensor, dg.Tensor]:
@@ -100,11 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt", default="def ")
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--sample-length", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    parser.add_argument("--threads", type=int, default=1, help="threads to compute with")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/char_lm")
     args = parser.parse_args(argv)
-    with blas_threads(args.threads):
+    with limit_threads(args.threads):
         return train_and_report(args)
 
 

@@ -34,13 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--final-episodes", type=int, default=100)
     parser.add_argument("--out", default="runs/dqn_cartpole")
     args = parser.parse_args(argv)
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)  # small networks run fastest on one BLAS thread
-    except ImportError:
-        pass
+    import deepgrad as dg
     from deepgrad.rl import DQN, EvalCallback, plot_learning_curve
+
+    dg.set_num_threads(1)  # small networks run fastest on one thread
 
     out = Path(args.out)
     rows = []

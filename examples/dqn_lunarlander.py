@@ -33,14 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/dqn_lunarlander")
     args = parser.parse_args(argv)
+    import deepgrad as dg
     from deepgrad.rl import DQN, EvalCallback, ProgressLogger, plot_learning_curve
 
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)  # after NumPy's import, so that it sees the BLAS to limit
-    except ImportError:
-        pass
+    dg.set_num_threads(1)  # small networks run fastest on one thread
 
     out = Path(args.out)
     agent = DQN("LunarLander-v3", seed=args.seed, **SETTINGS)

@@ -53,7 +53,7 @@ import numpy as np
 
 import deepgrad as dg
 from deepgrad import nn, optim
-from deepgrad.backend import blas_threads
+from deepgrad.parallel import limit_threads
 
 START = np.datetime64("2016-01-01")
 WEEKLY = np.array([1.0, 1.5, 1.5, 1.0, 0.0, -2.5, -2.5])  # Monday first
@@ -153,11 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=28, help="days of a recursive forecast")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    parser.add_argument("--threads", type=int, default=1, help="threads to compute with")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/forecast")
     args = parser.parse_args(argv)
-    with blas_threads(args.threads):
+    with limit_threads(args.threads):
         return train_and_report(args)
 
 

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import deepgrad as dg
 from deepgrad import nn, optim
-from deepgrad.backend import blas_threads
 from deepgrad.data import DataLoader
 from deepgrad.data import transforms as T
 from deepgrad.datasets import FashionMNIST
+from deepgrad.parallel import limit_threads
 
 MEAN, STD = 0.2860, 0.3530  # of the training images' pixels in [0, 1]
 
@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-3, help="peak of the one-cycle schedule")
     parser.add_argument("--weight-decay", type=float, default=1e-4)
     parser.add_argument("--no-augment", action="store_true", help="no flips and shifts")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    parser.add_argument("--threads", type=int, default=1, help="threads to compute with")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/gru_fashion_rows")
     args = parser.parse_args(argv)
-    with blas_threads(args.threads):
+    with limit_threads(args.threads):
         return train_and_report(args)
 
 

@@ -40,17 +40,3 @@ def test_freed_arrays_are_reused_without_page_faults():
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     # Without the tuning each 16 MB array is a fresh mapping: about 4,000 faults apiece.
     assert faults < 1000
-
-
-def test_blas_threads_limits_blas_inside_the_context():
-    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed")
-    from deepgrad.backend import blas_threads
-
-    def counts():
-        return [p["num_threads"] for p in threadpoolctl.threadpool_info()
-                if p["user_api"] == "blas"]
-
-    before = counts()
-    with blas_threads(1):
-        assert counts() and all(n == 1 for n in counts())
-    assert counts() == before

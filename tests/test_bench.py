@@ -29,7 +29,7 @@ def _workload(deepgrad_call, torch_calls, kind="throughput", target=1.0, unit="s
 def test_workloads_are_found_with_unique_names():
     names = [w.name for w in run.workloads()]
     assert len(names) == len(set(names))
-    assert any("fraction of NumPy's GEMM rate" in name for name in names)
+    assert any("fraction of its GEMMs' rate" in name for name in names)
     assert any(name.startswith("flagship dg.models.cnn() train step") for name in names)
 
 

@@ -142,6 +142,7 @@ from deepgrad.ops.shape import (
 )
 from deepgrad.ops.sorting import argsort, sort, topk
 from deepgrad.ops.vector_norm import norm
+from deepgrad.parallel import get_num_threads, limit_threads, set_num_threads
 from deepgrad.serialization import load_into, save
 from deepgrad.tensor import Tensor, bool_, float32, float64, int32, int64
 from deepgrad.train import callbacks, metrics
@@ -206,6 +207,7 @@ __all__ = [
     "ge",
     "gelu",
     "generator",
+    "get_num_threads",
     "get_rng_state",
     "gradcheck",
     "gt",
@@ -218,6 +220,7 @@ __all__ = [
     "isnan",
     "le",
     "leaky_relu",
+    "limit_threads",
     "linspace",
     "load_into",
     "log",
@@ -257,6 +260,7 @@ __all__ = [
     "relu",
     "reshape",
     "save",
+    "set_num_threads",
     "set_rng_state",
     "sigmoid",
     "silu",

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as xp
 
-__all__ = ["DEVICE", "allocator_tuned", "blas_threads", "parse_to", "xp"]
+__all__ = ["DEVICE", "allocator_tuned", "parse_to", "xp"]
 
 DEVICE = "cpu"
 """Where the array library keeps arrays and computes (NumPy: the CPU)."""
@@ -42,19 +42,6 @@ def _tune_allocator() -> bool:
 
 allocator_tuned: bool = _tune_allocator()
 """Whether importing deepgrad tuned glibc's allocator (see the module's docstring)."""
-
-
-def blas_threads(threads: int) -> Any:
-    """A context limiting the array library's BLAS to ``threads`` threads, with threadpoolctl
-    where it is installed (else a no-op). Small networks (recurrent cells, RL's Q-networks) run
-    fastest on one thread: more only hand work back and forth and contend for the cores."""
-    import contextlib
-
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(threads)
 
 
 def parse_to(where: str, args: tuple, dtype: Any = None, device: Any = None) -> Any:

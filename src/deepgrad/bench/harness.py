@@ -24,7 +24,7 @@ How a row is measured (DESIGN.md section 6):
    to be quiet. The table reports the median with min and max, and the number of discarded
    repeats.
 
-torch runs with as many threads as NumPy's BLAS uses (threadpoolctl, from the ``bench`` extra).
+torch runs with as many threads as deepgrad (``dg.get_num_threads()``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The machine a benchmark runs on: its CPU and BLAS for the table's header, torch's thread
-count matched to NumPy's BLAS, and how much of the CPU other processes use (a repeat during which
+count matched to deepgrad's, and how much of the CPU other processes use (a repeat during which
 they used much is discarded)."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from deepgrad.parallel import get_num_threads
 
 if TYPE_CHECKING:
     from deepgrad.bench.harness import Settings
@@ -30,10 +32,10 @@ def blas_info() -> dict[str, Any] | None:
     return None
 
 
-def match_torch_threads(torch: ModuleType | None, blas: dict[str, Any] | None) -> None:
-    """Give torch as many threads as NumPy's BLAS uses (DESIGN.md section 6)."""
-    if torch is not None and blas is not None:
-        torch.set_num_threads(int(blas["num_threads"]))
+def match_torch_threads(torch: ModuleType | None) -> None:
+    """Give torch as many threads as deepgrad computes with (DESIGN.md section 6)."""
+    if torch is not None:
+        torch.set_num_threads(get_num_threads())
 
 
 def cpu_model() -> str:
@@ -54,11 +56,12 @@ def header(torch: ModuleType | None, blas: dict[str, Any] | None,
                    settings: Settings) -> list[str]:
     """Lines describing where, when and how the table was measured."""
     if blas is None:
-        blas_line = "unknown (install threadpoolctl to report it and to match torch's threads)"
+        blas_line = "unknown (install threadpoolctl to report it)"
     else:
         blas_line = (f"{blas.get('internal_api')} {blas.get('version')}, kernel "
-                     f"{blas.get('architecture')}, {blas.get('threading_layer')} threading, "
-                     f"{blas.get('num_threads')} threads")
+                     f"{blas.get('architecture')}; deepgrad computes with {get_num_threads()} "
+                     f"threads, its own on the GEMMs of rows with large passes (BLAS on one "
+                     f"thread), BLAS's on the others")
     coretype = os.environ.get("OPENBLAS_CORETYPE")
     if coretype:
         blas_line += f" (OPENBLAS_CORETYPE={coretype})"

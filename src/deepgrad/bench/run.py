@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     torch = import_torch()
     blas = machine.blas_info()
-    machine.match_torch_threads(torch, blas)
+    machine.match_torch_threads(torch)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from deepgrad.backend import xp
+from deepgrad.parallel import matmul
 
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 # The gates of a step are stored gate-major, (gates, N, H), so that every gate is one contiguous
@@ -78,7 +79,7 @@ class _Sequence:
         w_in = w_ih.reshape(gates, hidden, features)[order].transpose(0, 2, 1) * scale
         self.w_rec = xp.ascontiguousarray(
             (w_hh.reshape(gates, hidden, hidden)[order] * scale).transpose(0, 2, 1))
-        acts = xp.matmul(self.x2, w_in)  # (gates, T * N, H): one GEMM per gate for all steps
+        acts = matmul(self.x2, w_in)  # (gates, T * N, H): one GEMM per gate for all steps
         self.b_hn = None
         if b_ih is not None:
             bias = b_ih + b_hh
@@ -120,7 +121,7 @@ class _Sequence:
             if k == 0 and self.h0 is None:
                 xp.copyto(h, acts[t, :n])
             else:
-                xp.matmul(hs[prev, :n], w_rec, out=h)
+                matmul(hs[prev, :n], w_rec, out=h)
                 h += acts[t, :n]
             if relu:
                 xp.maximum(h, 0, out=h)
@@ -130,7 +131,7 @@ class _Sequence:
     def _lstm_forward(self) -> None:
         hs, cs, acts, w_rec, tcs, small = (self.hs, self.cs, self.acts, self.w_rec, self.extra,
                                            self.small)
-        matmul, multiply, tanh = xp.matmul, xp.multiply, xp.tanh
+        multiply, tanh = xp.multiply, xp.tanh
         for k, (t, n, prev, out, fresh) in enumerate(self.plan):
             if fresh is not None:
                 self._starts(hs, self.h0, prev, fresh)
@@ -169,7 +170,7 @@ class _Sequence:
                 hn[...] = 0 if b_hn is None else b_hn
             else:
                 gh = self.scratch[:, :n]
-                xp.matmul(h_prev, w_rec, out=gh)
+                matmul(h_prev, w_rec, out=gh)
                 rz += gh[:2]
                 if b_hn is None:
                     xp.copyto(hn, gh[2])
@@ -244,12 +245,12 @@ class _Sequence:
                 xp.subtract(1, d, out=d)
             d *= dh_n
             if k or need_dh0:
-                xp.matmul(d, w, out=dh_n)
+                matmul(d, w, out=dh_n)
 
     def _lstm_backward(self, gy: Any, dh: Any, dc: Any, dgates: Any, w_back: Any,
                        need_dh0: bool) -> None:
         acts, cs, tcs, small = self.acts, self.cs, self.extra, self.small
-        matmul, multiply, subtract = xp.matmul, xp.multiply, xp.subtract
+        multiply, subtract = xp.multiply, xp.subtract
         deriv = xp.empty(acts.shape[:1] + acts.shape[2:], dtype=acts.dtype)
         parts = self.scratch
         for k in range(len(self.plan) - 1, -1, -1):
@@ -313,7 +314,7 @@ class _Sequence:
             dh_n *= z
             if k or need_dh0:
                 parts = self.scratch[:, :n]
-                xp.matmul(d[:3], w_back, out=parts)
+                matmul(d[:3], w_back, out=parts)
                 dh_n += parts.sum(axis=0)
 
     def _parameter_grads(self, dgates: Any, dh: Any, dc: Any, w_ih: Any, needs: tuple) -> tuple:
@@ -323,19 +324,19 @@ class _Sequence:
         gx = gw_ih = gw_hh = gb_ih = gb_hh = None
         inputs, hiddens = _INPUT_GRADS[mode], _HIDDEN_GRADS[mode]
         if needs[0]:
-            gx = d3[inputs[0]] @ w_ih[:hidden]
+            gx = matmul(d3[inputs[0]], w_ih[:hidden])
             for block, k in enumerate(inputs[1:], 1):
-                gx += d3[k] @ w_ih[block * hidden:(block + 1) * hidden]
+                gx += matmul(d3[k], w_ih[block * hidden:(block + 1) * hidden])
             gx = gx.reshape(steps, batch, w_ih.shape[1])
         if needs[3]:
             gw_ih = xp.empty_like(w_ih)
             for block, k in enumerate(inputs):
-                xp.matmul(d3[k].T, x2, out=gw_ih[block * hidden:(block + 1) * hidden])
+                matmul(d3[k].T, x2, out=gw_ih[block * hidden:(block + 1) * hidden])
         if needs[4]:
             hprev = (self.hs[1:] if self.reverse else self.hs[:-1]).reshape(steps * batch, hidden)
             gw_hh = xp.empty((len(hiddens) * hidden, hidden), dtype=dgates.dtype)
             for block, k in enumerate(hiddens):
-                xp.matmul(d3[k].T, hprev, out=gw_hh[block * hidden:(block + 1) * hidden])
+                matmul(d3[k].T, hprev, out=gw_hh[block * hidden:(block + 1) * hidden])
         if needs[5] or needs[6]:
             sums = d3.sum(axis=1)
             gb_ih, gb_hh = sums[inputs].reshape(-1), sums[hiddens].reshape(-1)

@@ -13,6 +13,7 @@ from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops._util import binary_operands, broadcast_error, unbroadcast
+from deepgrad.parallel import matmul as _gemm
 from deepgrad.tensor import DEFAULT_FLOAT, Tensor
 
 _ndarray = xp.ndarray
@@ -160,7 +161,7 @@ class MatMul(Function):
             raise ShapeError(f"matmul: both operands need at least one dimension; got shapes "
                              f"{shape_str(a.shape)} and {shape_str(b.shape)} (use * for scalars)")
         try:
-            y = xp.matmul(a, b)
+            y = _gemm(a, b) if a.ndim == b.ndim == 2 else xp.matmul(a, b)
         except ValueError:
             raise _matmul_error(a.shape, b.shape) from None
         ctx.save(a=a if ctx.needs_input_grad[1] else None,
@@ -178,9 +179,9 @@ class MatMul(Function):
             # update ``W -= lr * W.grad`` then runs at memory speed instead of strided.
             ga = gb = None
             if ctx.needs_input_grad[0]:
-                ga = (ctx.b @ gy.T).T if ctx.a_fortran else gy @ ctx.b.T
+                ga = _gemm(ctx.b, gy.T).T if ctx.a_fortran else _gemm(gy, ctx.b.T)
             if ctx.needs_input_grad[1]:
-                gb = (gy.T @ ctx.a).T if ctx.b_fortran else ctx.a.T @ gy
+                gb = _gemm(gy.T, ctx.a).T if ctx.b_fortran else _gemm(ctx.a.T, gy)
             return ga, gb
         if len(a_shape) == 1 and len(b_shape) == 1:  # a dot product: gy is 0-d
             return (gy * ctx.b if ctx.needs_input_grad[0] else None,

@@ -10,16 +10,15 @@ the per-channel sums.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
+from deepgrad.parallel import PARALLEL_ELEMENTS, in_blocks
 from deepgrad.tensor import Tensor
 
 
@@ -36,33 +35,10 @@ def _channel_dot(a3: Any, b3: Any) -> Any:
     return xp.einsum("ncs,ncs->nc", a3, b3).sum(axis=0)
 
 
-# Elementwise passes over a large (N, C, S) array run on several threads, one contiguous block
-# of samples each (NumPy's ufuncs and einsum release the GIL): the passes are memory-bound, and
-# one core does not saturate the memory bandwidth. Fewer, larger blocks measured faster than
-# many small ones (each hand-off to a worker costs a thread wake-up).
-_PARALLEL_ELEMENTS = 1 << 20
-
-
-class _Workers:
-    executor: ThreadPoolExecutor | None = None
-    pid = 0  # the process that made the executor: a forked child inherits it without threads
-    count = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                else os.cpu_count() or 1, 8)
-
-
 def _in_blocks(work: Callable[[slice], Any], a3: Any) -> list:
-    """``work(rows)`` for blocks of rows (samples) of ``a3``, one per worker thread when ``a3``
-    is large, else one block; the results in order."""
-    n = a3.shape[0]
-    parts = min(_Workers.count, n) if a3.size >= _PARALLEL_ELEMENTS else 1
-    if parts < 2:
-        return [work(slice(0, n))]
-    if _Workers.executor is None or _Workers.pid != os.getpid():
-        _Workers.executor = ThreadPoolExecutor(_Workers.count, thread_name_prefix="deepgrad")
-        _Workers.pid = os.getpid()
-    bounds = [n * i // parts for i in range(parts + 1)]
-    return list(_Workers.executor.map(
-        work, [slice(bounds[i], bounds[i + 1]) for i in range(parts)]))
+    """``work(rows)`` for blocks of rows (samples) of ``a3``, in parallel when ``a3`` is large;
+    the results in order."""
+    return in_blocks(work, a3.shape[0], a3.size)
 
 
 class _Buffers:
@@ -82,7 +58,7 @@ class _Buffers:
 
     def empty(self, shape: tuple, dtype: Any) -> Any:
         """An uninitialized array, reused when a free one of this shape and dtype is kept."""
-        if math.prod(shape) < _PARALLEL_ELEMENTS:
+        if math.prod(shape) < PARALLEL_ELEMENTS:
             return xp.empty(shape, dtype)
         with self.lock:
             for array in self.arrays:

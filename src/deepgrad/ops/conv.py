@@ -32,6 +32,7 @@ from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops._conv_args import _check, _geometry, _out_size, _taps, _tuple
 from deepgrad.ops.depthwise import DepthwiseConv2d
+from deepgrad.parallel import in_blocks, matmul
 from deepgrad.tensor import Tensor
 
 _as_strided = xp.lib.stride_tricks.as_strided
@@ -95,7 +96,8 @@ def _im2col(a: Any, kernel: tuple[int, int], stride: tuple[int, int],
                           (sc, sh * dilation[0], sw * dilation[1], sn, sh * stride[0],
                            sw * stride[1]), writeable=False)
     cols = _buffer(shape, a.dtype)
-    xp.copyto(cols.reshape(windows.shape), windows)
+    cols6 = cols.reshape(windows.shape)
+    in_blocks(lambda part: xp.copyto(cols6[part], windows[part]), c, cols.size)
     return cols
 
 
@@ -106,8 +108,13 @@ def _col2im(cols: Any, padded: tuple[int, int, int, int], kernel: tuple[int, int
     c, n, _, _ = padded
     out = xp.zeros(padded, cols.dtype)
     blocks = cols.reshape(c, kernel[0], kernel[1], n, *out_hw)
-    for i, j, rows, columns in _taps(kernel, stride, dilation, out_hw):
-        out[:, :, rows, columns] += blocks[:, i, j]
+    taps = list(_taps(kernel, stride, dilation, out_hw))
+
+    def add(part: slice) -> None:
+        for i, j, rows, columns in taps:
+            out[part, :, rows, columns] += blocks[part, i, j]
+
+    in_blocks(add, c, cols.size)
     return out
 
 
@@ -117,7 +124,7 @@ def _gemm(a: Any, b: Any, groups: int, transpose_a: bool = False, transpose_b: b
     matrices along their first axis; the groups' results stacked the same way. One GEMM for one
     group, a batched matmul for several."""
     if groups == 1:
-        return xp.matmul(a.T if transpose_a else a, b.T if transpose_b else b, out=out)
+        return matmul(a.T if transpose_a else a, b.T if transpose_b else b, out)
     a3 = a.reshape(groups, -1, a.shape[1])
     b3 = b.reshape(groups, -1, b.shape[1])
     y = xp.matmul(a3.transpose(0, 2, 1) if transpose_a else a3,

@@ -5,11 +5,13 @@ stride 1 over long runs of the flattened planes, and per block of channels that 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.ops._conv_args import _out_size, _taps
+from deepgrad.parallel import in_blocks
 
 _BLOCK_BYTES = 2 << 20
 
@@ -59,6 +61,13 @@ def _channel_blocks(a: Any) -> list[slice]:
     return [slice(c0, c0 + step) for c0 in range(0, c, step)]
 
 
+def _per_block(work: Callable[[slice], None], a: Any) -> None:
+    """``work(block)`` for every block of channels of ``a`` (:func:`_channel_blocks`), the
+    blocks shared out among the threads."""
+    blocks = _channel_blocks(a)
+    in_blocks(lambda part: [work(block) for block in blocks[part]], len(blocks), a.size)
+
+
 class DepthwiseConv2d(Function):
     """groups == C_in == C_out: y[n, c] = sum_{i, j} x_pad[n, c, rows_i, cols_j] * W[c, 0, i, j]
     + b[c], as kH*kW multiply-accumulate passes over whole arrays (per block of channels).
@@ -78,7 +87,8 @@ class DepthwiseConv2d(Function):
         taps = _tap_weights(weight, stride)
         y = xp.empty(views[0][2].shape, x.dtype)
         tmp = xp.empty_like(y)
-        for block in _channel_blocks(xpad):
+
+        def accumulate(block: slice) -> None:
             y_block, tmp_block = y[block], tmp[block]
             for k, (i, j, view) in enumerate(views):
                 if k == 0:
@@ -86,6 +96,8 @@ class DepthwiseConv2d(Function):
                 else:
                     xp.multiply(view[block], taps[block, i, j], out=tmp_block)
                     y_block += tmp_block
+
+        _per_block(accumulate, xpad)
         y = y.reshape(c, n, out_hw[0], -1)
         if y.shape[3] != out_hw[1]:
             y = xp.ascontiguousarray(y[..., :out_hw[1]])  # drop the garbage columns
@@ -113,11 +125,14 @@ class DepthwiseConv2d(Function):
             gpad = xp.zeros(ctx.padded, gy.dtype)
             views = _tap_views(gpad, kernel, stride, dilation, out_hw)
             weights, tmp = _tap_weights(ctx.weight, stride), xp.empty_like(g)
-            for block in _channel_blocks(gpad):
+
+            def spread(block: slice) -> None:
                 g_block, tmp_block = g[block], tmp[block]
                 for i, j, view in views:
                     xp.multiply(g_block, weights[block, i, j], out=tmp_block)
                     view[block] += tmp_block
+
+            _per_block(spread, gpad)
             h, w = ctx.x_shape[2:]
             top, _, left, _ = ctx.pads
             gx = gpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
@@ -125,10 +140,13 @@ class DepthwiseConv2d(Function):
             xpad = ctx.xpad
             gw = xp.empty((c, 1, *kernel), gy.dtype)
             views = _tap_views(xpad, kernel, stride, dilation, out_hw)
-            for block in _channel_blocks(xpad):
+
+            def weight_grad(block: slice) -> None:
                 g_block = g[block]
                 for i, j, view in views:
                     products = xp.vecdot(g_block, view[block])
                     gw[block, 0, i, j] = products.reshape(products.shape[0], -1).sum(axis=1)
+
+            _per_block(weight_grad, xpad)
         gb = gy.sum(axis=(0, 2, 3)) if needs[2] else None
         return gx, gw, gb, None, None, None

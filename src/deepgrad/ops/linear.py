@@ -12,7 +12,13 @@ from typing import Any
 
 from deepgrad.autograd import Function
 from deepgrad.errors import ShapeError, shape_str
+from deepgrad.parallel import matmul
 from deepgrad.tensor import Tensor
+
+
+def _rows(a: Any) -> Any:
+    """``a`` (..., features) as a matrix (rows, features)."""
+    return a if a.ndim == 2 else a.reshape(-1, a.shape[-1])
 
 
 class Linear(Function):
@@ -23,7 +29,9 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias):
-        y = x @ weight.T
+        y = matmul(_rows(x), weight.T)
+        if x.ndim != 2:
+            y = y.reshape(*x.shape[:-1], y.shape[-1])
         if bias is not None:
             y += bias  # y is a fresh array: adding in place saves a temporary
         ctx.save(x=x if ctx.needs_input_grad[1] else None,
@@ -33,12 +41,15 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, gy):
         needs = ctx.needs_input_grad
-        gx = gy @ ctx.weight if needs[0] else None
-        gy2 = gy.reshape(-1, gy.shape[-1]) if gy.ndim != 2 else gy
+        gy2 = _rows(gy)
+        gx = None
+        if needs[0]:
+            gx = matmul(gy2, ctx.weight)
+            if gy.ndim != 2:
+                gx = gx.reshape(*gy.shape[:-1], gx.shape[-1])
         gw = gb = None
         if needs[1]:
-            x = ctx.x
-            gw = gy2.T @ (x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x)
+            gw = matmul(gy2.T, _rows(ctx.x))
         if needs[2]:
             gb = gy2.sum(axis=0)
         return gx, gw, gb

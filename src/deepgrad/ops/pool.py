@@ -24,6 +24,7 @@ from deepgrad.ops._pool_args import (
     _Window,
     _windows,
 )
+from deepgrad.parallel import block, in_blocks, outer_axis
 from deepgrad.tensor import Tensor
 
 
@@ -100,13 +101,13 @@ def _sum_along(a: Any, axis: int, w: _Window) -> Any:
     return y
 
 
-def _spread(g: Any, arg: Any, axis: int, w: _Window) -> Any:
+def _spread(g: Any, arg: Any, axis: int, w: _Window, out: Any = None) -> Any:
     """The gradient of the input of one stage: each window's gradient goes to the position that
     ``arg`` names (max) or to all its positions (``arg`` None: sum), added where windows overlap."""
     shape = list(g.shape)
     shape[axis] = w.padded
     # Disjoint windows write their share in place: only positions outside every window need zeros.
-    gx = (xp.empty if w.tiles else xp.zeros)(shape, g.dtype)
+    gx = (xp.empty if w.tiles else xp.zeros)(shape, g.dtype) if out is None else out
     if arg is None:
         masks: Any = (None,) * w.kernel
     elif arg.dtype == xp.bool_:
@@ -154,15 +155,27 @@ class MaxPool(Function):
         if not (ctx.needs_input_grad[0] or return_indices) and rows.kernel * cols.kernel > 1:
             y = _max_only(_pad(x, rows, cols, fill), rows, cols)
             return y[..., 0, :] if rows is _NO_WINDOW else y
-        m, col_arg = _max_along(_pad(x, rows, cols, fill), -1, cols)
-        y, row_arg = _max_along(m, -2, rows)
-        if rows.kernel == cols.kernel == 1:
+        # Blocks along the outer leading axis (samples or channels), in parallel when large.
+        axis = outer_axis(x)
+
+        def pool(part: slice) -> tuple:
+            m, col_arg = _max_along(_pad(block(x, axis, part), rows, cols, fill), -1, cols)
+            y, row_arg = _max_along(m, -2, rows)
+            indices = (_flat_indices(row_arg, col_arg, rows, cols, y.shape) if return_indices
+                       else None)
+            return part, y, row_arg, col_arg, indices
+
+        parts = in_blocks(pool, x.shape[axis], x.size)
+        y = parts[0][1] if len(parts) == 1 else xp.concatenate([p[1] for p in parts], axis)
+        if rows.kernel == cols.kernel == 1 and len(parts) == 1:
             y = y.copy()  # a view of the input otherwise
         if ctx.needs_input_grad[0]:
-            ctx.save(row_arg=row_arg, col_arg=col_arg, rows=rows, cols=cols, shape=shape)
+            ctx.save(parts=[p[:4] for p in parts], axis=axis, rows=rows, cols=cols, shape=shape,
+                     padded=(*x.shape[:-2], rows.padded, cols.padded), dtype=x.dtype)
         if not return_indices:
             return y[..., 0, :] if rows is _NO_WINDOW else y
-        indices = _flat_indices(row_arg, col_arg, rows, cols, y.shape)
+        indices = (parts[0][4] if len(parts) == 1
+                   else xp.concatenate([p[4] for p in parts], axis))
         if rows is _NO_WINDOW:
             return y[..., 0, :], indices[..., 0, :]
         return y, indices
@@ -172,7 +185,14 @@ class MaxPool(Function):
         rows, cols = ctx.rows, ctx.cols
         if rows is _NO_WINDOW:
             gy = gy[..., None, :]
-        gx = _spread(_spread(gy, ctx.row_arg, -2, rows), ctx.col_arg, -1, cols)
+        gx = (xp.empty if cols.tiles else xp.zeros)(ctx.padded, ctx.dtype)
+
+        def spread(part: tuple) -> None:
+            where, _, row_arg, col_arg = part
+            g = _spread(block(gy, ctx.axis, where), row_arg, -2, rows)
+            _spread(g, col_arg, -1, cols, out=block(gx, ctx.axis, where))
+
+        in_blocks(lambda i: [spread(p) for p in ctx.parts[i]], len(ctx.parts), gx.size)
         return _unpad(gx, rows, cols).reshape(ctx.shape)
 
 

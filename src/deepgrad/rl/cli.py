@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from deepgrad.backend import blas_threads
 from deepgrad.cli import positive_int
+from deepgrad.parallel import limit_threads
 
 _ERRORS = (ValueError, TypeError, ImportError, OSError)
 # Command-line option -> DQN argument, for the hyperparameters given explicitly.
@@ -57,7 +57,7 @@ def _fail(command: str, error: BaseException) -> int:
 # ------------------------------------------------------------------------------ train
 def _train(args: argparse.Namespace) -> int:
     try:
-        with blas_threads(args.threads):
+        with limit_threads(args.threads):
             return _run_train(args)
     except _ERRORS as error:
         return _fail("train", error)
@@ -111,7 +111,7 @@ def _run_train(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------ eval
 def _eval(args: argparse.Namespace) -> int:
     try:
-        with blas_threads(args.threads):
+        with limit_threads(args.threads):
             return _run_eval(args)
     except _ERRORS as error:
         return _fail("eval", error)
@@ -218,7 +218,7 @@ def add_rl_parser(subparsers: Any) -> argparse.ArgumentParser:
     group.add_argument("--no-double", action="store_true", help="plain DQN targets")
     group.add_argument("--prioritized", action="store_true", help="prioritized replay")
     train.add_argument("--threads", type=positive_int, default=1,
-                       help="BLAS threads (with threadpoolctl; small networks run fastest on 1)")
+                       help="threads to compute with (small networks run fastest on 1)")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.set_defaults(run=_train)
 

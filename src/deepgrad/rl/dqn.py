@@ -96,8 +96,8 @@ class DQN:
     The defaults are rl-zoo's tuned CartPole settings with double DQN and 3-step returns (see
     :mod:`deepgrad.rl.config`). DQN's greedy policy can swing between perfect and poor late in
     training; an :class:`~deepgrad.rl.callbacks.EvalCallback` keeps the best weights seen.
-    Small networks run fastest on one BLAS thread: with NumPy imported, call
-    ``threadpoolctl.threadpool_limits(1)`` (the ``deepgrad rl`` commands do).
+    Small networks run fastest on one thread: call ``dg.set_num_threads(1)`` (the
+    ``deepgrad rl`` commands do).
     """
 
     def __init__(self, env: Any, network: Module | None = None, *, double: bool = True,
