@@ -170,8 +170,9 @@ class MaxPool(Function):
         if rows.kernel == cols.kernel == 1 and len(parts) == 1:
             y = y.copy()  # a view of the input otherwise
         if ctx.needs_input_grad[0]:
-            ctx.save(parts=[p[:4] for p in parts], axis=axis, rows=rows, cols=cols, shape=shape,
-                     padded=(*x.shape[:-2], rows.padded, cols.padded), dtype=x.dtype)
+            ctx.save(args=[(p[0], p[2], p[3]) for p in parts], axis=axis, rows=rows, cols=cols,
+                     shape=shape, padded=(*x.shape[:-2], rows.padded, cols.padded),
+                     dtype=x.dtype)
         if not return_indices:
             return y[..., 0, :] if rows is _NO_WINDOW else y
         indices = (parts[0][4] if len(parts) == 1
@@ -187,12 +188,12 @@ class MaxPool(Function):
             gy = gy[..., None, :]
         gx = (xp.empty if cols.tiles else xp.zeros)(ctx.padded, ctx.dtype)
 
-        def spread(part: tuple) -> None:
-            where, _, row_arg, col_arg = part
+        def spread(where: slice, row_arg: Any, col_arg: Any) -> None:
             g = _spread(block(gy, ctx.axis, where), row_arg, -2, rows)
             _spread(g, col_arg, -1, cols, out=block(gx, ctx.axis, where))
 
-        in_blocks(lambda i: [spread(p) for p in ctx.parts[i]], len(ctx.parts), gx.size)
+        # The blocks of the forward, whose window positions were saved per block.
+        in_blocks(lambda i: [spread(*args) for args in ctx.args[i]], len(ctx.args), gx.size)
         return _unpad(gx, rows, cols).reshape(ctx.shape)
 
 
