@@ -146,7 +146,7 @@ def errors(forecast: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the options and run :func:`train_and_report` with the BLAS threads limited."""
+    """Parse the options and run :func:`train_and_report` with the threads limited."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--window", type=int, default=56, help="days of history per forecast")

@@ -9,9 +9,9 @@ measured to pay off on Fashion-MNIST ResNets over a long run. (Label smoothing 0
 flagship CNN 0.2 points in 15- and 20-epoch runs, so it is not used.) At 5 to 7 minutes per
 epoch on a quiet 2-core machine the run takes hours; it writes a checkpoint after every epoch
 and, started again with the same arguments, continues where it stopped (bit for bit as an
-uninterrupted run), so it can be run in pieces. Its small convolutions gain nothing from a
-second BLAS thread (BENCHMARKS.md): ``OPENBLAS_NUM_THREADS=1`` runs it as fast and leaves the
-other cores free.
+uninterrupted run), so it can be run in pieces. It computes on every core (deepgrad's threads,
+README "Speed": 0.60-0.64 s per step on two cores against 0.88 s on one); ``DEEPGRAD_NUM_THREADS=1``
+leaves the other cores free.
 
 The outputs (model, checkpoint, history, curves, confusion matrix, results.json) go to ``--out``;
 the README's results table records the measured accuracy and time.
