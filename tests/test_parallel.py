@@ -181,3 +181,14 @@ def test_max_pool_indices_are_the_one_thread_ones(forced):
     with dg.limit_threads(1):
         _, expected = F.max_pool2d(x, 2, return_indices=True)
     np.testing.assert_array_equal(indices.numpy(), expected.numpy())
+
+
+def test_blas_changed_behind_deepgrads_back_is_set_again():
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed")
+    with pytest.MonkeyPatch.context() as mp, dg.limit_threads(2):
+        mp.setattr(parallel, "RECENT", math.inf)
+        mp.setattr(parallel._State, "last_split", 0.0)
+        dg.tensor(np.ones((4, 4))) @ dg.tensor(np.ones((4, 4)))
+        with threadpoolctl.threadpool_limits(2, user_api="blas"):
+            dg.tensor(np.ones((4, 4))) @ dg.tensor(np.ones((4, 4)))
+            assert set(_blas_threads(threadpoolctl)) == {1}

@@ -67,7 +67,6 @@ class _State:
     executor: ThreadPoolExecutor | None = None
     pid = 0  # the process that made the executor: a forked child inherits it without threads
     blas: list | None = None  # threadpoolctl's controllers of the BLAS libraries, once looked up
-    blas_threads = 0  # what deepgrad last set them to (0: not yet)
     last_split = -math.inf  # time.monotonic() of deepgrad's last split pass
 
 
@@ -89,10 +88,11 @@ def _own_gemms() -> bool:
     sets BLAS's thread count to match."""
     own = time.monotonic() - _State.last_split < RECENT
     wanted = 1 if own else _State.threads
-    if _State.blas_threads != wanted:
-        for lib in _blas():
+    for lib in _blas():
+        # Asked every time (about a microsecond): other code may have changed it meanwhile
+        # (threadpoolctl's own contexts, say), and GEMMs split over BLAS's threads would fight.
+        if lib.num_threads != wanted:
             lib.set_num_threads(wanted)
-        _State.blas_threads = wanted
     return own and bool(_State.blas)
 
 
