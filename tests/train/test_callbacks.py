@@ -106,6 +106,25 @@ def test_csv_and_json_logs(tmp_path):
     assert records[0]["loss"] == pytest.approx(history.history["loss"][0])
 
 
+def test_a_checkpoint_listed_first_holds_the_other_callbacks_updates_of_its_epoch(tmp_path):
+    """The checkpoint writer runs last: resuming from it loses no logger record and no early
+    stopping count (it used to save the callbacks listed after it one epoch behind)."""
+    path, log = tmp_path / "last.safetensors", tmp_path / "log.json"
+
+    def callbacks():
+        return [ModelCheckpoint(path), JSONLogger(log),
+                EarlyStopping(monitor="val_loss", patience=50)]
+
+    _fit(callbacks(), epochs=2)
+    state = dg.serialization.load_tree(path)
+    logger_state, stopping_state = state["callbacks"][1], state["callbacks"][2]
+    assert [r["epoch"] for r in json.loads(logger_state["records"])] == [1, 2]
+    assert stopping_state["best_epoch"] + 1 + stopping_state["wait"] == 2  # both epochs seen
+    model, opt = _setup()
+    _fit(callbacks(), epochs=3, model_opt=(model, opt), resume_from=path)
+    assert [r["epoch"] for r in json.loads(log.read_text())] == [1, 2, 3]
+
+
 def test_learning_rate_scheduler_function():
     _, history = _fit([LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))], epochs=3)
     assert history.history["lr"] == pytest.approx([0.1, 0.05, 0.1 / 3])

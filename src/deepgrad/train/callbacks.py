@@ -23,9 +23,13 @@ from deepgrad.serialization import atomic_write
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class: every hook does nothing. A callback that writes checkpoints
+    (``trainer.save_checkpoint``) sets ``writes_checkpoints = True``, as ModelCheckpoint does."""
 
     trainer: Any = None
+    # Checkpoint writers run after the other callbacks at each hook, so that the state they save
+    # holds every callback's update of that epoch (a logger's record, early stopping's count).
+    writes_checkpoints = False
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         """Before the first epoch (also when resuming)."""
@@ -147,8 +151,11 @@ class ModelCheckpoint(_Monitor):
     A checkpoint holds everything needed to resume exactly (weights, optimizer, schedule, data
     order and random state): ``trainer.fit(..., resume_from=path)``. With ``weights_only`` it
     holds the weights alone (``dg.load_into(model, path)``). ``path`` may contain ``{epoch}``
-    (1-based). Files are written atomically: a crash leaves the previous one intact.
+    (1-based). Files are written atomically: a crash leaves the previous one intact. It runs
+    after the other callbacks, so that their updates of the epoch are in the checkpoint.
     """
+
+    writes_checkpoints = True
 
     def __init__(self, path: str | os.PathLike, monitor: str = "val_loss",
                  save_best_only: bool = False, mode: str = "auto", weights_only: bool = False,

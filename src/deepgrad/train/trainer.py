@@ -161,7 +161,7 @@ class Trainer:
 
     # ----------------------------------------------------------------- fit
     def _call(self, hook: str, *args: Any) -> None:
-        for callback in self.callbacks:
+        for callback in self._in_order:
             getattr(callback, hook)(*args)
 
     def fit(self, train: Any, epochs: int, batch_size: int = 32, validation_data: Any = None,
@@ -205,6 +205,7 @@ class Trainer:
             self.load_checkpoint(resume_from)
         for callback in self.callbacks:
             callback.trainer = self
+        self._in_order = sorted(self.callbacks, key=lambda c: c.writes_checkpoints)
         self._call("on_train_begin", {})
         try:
             while self.epoch < epochs and not self.stop_training:
