@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+import deepgrad as dg
 from deepgrad.cli import main
 
 FASHION = "/usr/share/datasets/fashion-mnist"
@@ -35,7 +36,10 @@ def test_train_writes_the_model_the_history_and_the_results(trained, capsys):
 
 @needs_data
 def test_evaluate_reports_the_same_accuracy(trained, capsys):
-    assert main(["evaluate", str(trained / "model.safetensors"), "--limit", "512"]) == 0
+    with dg.limit_threads(dg.get_num_threads()):  # --threads sets the process's count
+        assert main(["evaluate", str(trained / "model.safetensors"), "--limit", "512",
+                     "--threads", "1"]) == 0
+        assert dg.get_num_threads() == 1
     out = capsys.readouterr().out
     accuracy = json.loads((trained / "results.json").read_text())["test_accuracy"]
     assert f"accuracy {accuracy:.4f}" in out
@@ -95,6 +99,7 @@ def test_summary_prints_the_table(capsys):
     (["train", "--lr", "inf"], "--lr: must be a finite number; got inf"),
     (["train", "--weight-decay", "x"], "--weight-decay: must be a number; got x"),
     (["pretrain", "--weight-decay", "-0.1"], "--weight-decay: must be 0 or more; got -0.1"),
+    (["train", "--threads", "0"], "--threads: must be a positive integer; got 0"),
     (["fly"], "invalid choice: 'fly'"),
 ])
 def test_bad_arguments_give_one_line_and_a_hint(argv, message, capsys):

@@ -342,12 +342,14 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.safetensors if it exists")
     train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.add_argument("--threads", type=positive_int, metavar="N", help=_THREADS_HELP)
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of a trained model")
     evaluate.add_argument("model_file")
     evaluate.add_argument("--dataset", choices=_DATASETS, help="default: the training dataset")
     evaluate.add_argument("--limit", type=positive_int)
+    evaluate.add_argument("--threads", type=positive_int, metavar="N", help=_THREADS_HELP)
     evaluate.set_defaults(run=_evaluate)
 
     predict = commands.add_parser("predict", help="classify image files")
@@ -384,6 +386,10 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+_THREADS_HELP = ("threads to compute with (default: every core the process may use, or "
+                 "DEEPGRAD_NUM_THREADS)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -392,6 +398,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return bench(argv[1:], prog="deepgrad bench")
     args = parser().parse_args(argv)
+    if getattr(args, "threads", None) is not None:
+        from deepgrad.parallel import set_num_threads
+
+        set_num_threads(args.threads)
     try:
         return args.run(args)
     except CLIError as e:
