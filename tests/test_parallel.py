@@ -67,7 +67,8 @@ def test_split_matmul_equals_numpys(forced, m, k, n, layout, with_out):
 
 @pytest.mark.parametrize("a_shape, b_shape", [
     ((4, 3, 5), (5, 600)), ((3, 5), (4, 5, 600)),
-    ((4, 600, 5), (4, 5, 3)), ((2, 1, 3, 5), (4, 5, 600))])
+    ((4, 600, 5), (4, 5, 3)), ((2, 1, 3, 5), (4, 5, 600)),
+    ((3, 600), (1, 600, 4)), ((2, 3, 600), (2, 600, 4))])  # the summed dimension split
 def test_split_matmul_of_stacks_equals_numpys(forced, a_shape, b_shape):
     pytest.importorskip("threadpoolctl", reason="GEMMs are split only with threadpoolctl")
     rng = np.random.default_rng(0)

@@ -146,8 +146,8 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
     the GEMMs (module docstring), else on BLAS's threads.
 
     Blocks of output columns when there are many (each thread reads all of ``a``, usually the
-    smaller operand, and writes whole columns), else of rows, else (2-D only) of the summed
-    dimension, with the partial products added. Splitting a GEMM of few rows by rows measured
+    smaller operand, and writes whole columns), else of rows, else of the summed dimension, with
+    the partial products added. Splitting a GEMM of few rows by rows measured
     20% slower than by columns.
     """
     m, k = a.shape[-2:]
@@ -156,7 +156,7 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
     stack = max(a.size // (m * k) if m * k else 0, b.size // (k * n) if k * n else 0)
     wide = 128 * threads
     if (not _own_gemms() or threads < 2 or stack * m * n * k < PARALLEL_FLOPS
-            or b.shape[-2] != k or (n < wide and m < wide and (stack > 1 or k < wide))):
+            or b.shape[-2] != k or max(m, n, k) < wide):
         return xp.matmul(a, b, out=out)  # NumPy's matmul also says what does not fit
     if out is None:
         shape = (*xp.broadcast_shapes(a.shape[:-2], b.shape[:-2]), m, n)
@@ -168,7 +168,7 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
         in_blocks(lambda rows: xp.matmul(a[..., rows, :], b, out=out[..., rows, :]), m,
                   PARALLEL_ELEMENTS)
     else:
-        partials = in_blocks(lambda inner: xp.matmul(a[:, inner], b[inner]), k,
+        partials = in_blocks(lambda inner: xp.matmul(a[..., inner], b[..., inner, :]), k,
                              PARALLEL_ELEMENTS)
         xp.copyto(out, partials.pop())
         for partial in partials:
