@@ -22,6 +22,7 @@ def forced():
     with pytest.MonkeyPatch.context() as mp, dg.limit_threads(2):
         mp.setattr(parallel, "PARALLEL_ELEMENTS", 1)
         mp.setattr(parallel, "PARALLEL_FLOPS", 1)
+        mp.setattr(parallel, "BLAS_ALONE", 0)
         mp.setattr(parallel, "RECENT", math.inf)
         yield
 
@@ -81,6 +82,11 @@ def test_split_matmul_reports_numpys_shape_error(forced):
         parallel.matmul(np.ones((3, 600)), np.ones((599, 600)))
 
 
+def _medium_gemm():
+    """A GEMM big enough for BLAS to thread (more than parallel.BLAS_ALONE multiply-adds)."""
+    return dg.tensor(np.ones((80, 80))) @ dg.tensor(np.ones((80, 80)))
+
+
 def _blas_threads(threadpoolctl):
     return [info["num_threads"] for info in threadpoolctl.threadpool_info()
             if info["user_api"] == "blas"]
@@ -90,20 +96,29 @@ def test_blas_has_the_threads_until_deepgrad_splits_a_pass_of_its_own():
     threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed")
     with pytest.MonkeyPatch.context() as mp, dg.limit_threads(2):
         mp.setattr(parallel._State, "last_split", -math.inf)
-        dg.tensor(np.ones((4, 4))) @ dg.tensor(np.ones((4, 4)))
+        _medium_gemm()
         assert set(_blas_threads(threadpoolctl)) == {2}  # GEMMs alone: BLAS's own threads
         dg.relu(dg.tensor(np.ones((2, parallel.PARALLEL_ELEMENTS))))  # a split pass
-        dg.tensor(np.ones((4, 4))) @ dg.tensor(np.ones((4, 4)))
+        _medium_gemm()
         assert set(_blas_threads(threadpoolctl)) == {1}  # deepgrad's threads have the GEMMs
         mp.setattr(parallel, "RECENT", 0.0)  # long after the last split pass
-        dg.tensor(np.ones((4, 4))) @ dg.tensor(np.ones((4, 4)))
+        _medium_gemm()
         assert set(_blas_threads(threadpoolctl)) == {2}
+
+
+def test_small_gemms_leave_blas_alone():
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed")
+    with dg.limit_threads(1):
+        _medium_gemm()
+    with dg.limit_threads(2):
+        dg.tensor(np.ones((4, 4))) @ dg.tensor(np.ones((4, 4)))
+        assert set(_blas_threads(threadpoolctl)) == {1}  # as the last medium GEMM left it
 
 
 def test_one_thread_holds_blas_to_one_thread():
     threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed")
     with dg.limit_threads(1):
-        dg.tensor(np.ones((4, 4))) @ dg.tensor(np.ones((4, 4)))
+        _medium_gemm()
         assert set(_blas_threads(threadpoolctl)) == {1}
 
 
@@ -189,7 +204,7 @@ def test_blas_changed_behind_deepgrads_back_is_set_again():
     with pytest.MonkeyPatch.context() as mp, dg.limit_threads(2):
         mp.setattr(parallel, "RECENT", math.inf)
         mp.setattr(parallel._State, "last_split", 0.0)
-        dg.tensor(np.ones((4, 4))) @ dg.tensor(np.ones((4, 4)))
+        _medium_gemm()
         with threadpoolctl.threadpool_limits(2, user_api="blas"):
-            dg.tensor(np.ones((4, 4))) @ dg.tensor(np.ones((4, 4)))
+            _medium_gemm()
             assert set(_blas_threads(threadpoolctl)) == {1}

@@ -46,6 +46,10 @@ microseconds) would cost more than it saves."""
 PARALLEL_FLOPS = 1 << 23
 """GEMMs of fewer multiply-adds than this run unsplit, for the same reason."""
 
+BLAS_ALONE = 1 << 18
+"""GEMMs of at most this many multiply-adds go straight to BLAS, which runs them on one thread
+anyway (OpenBLAS's own threshold): batch-1 inference pays no thread bookkeeping."""
+
 RECENT = 0.25
 """Seconds after deepgrad's last split pass during which GEMMs run on deepgrad's threads (longer
 than BLAS's threads spin, about 0.1 s, and than a training step of a model with large passes)."""
@@ -152,8 +156,10 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
     """
     m, k = a.shape[-2:]
     n = b.shape[-1]
-    threads = _State.threads
     stack = max(a.size // (m * k) if m * k else 0, b.size // (k * n) if k * n else 0)
+    if stack * m * n * k <= BLAS_ALONE:
+        return xp.matmul(a, b, out=out)
+    threads = _State.threads
     wide = 128 * threads
     if (not _own_gemms() or threads < 2 or stack * m * n * k < PARALLEL_FLOPS
             or b.shape[-2] != k or max(m, n, k) < wide):
