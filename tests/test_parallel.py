@@ -191,6 +191,29 @@ def test_threaded_ops_give_the_one_thread_results(forced, case):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("stride, padding", [(1, 1), (2, 0), (1, 0)])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_convolution_in_sample_blocks_gives_the_whole_batch_results(stride, padding, threads):
+    """Few output channels and large column matrices run a block of samples at a time: forced
+    here with 1 KiB blocks, against the whole-batch path."""
+    from deepgrad.ops import conv
+
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((5, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3))
+
+    def fn(x, w):
+        return F.conv2d(x, w, stride=stride, padding=padding)
+
+    expected = _run(fn, x, w)
+    with pytest.MonkeyPatch.context() as mp, dg.limit_threads(threads):
+        mp.setattr(conv, "_BLOCK_BYTES", 1024)
+        mp.setattr(parallel, "PARALLEL_ELEMENTS", 1)
+        assert len(conv._sample_blocks(np.zeros((3, 5, 11, 10)), (3, 3), (9, 8), 4, 1)) > 1
+        got = _run(fn, x, w)
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
 def test_max_pool_indices_are_the_one_thread_ones(forced):
     x = dg.tensor(_channel_major(_X))
     _, indices = F.max_pool2d(x, 2, return_indices=True)

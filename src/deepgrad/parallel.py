@@ -125,14 +125,17 @@ def limit_threads(threads: int) -> Iterator[None]:
         _State.threads = before
 
 
-def in_blocks(work: Callable[[slice], Any], n: int, size: int) -> list:
+def in_blocks(work: Callable[[slice], Any], n: int, size: int, gemms: bool = False) -> list:
     """``work(block)`` for blocks (slices) covering ``range(n)``: one per thread when the work
     touches ``size`` elements or more (:data:`PARALLEL_ELEMENTS`), else one block; the results
-    in order."""
+    in order. ``gemms``: the work calls NumPy's matmul itself, which then gets BLAS on one
+    thread (each block's GEMMs stay on its thread)."""
     parts = min(_State.threads, n) if size >= PARALLEL_ELEMENTS else 1
     if parts < 2:
         return [work(slice(0, n))]
     _State.last_split = time.monotonic()
+    if gemms:
+        _own_gemms()
     if _State.executor is None or _State.pid != os.getpid():
         _State.executor = ThreadPoolExecutor(8, thread_name_prefix="deepgrad")
         _State.pid = os.getpid()
