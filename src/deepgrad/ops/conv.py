@@ -81,6 +81,17 @@ def _padded(x: Any, pads: tuple[int, int, int, int]) -> Any:
     return out
 
 
+def _windows(a: Any, kernel: tuple[int, int], stride: tuple[int, int],
+             dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+    """A read-only strided view (C, kH, kW, N, Ho, Wo) of a channel-major (C, N, H, W) array:
+    [c, i, j] is channel c shifted by the kernel offset (i, j), the rows of the columns."""
+    c, n, _, _ = a.shape
+    sc, sn, sh, sw = a.strides
+    return _as_strided(a, (c, *kernel, n, *out_hw),
+                       (sc, sh * dilation[0], sw * dilation[1], sn, sh * stride[0],
+                        sw * stride[1]), writeable=False)
+
+
 def _im2col(a: Any, kernel: tuple[int, int], stride: tuple[int, int],
             dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
     """The column matrix (C*kH*kW, N*Ho*Wo) of a channel-major (C, N, H, W) array: row
@@ -91,10 +102,7 @@ def _im2col(a: Any, kernel: tuple[int, int], stride: tuple[int, int],
     shape = (c * kh * kw, n * oh * ow)
     if kh == kw == 1 and a.shape[2:] == out_hw:  # every position once, in order
         return a.reshape(shape)
-    sc, sn, sh, sw = a.strides
-    windows = _as_strided(a, (c, kh, kw, n, oh, ow),
-                          (sc, sh * dilation[0], sw * dilation[1], sn, sh * stride[0],
-                           sw * stride[1]), writeable=False)
+    windows = _windows(a, kernel, stride, dilation, out_hw)
     cols = _buffer(shape, a.dtype)
     cols6 = cols.reshape(windows.shape)
     in_blocks(lambda part: xp.copyto(cols6[part], windows[part]), c, cols.size)
@@ -155,14 +163,9 @@ def _sample_blocks(xpad: Any, kernel: tuple[int, int], out_hw: tuple[int, int], 
 def _block_columns(xpad: Any, samples: slice, kernel: tuple[int, int], stride: tuple[int, int],
                    dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
     """The column matrix of one block of samples, in fresh memory (each thread builds its own)."""
-    a = xpad[:, samples]
-    c, n, _, _ = a.shape
-    (kh, kw), (oh, ow) = kernel, out_hw
-    sc, sn, sh, sw = a.strides
-    windows = _as_strided(a, (c, kh, kw, n, oh, ow),
-                          (sc, sh * dilation[0], sw * dilation[1], sn, sh * stride[0],
-                           sw * stride[1]), writeable=False)
-    cols = xp.empty((c * kh * kw, n * oh * ow), a.dtype)
+    windows = _windows(xpad[:, samples], kernel, stride, dilation, out_hw)
+    c, kh, kw, n, oh, ow = windows.shape
+    cols = xp.empty((c * kh * kw, n * oh * ow), xpad.dtype)
     xp.copyto(cols.reshape(windows.shape), windows)
     return cols
 
