@@ -8,7 +8,7 @@ and horizontal flips) plus random erasing (p = 0.5), the regularizer that Zhong 
 measured to pay off on Fashion-MNIST ResNets over a long run. (Label smoothing 0.1 cost the
 flagship CNN 0.2 points in 15- and 20-epoch runs, so it is not used.) At about 5 minutes per
 epoch on a quiet 2-core machine the run takes hours: it computes on every core (deepgrad's
-threads, README "Speed": 0.60-0.64 s per step on two cores against 0.88 s on one), and
+threads, README "Speed": 0.5-0.65 s per step on two cores against 0.88 s on one), and
 ``DEEPGRAD_NUM_THREADS=1`` leaves the other cores free. It writes a checkpoint after every
 epoch and, started again with the same arguments, continues where it stopped (bit for bit as
 an uninterrupted run), so it can be run in pieces.
