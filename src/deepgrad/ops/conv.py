@@ -182,7 +182,7 @@ def _forward_in_blocks(xpad: Any, w2: Any, blocks: list[slice], kernel: tuple[in
             cols = _block_columns(xpad, samples, kernel, stride, dilation, out_hw)
             xp.matmul(w2, cols, out=y2[:, samples.start * per:samples.stop * per])
 
-    in_blocks(run, len(blocks), y2.size + w2.shape[1] * xpad.shape[1] * per, gemms=True)
+    in_blocks(run, len(blocks), w2.shape[1] * xpad.shape[1] * per, gemms=True)  # the columns
     return y2
 
 
@@ -213,7 +213,8 @@ def _backward_in_blocks(ctx: Any, gy2: Any, need_x: bool, need_w: bool) -> tuple
                     target[:, :, rows, columns] += gcols[:, i, j]
         return gw
 
-    partials = in_blocks(run, len(blocks), gy2.size * 9, gemms=True)
+    columns = c * kernel[0] * kernel[1] * gy2.shape[1]
+    partials = in_blocks(run, len(blocks), columns, gemms=True)
     gw = None
     if need_w:
         gw = partials[0]
