@@ -149,7 +149,8 @@ def test_the_thread_count_comes_from_the_environment(env, expected):
 # ------------------------------------------------------------------------------ threaded ops
 def _run(fn, *arrays):
     """fn's output and the gradients of its inputs, for a fixed random output gradient."""
-    tensors = [dg.tensor(a, requires_grad=True) for a in arrays]
+    # from_numpy keeps each array's memory layout (dg.tensor would copy it C-ordered).
+    tensors = [dg.from_numpy(a).requires_grad_() for a in arrays]
     y = fn(*tensors)
     y = y[0] if isinstance(y, tuple) else y
     g = np.random.default_rng(1).standard_normal(y.shape)
@@ -175,6 +176,10 @@ _CASES = {
     "max_pool2d 3x3 stride 2 padded": (lambda x: F.max_pool2d(x, 3, 2, padding=1), _X),
     "max_pool2d with indices": (lambda x: F.max_pool2d(x, 2, return_indices=True), _X),
     "max_pool1d": (lambda x: F.max_pool1d(x, 3), _X[:, :, 0]),
+    # Unbatched (C, H, W) with rows outermost in memory: only the channels may be split.
+    "max_pool2d unbatched, rows outermost": (lambda x: F.max_pool2d(x, 2),
+                                             np.ascontiguousarray(_X[0, :, :7].transpose(1, 0, 2))
+                                             .transpose(1, 0, 2)),
     "batch_norm": (lambda x: F.batch_norm(x, None, None, training=True), _X),
     "relu": (F.relu, _channel_major(_X)),
     "linear 3-D": (F.linear, _X[:, :, 0], _RNG.standard_normal((7, 8))),

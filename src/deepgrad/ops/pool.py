@@ -155,8 +155,9 @@ class MaxPool(Function):
         if not (ctx.needs_input_grad[0] or return_indices) and rows.kernel * cols.kernel > 1:
             y = _max_only(_pad(x, rows, cols, fill), rows, cols)
             return y[..., 0, :] if rows is _NO_WINDOW else y
-        # Blocks along the outer leading axis (samples or channels), in parallel when large.
-        axis = outer_axis(x)
+        # Blocks along the outer of the leading axes (samples or channels; the channels alone
+        # for an unbatched input), in parallel when large.
+        axis = outer_axis(x) if x.ndim > 3 else 0
 
         def pool(part: slice) -> tuple:
             m, col_arg = _max_along(_pad(block(x, axis, part), rows, cols, fill), -1, cols)
