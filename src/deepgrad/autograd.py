@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from deepgrad import anomaly
 from deepgrad.anomaly import _Anomaly
-from deepgrad.backend import xp
+from deepgrad.backend import silent_float_errors, xp
 from deepgrad.errors import BackwardError, shape_str
 from deepgrad.grad_mode import _State
 from deepgrad.tensor import Tensor
@@ -230,6 +230,7 @@ def _version_of(t: Tensor) -> tuple:
     return weakref.ref(root), root._version
 
 
+@silent_float_errors
 def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
     """Backpropagate from ``root`` through its graph into the leaves' ``.grad``.
 

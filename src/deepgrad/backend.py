@@ -11,13 +11,15 @@ glibc's defaults.
 """
 
 import ctypes
+import functools
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as xp
 
-__all__ = ["DEVICE", "allocator_tuned", "parse_to", "xp"]
+__all__ = ["DEVICE", "allocator_tuned", "parse_to", "silent_float_errors", "xp"]
 
 DEVICE = "cpu"
 """Where the array library keeps arrays and computes (NumPy: the CPU)."""
@@ -42,6 +44,19 @@ def _tune_allocator() -> bool:
 
 allocator_tuned: bool = _tune_allocator()
 """Whether importing deepgrad tuned glibc's allocator (see the module's docstring)."""
+
+
+def silent_float_errors(fn: Callable) -> Callable:
+    """``fn`` without the array library's floating-point warnings: log(0), x / 0, sqrt(-1) and
+    overflow give -inf, inf and nan silently, as in PyTorch (``TerminateOnNaN`` and
+    ``dg.detect_anomaly()`` are how deepgrad reports them)."""
+
+    @functools.wraps(fn)
+    def silent(*args: Any, **kwargs: Any) -> Any:
+        with xp.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+
+    return silent
 
 
 def parse_to(where: str, args: tuple, dtype: Any = None, device: Any = None) -> Any:

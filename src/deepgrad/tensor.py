@@ -37,6 +37,16 @@ def as_array(value: Any) -> Any:
     return xp.asarray(value)
 
 
+def check_tensor(op: str, value: Any, name: str = "input") -> Tensor:
+    """``value`` itself when it is a Tensor; otherwise a TypeError naming ``op`` and the argument
+    (functions, like PyTorch's, take Tensors; layers also take NumPy arrays)."""
+    if isinstance(value, Tensor):
+        return value
+    hint = ("; dg.tensor(x) makes one from a NumPy array, dg.from_numpy(x) shares its memory"
+            if isinstance(value, _ndarray) else "")
+    raise TypeError(f"{op}: {name} must be a Tensor; got {type(value).__name__}{hint}")
+
+
 def to_array(data: Any, dtype: Any = None, copy: bool = False) -> Any:
     """Convert tensors, arrays, scalars and nested lists to an array with deepgrad's dtype rules.
 

@@ -398,5 +398,5 @@ def test_random_initializers_need_a_float_tensor(name):
 
 @pytest.mark.parametrize("name", list(INITIALIZERS))
 def test_initializers_need_a_tensor(name):
-    with pytest.raises(TypeError, match=re.escape(f"{name}: expects a Tensor; got ndarray")):
+    with pytest.raises(TypeError, match=re.escape(f"{name}: tensor must be a Tensor; got ndarray")):
         INITIALIZERS[name](np.zeros((3, 4)))

@@ -114,7 +114,7 @@ def test_errors(name):
         fn(dg.randn(3, 4), 2)
     with pytest.raises(TypeError, match=rf"^{name}: dim must be an int; got None"):
         fn(dg.randn(3, 4), None)
-    with pytest.raises(TypeError, match=rf"^{name}: expected a Tensor; got list"):
+    with pytest.raises(TypeError, match=rf"^{name}: input must be a Tensor; got list"):
         fn([1.0, 2.0], 0)
     with pytest.raises(TypeError, match="dim"):
         fn(dg.randn(3))

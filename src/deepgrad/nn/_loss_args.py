@@ -9,7 +9,7 @@ from typing import Any
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.grad_mode import _State
-from deepgrad.tensor import Tensor, to_array
+from deepgrad.tensor import Tensor, check_tensor, to_array
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -23,9 +23,7 @@ def check_reduction(op: str, reduction: Any, allowed: tuple = _REDUCTIONS) -> No
 
 def _check_input(op: str, input: Any, name: str = "input") -> Any:
     """The array of a floating point Tensor argument, or a TypeError."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: {name} must be a Tensor; got {type(input).__name__}")
-    if input.data.dtype.kind != "f":
+    if check_tensor(op, input, name).data.dtype.kind != "f":
         raise TypeError(f"{op}: {name} must be floating point; got {input.data.dtype}")
     return input.data
 

@@ -16,7 +16,7 @@ from deepgrad.backend import xp
 from deepgrad.creation import generator
 from deepgrad.errors import shape_str
 from deepgrad.grad_mode import no_grad
-from deepgrad.tensor import Tensor, float64
+from deepgrad.tensor import Tensor, check_tensor, float64
 
 _LINEAR_GAINS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                  "conv_transpose3d", "sigmoid")
@@ -27,15 +27,10 @@ _MODES = ("fan_in", "fan_out")
 _NORMAL_REJECTION_MIN_MASS = 0.3
 
 
-def _check_tensor(tensor: Any, op: str) -> None:
-    if not isinstance(tensor, Tensor):
-        raise TypeError(f"{op}: expects a Tensor; got {type(tensor).__name__}")
-
-
 def _random_dtype(tensor: Any, op: str) -> Any:
     """Check the argument and return the dtype to draw in (the generator knows float32/64 only;
     float16 draws float32 and is rounded on the copy)."""
-    _check_tensor(tensor, op)
+    check_tensor(op, tensor, "tensor")
     if tensor.dtype.kind != "f":
         raise TypeError(f"{op}: needs a floating point tensor; got dtype {tensor.dtype}")
     return float64 if tensor.dtype == float64 else xp.dtype("float32")
@@ -52,7 +47,7 @@ def _fill(tensor: Tensor, value: float) -> Tensor:
 
 
 def _fans(tensor: Any, op: str) -> tuple[int, int]:
-    _check_tensor(tensor, op)
+    check_tensor(op, tensor, "tensor")
     shape = tensor.shape
     if len(shape) < 2:
         raise ValueError(f"{op}: needs a tensor with at least 2 dimensions to compute fan in and "
@@ -182,19 +177,19 @@ _calculate_fan_in_and_fan_out = calculate_fan_in_and_fan_out
 
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill ``tensor`` with 0 in place; returns it."""
-    _check_tensor(tensor, "zeros_")
+    check_tensor("zeros_", tensor, "tensor")
     return _fill(tensor, 0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
     """Fill ``tensor`` with 1 in place; returns it."""
-    _check_tensor(tensor, "ones_")
+    check_tensor("ones_", tensor, "tensor")
     return _fill(tensor, 1)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill ``tensor`` with ``val`` in place; returns it."""
-    _check_tensor(tensor, "constant_")
+    check_tensor("constant_", tensor, "tensor")
     return _fill(tensor, val)
 
 

@@ -7,6 +7,7 @@ shape error raised inside a sub-module names it by its path in the model it was 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -15,7 +16,7 @@ from deepgrad.autograd import _Trace
 from deepgrad.backend import parse_to, xp
 from deepgrad.errors import ShapeError, StateDictError, shape_str
 from deepgrad.grad_mode import no_grad
-from deepgrad.tensor import Tensor, as_array, to_array
+from deepgrad.tensor import Tensor, _ndarray, as_array, to_array
 
 
 class Parameter(Tensor):
@@ -78,7 +79,8 @@ class _CallDepth:
 
 class Module:
     """Base class of layers and models: assign Parameters, Modules and buffers as attributes,
-    define ``forward``, call the module like a function."""
+    define ``forward``, call the module like a function (NumPy array arguments become Tensors,
+    floating ones in the dtype of the module's parameters)."""
 
     training: bool
 
@@ -176,6 +178,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for a in args:
+            if type(a) is _ndarray:
+                args = self._tensors_of(args)
+                break
         _CallDepth.depth += 1
         tracking = _Anomaly.enabled or _Trace.observer is not None  # both name the layers
         if tracking:
@@ -196,6 +202,17 @@ class Module:
             _CallDepth.depth -= 1
             if tracking:
                 _Anomaly.modules.pop()
+
+    def _tensors_of(self, args: tuple) -> tuple:
+        """``args`` with NumPy arrays as Tensors, floating ones in this module's floating dtype
+        (Keras casts its inputs to the layer's dtype the same way; integers stay integers)."""
+        dtype = next((t.data.dtype for t in itertools.chain(self.parameters(), self.buffers())
+                      if t.data.dtype.kind == "f"), None)
+        return tuple(
+            a if type(a) is not _ndarray else
+            Tensor._make(a.astype(dtype, copy=False) if dtype is not None and a.dtype.kind == "f"
+                         else a)
+            for a in args)
 
     def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> _HookHandle:
         """Call ``hook(module, inputs, output)`` after every forward of this module; a returned

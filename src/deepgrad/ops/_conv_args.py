@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from deepgrad.errors import ShapeError, shape_str
+from deepgrad.tensor import check_tensor
 
 
 def _taps(kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
@@ -43,6 +44,12 @@ def _tuple(value: Any, size: int, name: str, op: str, minimum: int) -> tuple[int
 def _layout(spatial: int) -> str:
     """The names of the spatial dims, for messages."""
     return "L" if spatial == 1 else "H, W"
+
+
+def _arrays(op: str, input: Any, weight: Any, bias: Any) -> tuple:
+    """The arrays of a convolution's Tensor arguments (bias None or an array)."""
+    return (check_tensor(op, input).data, check_tensor(op, weight, "weight").data,
+            None if bias is None else check_tensor(op, bias, "bias").data)
 
 
 def _check(op: str, x: Any, weight: Any, bias: Any, groups: int, spatial: int,

@@ -16,8 +16,9 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.ops._erf import erf
+from deepgrad.ops.elementwise import float_input
 from deepgrad.parallel import blockwise
-from deepgrad.tensor import DEFAULT_FLOAT, Tensor
+from deepgrad.tensor import DEFAULT_FLOAT, Tensor, check_tensor
 
 _INV_SQRT2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
@@ -304,15 +305,13 @@ def _number(op: str, name: str, value: Any) -> int | float:
 
 
 def _check_floating(op: str, x: Tensor) -> None:
-    if x.data.dtype.kind != "f":
+    if check_tensor(op, x).data.dtype.kind != "f":
         raise TypeError(f"{op}: expects a floating-point tensor, got dtype {x.data.dtype}")
 
 
 def sigmoid(x: Tensor) -> Tensor:
     """Elementwise logistic sigmoid 1 / (1 + exp(-x)); integer tensors give float32."""
-    if x.data.dtype.kind != "f":
-        x = Tensor._make(x.data.astype(DEFAULT_FLOAT))
-    return Sigmoid.apply(x)
+    return Sigmoid.apply(float_input("sigmoid", x))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -366,7 +365,8 @@ def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tens
         raise ValueError("clamp: at least one of min and max must be given (both are None)")
     low = None if min is None else _number("clamp", "min", min)
     high = None if max is None else _number("clamp", "max", max)
-    if x.data.dtype.kind != "f" and (isinstance(low, float) or isinstance(high, float)):
+    if (check_tensor("clamp", x).data.dtype.kind != "f"
+            and (isinstance(low, float) or isinstance(high, float))):
         x = Tensor._make(x.data.astype(DEFAULT_FLOAT))
     return Clamp.apply(x, low, high)
 

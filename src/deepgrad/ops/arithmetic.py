@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from deepgrad.autograd import Function
-from deepgrad.backend import xp
+from deepgrad.backend import silent_float_errors, xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops._util import binary_operands, broadcast_error, unbroadcast
 from deepgrad.parallel import matmul as _gemm
@@ -86,6 +86,7 @@ class Div(Function):
     """y = a / b;  ga = gy / b, gb = -gy * y / b."""
 
     @staticmethod
+    @silent_float_errors
     def forward(ctx, a, b):
         try:
             y = a / b
@@ -119,6 +120,7 @@ class Pow(Function):
     """y = a ** b;  ga = gy * b * a ** (b - 1), gb = gy * y * log(a)."""
 
     @staticmethod
+    @silent_float_errors
     def forward(ctx, a, b):
         try:
             y = a**b

@@ -19,7 +19,7 @@ from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.parallel import PARALLEL_ELEMENTS, in_blocks
-from deepgrad.tensor import Tensor
+from deepgrad.tensor import Tensor, check_tensor
 
 
 def _channel_sum(a3: Any) -> Any:
@@ -192,7 +192,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         momentum: running = (1 - momentum) * running + momentum * batch statistic.
         eps: added to the variance before the square root.
     """
-    xa = input.data
+    xa = check_tensor("batch_norm", input).data
     c = xa.shape[1] if xa.ndim >= 2 else -1
     stats = (running_mean, running_var, weight, bias)
     if (c < 0 or xa.dtype.kind != "f"

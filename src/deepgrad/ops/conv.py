@@ -30,7 +30,7 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
-from deepgrad.ops._conv_args import _check, _geometry, _out_size, _taps, _tuple
+from deepgrad.ops._conv_args import _arrays, _check, _geometry, _out_size, _taps, _tuple
 from deepgrad.ops.depthwise import DepthwiseConv2d
 from deepgrad.parallel import in_blocks, matmul
 from deepgrad.tensor import Tensor
@@ -373,8 +373,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
         dilation: spacing between kernel taps, an int or a pair.
         groups: split the channels into this many independent convolutions.
     """
-    xa, wa = input.data, weight.data
-    _check("conv2d", xa, wa, None if bias is None else bias.data, groups, 2, False)
+    xa, wa, ba = _arrays("conv2d", input, weight, bias)
+    _check("conv2d", xa, wa, ba, groups, 2, False)
     if xa.ndim == 3:
         return _unbatched(conv2d, input, weight, bias, stride, padding, dilation, groups)
     stride, pads, dilation = _geometry("conv2d", xa, wa, stride, padding, dilation, 2)
@@ -388,8 +388,8 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     Runs as a conv2d of height 1. Arguments as in :func:`conv2d`, with ints (or 1-tuples) for
     stride, padding and dilation, and a weight (C_out, C_in/groups, kL).
     """
-    xa, wa = input.data, weight.data
-    _check("conv1d", xa, wa, None if bias is None else bias.data, groups, 1, False)
+    xa, wa, ba = _arrays("conv1d", input, weight, bias)
+    _check("conv1d", xa, wa, ba, groups, 1, False)
     if xa.ndim == 2:
         return _unbatched(conv1d, input, weight, bias, stride, padding, dilation, groups)
     (stride,), pads, (dilation,) = _geometry("conv1d", xa, wa, stride, padding, dilation, 1)
@@ -418,8 +418,8 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         dilation: spacing between kernel taps, an int or a pair.
     """
     op = "conv_transpose2d"
-    xa, wa = input.data, weight.data
-    _check(op, xa, wa, None if bias is None else bias.data, groups, 2, True)
+    xa, wa, ba = _arrays(op, input, weight, bias)
+    _check(op, xa, wa, ba, groups, 2, True)
     if xa.ndim == 3:
         return _unbatched(conv_transpose2d, input, weight, bias, stride, padding,
                           output_padding, groups, dilation)

@@ -13,7 +13,7 @@ from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.creation import generator
 from deepgrad.errors import ShapeError, shape_str
-from deepgrad.tensor import Tensor, float32, float64
+from deepgrad.tensor import Tensor, check_tensor, float32, float64
 
 
 class Dropout(Function):
@@ -46,7 +46,7 @@ def _check(op: str, input: Tensor, p: Any) -> None:
     if not isinstance(p, (int, float)) or not 0 <= p <= 1:
         raise ValueError(f"{op}: p is the probability of dropping an element and must be "
                          f"between 0 and 1; got {p!r}")
-    if input.data.dtype.kind != "f":
+    if check_tensor(op, input).data.dtype.kind != "f":
         raise TypeError(f"{op}: expects a floating point input; got {input.data.dtype}")
 
 

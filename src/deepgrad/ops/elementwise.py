@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from deepgrad.autograd import Function
-from deepgrad.backend import parse_to, xp
+from deepgrad.backend import parse_to, silent_float_errors, xp
 from deepgrad.ops._erf import erf as _erf
-from deepgrad.tensor import DEFAULT_FLOAT, Tensor
+from deepgrad.tensor import DEFAULT_FLOAT, Tensor, check_tensor
 
 
-def float_input(x: Tensor) -> Tensor:
+def float_input(op: str, x: Tensor) -> Tensor:
     """``x``, or for an integer tensor ``x`` as float32: math on integers gives float32, as in
-    PyTorch (NumPy would give float64)."""
-    if x.data.dtype.kind in "iub":
+    PyTorch (NumPy would give float64). A TypeError naming ``op`` if ``x`` is no Tensor."""
+    if check_tensor(op, x).data.dtype.kind in "iub":
         return Tensor._make(x.data.astype(DEFAULT_FLOAT))
     return x
 
@@ -22,6 +22,7 @@ class Exp(Function):
     """y = exp(x);  gx = gy * y."""
 
     @staticmethod
+    @silent_float_errors
     def forward(ctx, x):
         y = xp.exp(x)
         ctx.save(y=y)
@@ -36,6 +37,7 @@ class Log(Function):
     """y = log(x);  gx = gy / x."""
 
     @staticmethod
+    @silent_float_errors
     def forward(ctx, x):
         ctx.save(x=x)
         return xp.log(x)
@@ -49,6 +51,7 @@ class Sqrt(Function):
     """y = sqrt(x);  gx = gy / (2 y)."""
 
     @staticmethod
+    @silent_float_errors
     def forward(ctx, x):
         y = xp.sqrt(x)
         ctx.save(y=y)
@@ -145,17 +148,17 @@ class Cast(Function):
 
 def exp(x: Tensor) -> Tensor:
     """Elementwise e**x."""
-    return Exp.apply(float_input(x))
+    return Exp.apply(float_input("exp", x))
 
 
 def log(x: Tensor) -> Tensor:
     """Elementwise natural logarithm."""
-    return Log.apply(float_input(x))
+    return Log.apply(float_input("log", x))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """Elementwise square root."""
-    return Sqrt.apply(float_input(x))
+    return Sqrt.apply(float_input("sqrt", x))
 
 
 def abs(x: Tensor) -> Tensor:
@@ -165,22 +168,22 @@ def abs(x: Tensor) -> Tensor:
 
 def sin(x: Tensor) -> Tensor:
     """Elementwise sine."""
-    return Sin.apply(float_input(x))
+    return Sin.apply(float_input("sin", x))
 
 
 def cos(x: Tensor) -> Tensor:
     """Elementwise cosine."""
-    return Cos.apply(float_input(x))
+    return Cos.apply(float_input("cos", x))
 
 
 def tanh(x: Tensor) -> Tensor:
     """Elementwise hyperbolic tangent."""
-    return Tanh.apply(float_input(x))
+    return Tanh.apply(float_input("tanh", x))
 
 
 def erf(x: Tensor) -> Tensor:
     """Elementwise error function, 2/sqrt(pi) * integral of exp(-t**2) from 0 to x."""
-    return Erf.apply(float_input(x))
+    return Erf.apply(float_input("erf", x))
 
 
 def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:

@@ -12,7 +12,7 @@ import math
 
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops.norm import _parameter_error, batch_norm, group_norm
-from deepgrad.tensor import Tensor
+from deepgrad.tensor import Tensor, check_tensor
 
 
 def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor,
@@ -46,9 +46,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
         eps: added to the variance before the square root.
     """
     op = "instance_norm"
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expects a Tensor; got {type(input).__name__}")
-    x = input.data
+    x = check_tensor(op, input).data
     if x.ndim < 3 or x.shape[1] == 0:
         raise ShapeError(f"{op}: expects input (N, C, *spatial) with C > 0 and at least one "
                          f"spatial dimension; got {shape_str(x.shape)}")

@@ -13,7 +13,7 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.parallel import matmul
-from deepgrad.tensor import Tensor
+from deepgrad.tensor import Tensor, check_tensor
 
 
 def _rows(a: Any) -> Any:
@@ -63,8 +63,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         weight: shape (out_features, in_features), as in PyTorch.
         bias: shape (out_features,), or None.
     """
-    xa, wa = x.data, weight.data
-    ba = None if bias is None else bias.data
+    xa, wa = check_tensor("linear", x).data, check_tensor("linear", weight, "weight").data
+    ba = None if bias is None else check_tensor("linear", bias, "bias").data
     # One cheap combined check on the hot path; the diagnosis only when it fails.
     if (wa.ndim != 2 or xa.ndim == 0 or xa.shape[-1] != wa.shape[1] or xa.dtype != wa.dtype
             or (ba is not None and (ba.shape != wa.shape[:1] or ba.dtype != wa.dtype))):

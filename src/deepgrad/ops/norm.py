@@ -21,7 +21,7 @@ from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops.batch_norm import BatchNorm, _channel_dot, _channel_sum, batch_norm
-from deepgrad.tensor import Tensor
+from deepgrad.tensor import Tensor, check_tensor
 
 
 def _normalize_rows(x2: Any, eps: float) -> tuple[Any, Any]:
@@ -107,7 +107,7 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Ten
         eps: added to the variance before the square root.
     """
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    xa = input.data
+    xa = check_tensor("layer_norm", input).data
     k = len(shape)
     if (k == 0 or xa.ndim < k or xa.shape[xa.ndim - k:] != shape or xa.dtype.kind != "f"
             or any(t is not None and (t.data.shape != shape or t.data.dtype != xa.dtype)
@@ -191,7 +191,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         bias: the per-channel shift, shape (C,), or None.
         eps: added to the variance before the square root.
     """
-    xa = input.data
+    xa = check_tensor("group_norm", input).data
     c = xa.shape[1] if xa.ndim >= 2 else 0
     if (c == 0 or not isinstance(num_groups, int) or num_groups <= 0 or c % num_groups
             or xa.dtype.kind != "f"

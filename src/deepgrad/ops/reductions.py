@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 from typing import Any, NamedTuple
 
 from deepgrad.autograd import Function
-from deepgrad.backend import xp
+from deepgrad.backend import silent_float_errors, xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops._util import normalize_dim, normalize_dims
-from deepgrad.tensor import DEFAULT_FLOAT, Tensor, int64
+from deepgrad.tensor import DEFAULT_FLOAT, Tensor, check_tensor, int64
 
 _INTEGER_KINDS = "biu"
 
@@ -63,6 +64,7 @@ class Mean(Function):
     """y = sum of x over axes / N;  gx = gy / N broadcast back over the reduced dimensions."""
 
     @staticmethod
+    @silent_float_errors
     def forward(ctx, x, axes, keepdim):
         ctx.save(shape=x.shape, axes=axes)
         return x.mean(axis=axes, keepdims=keepdim)
@@ -117,6 +119,7 @@ class Var(Function):
     """y = sum((x - mean)**2) / dof with dof = N - correction;  gx = gy * 2 (x - mean) / dof."""
 
     @staticmethod
+    @silent_float_errors
     def forward(ctx, x, axes, keepdim, dof):
         d = x - x.mean(axis=axes, keepdims=True)
         ctx.save(d=d, axes=axes, dof=dof)
@@ -134,6 +137,7 @@ class Std(Function):
     (as in PyTorch)."""
 
     @staticmethod
+    @silent_float_errors
     def forward(ctx, x, axes, keepdim, dof):
         d = x - x.mean(axis=axes, keepdims=True)
         y = xp.sqrt((d * d).sum(axis=axes, keepdims=True) / dof)
@@ -176,6 +180,7 @@ class Softmax(Function):
     """y = exp(x - max) / sum(exp(x - max)) along axis;  gx = y * (gy - sum(gy * y))."""
 
     @staticmethod
+    @silent_float_errors
     def forward(ctx, x, axis):
         y = xp.subtract(x, x.max(axis=axis, keepdims=True, initial=-math.inf),
                         out=xp.empty_like(x))
@@ -232,13 +237,8 @@ def _scatter_to_indices(ctx: Any, gy: Any) -> Any:
     return gx
 
 
-def _check_tensor(x: Any, op: str) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: expected a Tensor; got {type(x).__name__}")
-
-
 def _check_float(x: Any, op: str) -> None:
-    _check_tensor(x, op)
+    check_tensor(op, x)
     if x.data.dtype.kind != "f":
         raise TypeError(f"{op}: expects a floating point tensor; got dtype {x.data.dtype} "
                         "(convert it with .float())")
@@ -277,7 +277,7 @@ def _check_nonempty(x: Tensor, axes: tuple | None, op: str) -> None:
 
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Sum over ``dim`` (an int, a tuple of ints, or None for all); integers sum as int64."""
-    _check_tensor(x, "sum")
+    check_tensor("sum", x)
     return Sum.apply(x, axes=_axes(x, dim, "sum"), keepdim=keepdim)
 
 
@@ -288,7 +288,7 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 
 
 def _amax_amin(x: Tensor, dim: Any, keepdim: bool, largest: bool, op: str) -> Tensor:
-    _check_tensor(x, op)
+    check_tensor(op, x)
     axes = _axes(x, dim, op)
     _check_nonempty(x, axes, op)
     return Amax.apply(x, axes=axes, keepdim=keepdim, largest=largest)
@@ -307,7 +307,7 @@ def amin(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
 def _max_min(x: Tensor, dim: Any, keepdim: bool, largest: bool, op: str) -> Tensor | MaxMin:
     if dim is None:
         return _amax_amin(x, None, keepdim, largest, op)
-    _check_tensor(x, op)
+    check_tensor(op, x)
     if isinstance(dim, Tensor):
         pair = "maximum" if largest else "minimum"
         raise TypeError(f"{op}: dim must be an int; for the elementwise {pair} of two tensors "
@@ -334,7 +334,7 @@ def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | Ma
 
 
 def _arg_extremum(x: Tensor, dim: int | None, keepdim: bool, largest: bool, op: str) -> Tensor:
-    _check_tensor(x, op)
+    check_tensor(op, x)
     axis = None if dim is None else _axis(x, dim, op)
     _check_nonempty(x, None if axis is None else (axis,), op)
     data = x.data
@@ -365,7 +365,12 @@ def _var_args(x: Tensor, dim: Any, correction: float, unbiased: bool | None,
             raise ValueError(f"{op}: pass either unbiased or correction, not both")
         correction = 1 if unbiased else 0
     axes = _axes(x, dim, op)
-    return axes, builtins.max(0, _count(x.shape, axes) - correction)
+    count = _count(x.shape, axes)
+    if count - correction <= 0:
+        warnings.warn(f"{op}: {count} element(s) per result and correction={correction} leave no "
+                      "degrees of freedom (N - correction <= 0): the result is nan or inf",
+                      RuntimeWarning, stacklevel=3)
+    return axes, builtins.max(0, count - correction)
 
 
 def var(x: Tensor, dim: Any = None, *, keepdim: bool = False, correction: float = 1,
@@ -393,7 +398,7 @@ def std(x: Tensor, dim: Any = None, *, keepdim: bool = False, correction: float 
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``dim`` (an int or a tuple of ints), computed without overflow;
     integer tensors give float32."""
-    _check_tensor(x, "logsumexp")
+    check_tensor("logsumexp", x)
     if dim is None:
         raise TypeError("logsumexp: dim is required (an int or a tuple of ints); got None")
     if x.data.dtype.kind in _INTEGER_KINDS:

@@ -19,7 +19,7 @@ from typing import Any
 
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
-from deepgrad.tensor import Tensor
+from deepgrad.tensor import Tensor, check_tensor
 
 _MODES = ("nearest", "bilinear")
 _SPATIAL = 2
@@ -126,8 +126,7 @@ def interpolate(input: Tensor, size: Any = None, scale_factor: Any = None,
             ``scale_factor`` (which then only sets the size).
     """
     op = "interpolate"
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: expects a Tensor; got {type(input).__name__}")
+    check_tensor(op, input)
     if input.ndim != 4:
         raise ShapeError(f"{op}: expects a 4-D input (N, C, H, W); got {shape_str(input.shape)}")
     if mode not in _MODES:

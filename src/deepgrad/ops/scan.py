@@ -11,8 +11,8 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.ops.elementwise import to
-from deepgrad.ops.reductions import _axis, _check_tensor
-from deepgrad.tensor import Tensor, int64
+from deepgrad.ops.reductions import _axis
+from deepgrad.tensor import Tensor, check_tensor, int64
 
 _INTEGER_KINDS = "biu"
 
@@ -82,7 +82,7 @@ class Cumprod(Function):
 
 
 def _scan(fn: type[Function], x: Tensor, dim: int, dtype: Any, op: str) -> Tensor:
-    _check_tensor(x, op)
+    check_tensor(op, x)
     axis = _axis(x, dim, op)
     if dtype is not None:
         x = to(x, dtype)

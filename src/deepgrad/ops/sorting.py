@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import shape_str
-from deepgrad.ops.reductions import _axis, _check_tensor, _scatter_to_indices
-from deepgrad.tensor import Tensor, int64
+from deepgrad.ops.reductions import _axis, _scatter_to_indices
+from deepgrad.tensor import Tensor, check_tensor, int64
 
 
 class ValuesIndices(NamedTuple):
@@ -76,7 +76,7 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, *,
         stable: accepted for PyTorch compatibility; the order is always stable (ties keep their
             input order).
     """
-    _check_tensor(x, "sort")
+    check_tensor("sort", x)
     values, indices = Sort.apply(x, axis=_axis(x, dim, "sort"), descending=descending, k=None)
     return ValuesIndices(values, indices)
 
@@ -85,7 +85,7 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False, *,
             stable: bool = False) -> Tensor:
     """The int64 indices that sort ``x`` along ``dim`` (the ``indices`` of :func:`sort`; the
     order is always stable)."""
-    _check_tensor(x, "argsort")
+    check_tensor("argsort", x)
     # Through Sort, so that an export traces it (as TopK) like sort's indices.
     return Sort.apply(x, axis=_axis(x, dim, "argsort"), descending=descending, k=None)[1]
 
@@ -99,7 +99,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True,
     (largest first, or smallest first); ``sorted=False`` returns that order too, which PyTorch
     allows, as it leaves the order unspecified then.
     """
-    _check_tensor(x, "topk")
+    check_tensor("topk", x)
     axis = _axis(x, dim, "topk")
     try:
         k = operator.index(k)
