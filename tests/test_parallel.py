@@ -188,7 +188,7 @@ _CASES = {
 
 
 @pytest.mark.parametrize("case", list(_CASES))
-def test_threaded_ops_give_the_one_thread_results(forced, case):
+def test_threaded_ops_give_the_one_thread_results(forced, both_kernels, case):
     fn, *arrays = _CASES[case]
     with dg.limit_threads(1):
         expected = _run(fn, *arrays)
@@ -219,7 +219,7 @@ def test_convolution_in_sample_blocks_gives_the_whole_batch_results(stride, padd
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
 
 
-def test_max_pool_indices_are_the_one_thread_ones(forced):
+def test_max_pool_indices_are_the_one_thread_ones(forced, both_kernels):
     x = dg.tensor(_channel_major(_X))
     _, indices = F.max_pool2d(x, 2, return_indices=True)
     with dg.limit_threads(1):

@@ -29,6 +29,7 @@ def _running(channels, rng, dtype=np.float64):
 
 
 # ------------------------------------------------------------------------------ batch norm
+@pytest.mark.usefixtures("both_kernels")
 @pytest.mark.parametrize("affine", AFFINE)
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("shape", BN_SHAPES)
@@ -41,6 +42,7 @@ def test_batch_norm_gradcheck(shape, training, affine):
                         (x, weight, bias))
 
 
+@pytest.mark.usefixtures("both_kernels")
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_gradcheck_non_contiguous_input(training):
     rng = np.random.default_rng(1)
@@ -52,12 +54,14 @@ def test_batch_norm_gradcheck_non_contiguous_input(training):
                         (x, weight, bias))
 
 
+@pytest.mark.usefixtures("both_kernels")
 def test_batch_norm_gradcheck_without_running_statistics():
     x = dg.randn(4, 3, 2, dtype=dg.float64, requires_grad=True)
     w = dg.randn(3, dtype=dg.float64, requires_grad=True)
     assert dg.gradcheck(lambda x, w: batch_norm(x, None, None, w, training=True), (x, w))
 
 
+@pytest.mark.usefixtures("both_kernels")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", AFFINE)
@@ -87,6 +91,7 @@ def test_batch_norm_parity_with_torch(torch, seed, affine, training, dtype):
 
 @pytest.mark.parametrize("needs", [(False, True, True), (True, False, False),
                                    (False, False, True)])
+@pytest.mark.usefixtures("both_kernels")
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_gradients_only_where_needed(torch, needs, training):
     rng = np.random.default_rng(3)
@@ -100,6 +105,7 @@ def test_batch_norm_gradients_only_where_needed(torch, needs, training):
                  arrays, requires_grad=needs)
 
 
+@pytest.mark.usefixtures("both_kernels")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_batch_norm_running_statistics_after_several_steps(torch, dtype):
     rng = np.random.default_rng(4)
@@ -121,6 +127,7 @@ def test_batch_norm_running_statistics_after_several_steps(torch, dtype):
                                                 torch.tensor(weight)), dtype, "eval output")
 
 
+@pytest.mark.usefixtures("both_kernels")
 def test_batch_norm_running_update_is_in_place_and_not_recorded():
     mean, var = dg.zeros(3), dg.ones(3)
     mean_array, var_array = mean.numpy(), var.numpy()
@@ -135,6 +142,7 @@ def test_batch_norm_running_update_is_in_place_and_not_recorded():
     assert y.dtype == dg.float32 and y.grad_fn is not None
 
 
+@pytest.mark.usefixtures("both_kernels")
 def test_batch_norm_eval_leaves_running_statistics_alone():
     mean, var = dg.tensor([1.0, -1.0]), dg.tensor([4.0, 0.25])
     x = dg.tensor([[3.0, 0.0], [1.0, -1.5]])
@@ -144,6 +152,7 @@ def test_batch_norm_eval_leaves_running_statistics_alone():
     np.testing.assert_array_equal(var.numpy(), [4.0, 0.25])
 
 
+@pytest.mark.usefixtures("both_kernels")
 def test_batch_norm_float32_stays_float32_and_no_grad_runs():
     x = dg.randn(4, 3, 2, 2)
     with dg.no_grad():
@@ -152,6 +161,7 @@ def test_batch_norm_float32_stays_float32_and_no_grad_runs():
     np.testing.assert_allclose(y.numpy().mean(axis=(0, 2, 3)), 0, atol=1e-6)
 
 
+@pytest.mark.usefixtures("both_kernels")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_large_input_parity_with_torch(torch, training, dtype):
@@ -170,6 +180,7 @@ def test_batch_norm_large_input_parity_with_torch(torch, training, dtype):
     assert_close(dg_stats[1], torch_stats[1], dtype, "running_var")
 
 
+@pytest.mark.usefixtures("both_kernels")
 def test_batch_norm_pooled_buffers_never_alias_live_arrays(torch):
     rng = np.random.default_rng(12)
     shape = (4, 4, 256, 256)
@@ -190,6 +201,7 @@ def test_batch_norm_pooled_buffers_never_alias_live_arrays(torch):
     assert_close(x.grad, tx.grad, np.float32, "accumulated gradient")
 
 
+@pytest.mark.usefixtures("both_kernels")
 def test_batch_norm_errors():
     x = dg.randn(4, 32, 2, 2)
     with pytest.raises(dg.ShapeError, match=r"batch_norm: running_mean has shape \(16\) but the "

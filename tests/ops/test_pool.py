@@ -1,5 +1,5 @@
 """Tests of deepgrad.ops.pool: gradients, PyTorch parity (outputs, indices, gradients), ties,
-the fast and global paths, errors."""
+the fast and global paths, errors; each on the NumPy code and on the compiled loops."""
 
 import numpy as np
 import pytest
@@ -14,6 +14,9 @@ from deepgrad.ops.pool import (
     max_pool1d,
     max_pool2d,
 )
+
+# Every test once on the NumPy code and once on the compiled loops.
+pytestmark = pytest.mark.usefixtures("both_kernels")
 
 # (input shape, options): the combinations that change the math of the windows.
 MAX2D_CASES = [

@@ -18,7 +18,8 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
-from deepgrad.parallel import PARALLEL_ELEMENTS, in_blocks
+from deepgrad.ops._kernels import compiled
+from deepgrad.parallel import PARALLEL_ELEMENTS, block, in_blocks, outer_axis
 from deepgrad.tensor import Tensor, check_tensor
 
 
@@ -96,6 +97,11 @@ class BatchNorm(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        kernels = compiled()
+        ctx.save(kernels=kernels)
+        if kernels is not None:
+            return _compiled_forward(ctx, kernels, x, weight, bias, running_mean, running_var,
+                                     training, momentum, eps)
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, math.prod(x.shape[2:]))
         count = n * x3.shape[2]
@@ -139,6 +145,8 @@ class BatchNorm(Function):
 
     @staticmethod
     def backward(ctx, gy):
+        if ctx.kernels is not None:
+            return _compiled_backward(ctx, gy)
         needs = ctx.needs_input_grad
         xc, inv_std, scale = ctx.xc, ctx.inv_std, ctx.scale
         n, c = gy.shape[:2]
@@ -174,6 +182,93 @@ class BatchNorm(Function):
             gx = gx.reshape(gy.shape)
         return (gx, dot * inv_std if needs[1] else None, sum_gy if needs[2] else None,
                 None, None, None, None, None)
+
+
+def _per_channel(kernel: Callable, axis: int, arrays: tuple, params: tuple) -> Any:
+    """``kernel(*arrays, *params, out)`` per block of ``arrays[0]`` (N, C, S) along ``axis``,
+    with ``out`` a (C, 2) float64 array of per-channel sums; the sums of the whole batch."""
+    def work(part: slice) -> Any:
+        out = xp.empty((part.stop - part.start if axis else arrays[0].shape[1], 2), xp.float64)
+        kernel(*(block(a, axis, part) for a in arrays),
+               *(p[part] if axis else p for p in params), out)
+        return out
+
+    parts = in_blocks(work, arrays[0].shape[axis], arrays[0].size)
+    return xp.concatenate(parts) if axis else _sum_blocks(parts)
+
+
+def _channel_map(kernel: Callable, axis: int, arrays: tuple, params: tuple, out: Any) -> None:
+    """``kernel(*arrays, *params, out)`` per block of the (N, C, S) arrays along ``axis``."""
+    in_blocks(lambda part: kernel(*(block(a, axis, part) for a in arrays),
+                                  *(p[part] if axis else p for p in params),
+                                  block(out, axis, part)),
+              arrays[0].shape[axis], arrays[0].size)
+
+
+def _in_layout_of(a3: Any, axis: int) -> Any:
+    """A reused (N, C, S) array whose memory runs along ``axis`` outermost, as ``a3``'s does."""
+    n, c, s = a3.shape
+    if axis == 0:
+        return _BUFFERS.empty(a3.shape, a3.dtype)
+    return _BUFFERS.empty((c, n, s), a3.dtype).swapaxes(0, 1)
+
+
+def _compiled_forward(ctx: Any, kernels: Any, x: Any, weight: Any, bias: Any, running_mean: Any,
+                      running_var: Any, training: bool, momentum: float, eps: float) -> Any:
+    """BatchNorm's forward in two compiled passes (the statistics, then the affine map) in
+    place of five; the output in the input's memory layout."""
+    n, c = x.shape[:2]
+    x3 = x.reshape(n, c, math.prod(x.shape[2:]))
+    axis = outer_axis(x3)
+    count = n * x3.shape[2]
+    if training:
+        center = x3[0, :, 0].copy()
+        sums = _per_channel(kernels.channel_sums, axis, (x3,), (center,))
+        shifted_mean = sums[:, 0] / count
+        mean = (center + shifted_mean).astype(x.dtype)
+        var = xp.maximum(sums[:, 1] / count - shifted_mean * shifted_mean, 0.0).astype(x.dtype)
+        if running_mean is not None:
+            running_mean *= 1.0 - momentum
+            running_mean += momentum * mean
+            running_var *= 1.0 - momentum
+            running_var += (momentum * count / (count - 1)) * var
+    else:  # a copy: backward must not see later updates of the running statistics
+        mean, var = running_mean.copy(), running_var
+    inv_std = 1.0 / xp.sqrt(var + eps)
+    scale = inv_std if weight is None else inv_std * weight
+    shift = xp.zeros_like(scale) if bias is None else bias
+    y = _in_layout_of(x3, axis)
+    _channel_map(kernels.channel_affine, axis, (x3,), (mean, scale, shift), y)
+    needs = ctx.needs_input_grad
+    if needs[0] or needs[1] or needs[2]:
+        ctx.save(x=x, mean=mean, inv_std=inv_std, scale=scale, training=training, axis=axis)
+    return y.reshape(x.shape)
+
+
+def _compiled_backward(ctx: Any, gy: Any) -> tuple:
+    needs = ctx.needs_input_grad
+    x, mean, inv_std, scale, axis = ctx.x, ctx.mean, ctx.inv_std, ctx.scale, ctx.axis
+    n, c = x.shape[:2]
+    x3 = x.reshape(n, c, math.prod(x.shape[2:]))
+    gy3 = gy.reshape(x3.shape)
+    count = n * x3.shape[2]
+    sum_gy = dot = None
+    if (needs[0] and ctx.training) or needs[1] or needs[2]:
+        sums = _per_channel(ctx.kernels.channel_grad_sums, axis, (gy3, x3), (mean,))
+        sum_gy, dot = sums[:, 0].astype(x.dtype), sums[:, 1].astype(x.dtype)
+    gx = None
+    if needs[0]:
+        if ctx.training:
+            # gx = scale * (gy - (inv_std**2 * mean(gy * xc) * xc + mean(gy))), xc = x - mean
+            x_coef, shift = -scale * inv_std * inv_std * (dot / count), -scale * (sum_gy / count)
+        else:
+            x_coef = shift = xp.zeros_like(scale)
+        gx = _in_layout_of(x3, axis)
+        _channel_map(ctx.kernels.channel_grad_input, axis, (gy3, x3),
+                     (mean, scale, x_coef, shift), gx)
+        gx = gx.reshape(x.shape)
+    return (gx, dot * inv_std if needs[1] else None, sum_gy if needs[2] else None,
+            None, None, None, None, None)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,

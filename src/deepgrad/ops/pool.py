@@ -16,6 +16,7 @@ from typing import Any
 
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
+from deepgrad.ops._kernels import compiled
 from deepgrad.ops._pool_args import (
     _NO_WINDOW,
     _adaptive_size,
@@ -136,6 +137,62 @@ def _flat_indices(row_arg: Any, col_arg: Any, rows: _Window, cols: _Window, shap
     return (row - rows.padding) * cols.size + (col - cols.padding)
 
 
+def _in_layout(shape: tuple, dtype: Any, axis: int, zeros: bool = False) -> Any:
+    """A new (N, C, ...) array whose memory runs along ``axis`` outermost (1: channel-major)."""
+    make = xp.zeros if zeros else xp.empty
+    if axis == 0:
+        return make(shape, dtype)
+    return make((shape[1], shape[0], *shape[2:]), dtype).swapaxes(0, 1)
+
+
+def _window_args(rows: _Window, cols: _Window) -> tuple:
+    return (rows.kernel, cols.kernel, rows.stride, cols.stride, rows.padding, cols.padding,
+            rows.dilation, cols.dilation)
+
+
+def _compiled_max_pool(ctx: Any, kernels: Any, x: Any, shape: tuple, rows: _Window,
+                       cols: _Window, return_indices: bool) -> Any:
+    """MaxPool's forward in one compiled pass per block of channels or samples; the output in
+    the input's memory layout. ``x`` is (N, C, H, W) or unbatched (C, H, W) (H = 1 in 1-D)."""
+    x4 = x if x.ndim == 4 else x[None]
+    axis = outer_axis(x4)
+    out_shape = (*x4.shape[:2], rows.out, cols.out)
+    y = _in_layout(out_shape, x.dtype, axis)
+    arg = _in_layout(out_shape, xp.uint8 if rows.kernel * cols.kernel <= 256 else xp.int32,
+                     axis)
+    window = _window_args(rows, cols)
+    in_blocks(lambda part: kernels.max_pool(block(x4, axis, part), block(y, axis, part),
+                                            block(arg, axis, part), *window),
+              x4.shape[axis], x4.size)
+    if ctx.needs_input_grad[0]:
+        ctx.save(arg=arg, axis=axis, rows=rows, cols=cols, shape=shape, x_shape=x4.shape)
+    outputs = [y]
+    if return_indices:
+        row = (xp.arange(rows.out)[:, None] * rows.stride - rows.padding
+               + (arg // cols.kernel).astype(xp.int64) * rows.dilation)
+        col = (xp.arange(cols.out) * cols.stride - cols.padding
+               + (arg % cols.kernel).astype(xp.int64) * cols.dilation)
+        outputs.append(row * cols.size + col)
+    outputs = [o if x.ndim == 4 else o[0] for o in outputs]
+    if rows is _NO_WINDOW:
+        outputs = [o[..., 0, :] for o in outputs]
+    return tuple(outputs) if return_indices else outputs[0]
+
+
+def _compiled_max_pool_backward(ctx: Any, gy: Any) -> Any:
+    kernels = ctx.kernels
+    rows, cols, axis, x_shape = ctx.rows, ctx.cols, ctx.axis, ctx.x_shape
+    gy4 = gy if gy.ndim == 4 else gy[None]
+    tiled = (rows.tiles and cols.tiles and rows.kernel == cols.kernel == rows.stride == 2
+             and rows.padding == cols.padding == 0)
+    gx = _in_layout(x_shape, gy.dtype, axis, zeros=not tiled)
+    window = _window_args(rows, cols)[1:]
+    in_blocks(lambda part: kernels.max_pool_backward(
+        block(gy4, axis, part), block(ctx.arg, axis, part), block(gx, axis, part), *window,
+        tiled), x_shape[axis], gx.size)
+    return gx.reshape(ctx.shape)
+
+
 class MaxPool(Function):
     """y[o] = max of x over window o (x padded with -inf);  gx = gy at the first position of each
     window holding its max (row-major order, as PyTorch), 0 elsewhere, summed over windows.
@@ -151,6 +208,10 @@ class MaxPool(Function):
         shape = x.shape
         if rows is _NO_WINDOW:
             x = x[..., None, :]
+        kernels = compiled() if x.dtype.kind == "f" else None
+        ctx.save(kernels=kernels)
+        if kernels is not None:
+            return _compiled_max_pool(ctx, kernels, x, shape, rows, cols, return_indices)
         fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         if not (ctx.needs_input_grad[0] or return_indices) and rows.kernel * cols.kernel > 1:
             y = _max_only(_pad(x, rows, cols, fill), rows, cols)
@@ -187,6 +248,8 @@ class MaxPool(Function):
         rows, cols = ctx.rows, ctx.cols
         if rows is _NO_WINDOW:
             gy = gy[..., None, :]
+        if ctx.kernels is not None:
+            return _compiled_max_pool_backward(ctx, gy)
         gx = (xp.empty if cols.tiles else xp.zeros)(ctx.padded, ctx.dtype)
 
         def spread(where: slice, row_arg: Any, col_arg: Any) -> None:

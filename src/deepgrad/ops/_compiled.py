@@ -1,0 +1,163 @@
+"""Compiled loops (numba) for memory-bound passes; imported through :mod:`deepgrad.ops._kernels`.
+
+Each loop reads and writes its arrays once, where the NumPy version of the op makes a sweep per
+window position or per step of the formula. They release the GIL, so that deepgrad's threads run
+them on blocks of channels or samples side by side, and accept arrays in any memory layout (an
+NCHW view of channel-major memory, as convolutions return).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_jit = numba.njit(nogil=True, cache=True)
+
+
+@_jit
+def max_pool(x, y, arg, kh, kw, sh, sw, ph, pw, dh, dw):
+    """y[n, c, i, j] = the max of x (N, C, H, W) over window (i, j); arg = its position
+    a * kw + b in the window. The first max in row-major order wins, and NaN wins over numbers
+    (a later NaN over an earlier one), as in PyTorch; positions in the padding are skipped."""
+    n_, c_, h_, w_ = x.shape
+    ho, wo = y.shape[2], y.shape[3]
+    if kh == kw == sh == sw == 2 and ph == pw == 0 and dh == dw == 1:
+        for n in range(n_):
+            for c in range(c_):
+                for i in range(ho):
+                    top, bottom = x[n, c, 2 * i], x[n, c, 2 * i + 1]
+                    for j in range(wo):
+                        best, where = top[2 * j], 0
+                        v = top[2 * j + 1]
+                        if v > best or v != v:
+                            best, where = v, 1
+                        v = bottom[2 * j]
+                        if v > best or v != v:
+                            best, where = v, 2
+                        v = bottom[2 * j + 1]
+                        if v > best or v != v:
+                            best, where = v, 3
+                        y[n, c, i, j] = best
+                        arg[n, c, i, j] = where
+        return
+    for n in range(n_):
+        for c in range(c_):
+            for i in range(ho):
+                for j in range(wo):
+                    best = x[n, c, 0, 0]
+                    where = -1
+                    for a in range(kh):
+                        r = i * sh - ph + a * dh
+                        if r < 0 or r >= h_:
+                            continue
+                        for b in range(kw):
+                            q = j * sw - pw + b * dw
+                            if q < 0 or q >= w_:
+                                continue
+                            v = x[n, c, r, q]
+                            if where < 0 or v > best or v != v:
+                                best, where = v, a * kw + b
+                    y[n, c, i, j] = best
+                    arg[n, c, i, j] = where
+
+
+@_jit
+def max_pool_backward(gy, arg, gx, kw, sh, sw, ph, pw, dh, dw, tiled):
+    """gx = each window's gradient at the position ``arg`` names. ``tiled``: 2 x 2 windows of
+    stride 2 cover gx exactly, so that every element is written and gx may start uninitialized;
+    otherwise gx holds zeros and the gradients are added."""
+    n_, c_, ho, wo = gy.shape
+    if tiled:
+        zero = gx.dtype.type(0)
+        for n in range(n_):
+            for c in range(c_):
+                for i in range(ho):
+                    top, bottom = gx[n, c, 2 * i], gx[n, c, 2 * i + 1]
+                    for j in range(wo):
+                        g, where = gy[n, c, i, j], arg[n, c, i, j]
+                        top[2 * j] = g if where == 0 else zero
+                        top[2 * j + 1] = g if where == 1 else zero
+                        bottom[2 * j] = g if where == 2 else zero
+                        bottom[2 * j + 1] = g if where == 3 else zero
+        return
+    for n in range(n_):
+        for c in range(c_):
+            for i in range(ho):
+                for j in range(wo):
+                    a, b = divmod(arg[n, c, i, j], kw)
+                    gx[n, c, i * sh - ph + a * dh, j * sw - pw + b * dw] += gy[n, c, i, j]
+
+
+
+
+
+
+# Sums may be reassociated (and so vectorized); the per-element arithmetic stays exact IEEE.
+_sums = numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
+
+
+@_sums
+def channel_sums(x3, center, out):
+    """Per channel c of x3 (N, C, S): out[c] = (sum of x - center[c], sum of (x - center[c])**2),
+    accumulated in float64 (out is (C, 2) float64). Centering on a value near the mean keeps
+    the sum of squares exact for data far from zero."""
+    n_, c_, s_ = x3.shape
+    for c in range(c_):
+        k = center[c]
+        total = 0.0
+        squares = 0.0
+        for n in range(n_):
+            row = x3[n, c]
+            for s in range(s_):
+                d = np.float64(row[s] - k)
+                total += d
+                squares += d * d
+        out[c, 0] = total
+        out[c, 1] = squares
+
+
+@_sums
+def channel_grad_sums(gy3, x3, mean, out):
+    """Per channel c: out[c] = (sum of gy, sum of gy * (x - mean[c])), in float64."""
+    n_, c_, s_ = x3.shape
+    for c in range(c_):
+        m = mean[c]
+        total = 0.0
+        dot = 0.0
+        for n in range(n_):
+            g, row = gy3[n, c], x3[n, c]
+            for s in range(s_):
+                total += np.float64(g[s])
+                dot += np.float64(g[s]) * np.float64(row[s] - m)
+        out[c, 0] = total
+        out[c, 1] = dot
+
+
+@_jit
+def channel_affine(x3, mean, scale, shift, y3):
+    """y3 = (x3 - mean[c]) * scale[c] + shift[c] per channel c of (N, C, S)."""
+    n_, c_, s_ = x3.shape
+    for c in range(c_):
+        m, a, b = mean[c], scale[c], shift[c]
+        for n in range(n_):
+            row, out = x3[n, c], y3[n, c]
+            for s in range(s_):
+                out[s] = (row[s] - m) * a + b
+
+
+@_jit
+def channel_grad_input(gy3, x3, mean, gy_scale, x_scale, shift, gx3):
+    """gx3 = gy3 * gy_scale[c] + (x3 - mean[c]) * x_scale[c] + shift[c] per channel c: batch
+    norm's input gradient, with the coefficients of its batch statistics."""
+    n_, c_, s_ = x3.shape
+    for c in range(c_):
+        m, a, b, d = mean[c], gy_scale[c], x_scale[c], shift[c]
+        for n in range(n_):
+            g, row, out = gy3[n, c], x3[n, c], gx3[n, c]
+            for s in range(s_):
+                out[s] = g[s] * a + (row[s] - m) * b + d
+
+
+
+__all__ = ["channel_affine", "channel_grad_input", "channel_grad_sums", "channel_sums", "max_pool",
+           "max_pool_backward"]
