@@ -97,40 +97,25 @@ _sums = numba.njit(nogil=True, cache=True, fastmath={"reassoc"})
 
 
 @_sums
-def channel_sums(x3, center, out):
-    """Per channel c of x3 (N, C, S): out[c] = (sum of x - center[c], sum of (x - center[c])**2),
-    accumulated in float64 (out is (C, 2) float64). Centering on a value near the mean keeps
-    the sum of squares exact for data far from zero."""
-    n_, c_, s_ = x3.shape
+def channel_sums(a3, b3, a_center, b_center, out):
+    """Per channel c of (N, C, S) arrays: out[c] = (sum of a - a_center[c], sum of
+    (a - a_center[c]) * (b - b_center[c])), accumulated in float64 (out is (C, 2) float64).
+    Batch norm's mean and variance (a = b = x, centered on a value near the mean, which keeps
+    the sum of squares exact for data far from zero) and its gradient's sums (a = gy, centered
+    on 0; b = x, on the mean)."""
+    n_, c_, s_ = a3.shape
     for c in range(c_):
-        k = center[c]
+        ka, kb = a_center[c], b_center[c]
         total = 0.0
-        squares = 0.0
+        products = 0.0
         for n in range(n_):
-            row = x3[n, c]
+            a, b = a3[n, c], b3[n, c]
             for s in range(s_):
-                d = np.float64(row[s] - k)
+                d = np.float64(a[s] - ka)
                 total += d
-                squares += d * d
+                products += d * np.float64(b[s] - kb)
         out[c, 0] = total
-        out[c, 1] = squares
-
-
-@_sums
-def channel_grad_sums(gy3, x3, mean, out):
-    """Per channel c: out[c] = (sum of gy, sum of gy * (x - mean[c])), in float64."""
-    n_, c_, s_ = x3.shape
-    for c in range(c_):
-        m = mean[c]
-        total = 0.0
-        dot = 0.0
-        for n in range(n_):
-            g, row = gy3[n, c], x3[n, c]
-            for s in range(s_):
-                total += np.float64(g[s])
-                dot += np.float64(g[s]) * np.float64(row[s] - m)
-        out[c, 0] = total
-        out[c, 1] = dot
+        out[c, 1] = products
 
 
 @_jit
@@ -159,5 +144,5 @@ def channel_grad_input(gy3, x3, mean, gy_scale, x_scale, shift, gx3):
 
 
 
-__all__ = ["channel_affine", "channel_grad_input", "channel_grad_sums", "channel_sums", "max_pool",
+__all__ = ["channel_affine", "channel_grad_input", "channel_sums", "max_pool",
            "max_pool_backward"]

@@ -223,7 +223,7 @@ def _compiled_forward(ctx: Any, kernels: Any, x: Any, weight: Any, bias: Any, ru
     count = n * x3.shape[2]
     if training:
         center = x3[0, :, 0].copy()
-        sums = _per_channel(kernels.channel_sums, axis, (x3,), (center,))
+        sums = _per_channel(kernels.channel_sums, axis, (x3, x3), (center, center))
         shifted_mean = sums[:, 0] / count
         mean = (center + shifted_mean).astype(x.dtype)
         var = xp.maximum(sums[:, 1] / count - shifted_mean * shifted_mean, 0.0).astype(x.dtype)
@@ -254,7 +254,8 @@ def _compiled_backward(ctx: Any, gy: Any) -> tuple:
     count = n * x3.shape[2]
     sum_gy = dot = None
     if (needs[0] and ctx.training) or needs[1] or needs[2]:
-        sums = _per_channel(ctx.kernels.channel_grad_sums, axis, (gy3, x3), (mean,))
+        sums = _per_channel(ctx.kernels.channel_sums, axis, (gy3, x3),
+                            (xp.zeros_like(mean), mean))
         sum_gy, dot = sums[:, 0].astype(x.dtype), sums[:, 1].astype(x.dtype)
     gx = None
     if needs[0]:
