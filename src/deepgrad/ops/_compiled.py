@@ -3,7 +3,9 @@
 Each loop reads and writes its arrays once, where the NumPy version of the op makes a sweep per
 window position or per step of the formula. They release the GIL, so that deepgrad's threads run
 them on blocks of channels or samples side by side, and accept arrays in any memory layout (an
-NCHW view of channel-major memory, as convolutions return).
+NCHW view of channel-major memory, as convolutions return). They visit channels outermost: one
+(N, C, H, W) plane after another, in memory order for channel-major arrays (measured 1.4-1.8x
+faster there than samples outermost, and no slower for sample-major ones).
 """
 
 from __future__ import annotations
@@ -22,26 +24,30 @@ def max_pool(x, y, arg, kh, kw, sh, sw, ph, pw, dh, dw):
     n_, c_, h_, w_ = x.shape
     ho, wo = y.shape[2], y.shape[3]
     if kh == kw == sh == sw == 2 and ph == pw == 0 and dh == dw == 1:
-        for n in range(n_):
-            for c in range(c_):
-                for i in range(ho):
-                    top, bottom = x[n, c, 2 * i], x[n, c, 2 * i + 1]
-                    for j in range(wo):
-                        best, where = top[2 * j], 0
-                        v = top[2 * j + 1]
-                        if v > best or v != v:
-                            best, where = v, 1
-                        v = bottom[2 * j]
-                        if v > best or v != v:
-                            best, where = v, 2
-                        v = bottom[2 * j + 1]
-                        if v > best or v != v:
-                            best, where = v, 3
-                        y[n, c, i, j] = best
-                        arg[n, c, i, j] = where
-        return
-    for n in range(n_):
         for c in range(c_):
+            for n in range(n_):
+                for i in range(ho):
+                    r = 2 * i
+                    for j in range(wo):
+                        q = 2 * j
+                        # Selects rather than branches (random data defeats branch prediction):
+                        # a later position wins when greater, or when NaN.
+                        best = x[n, c, r, q]
+                        v = x[n, c, r, q + 1]
+                        take = v > best or v != v
+                        best = v if take else best
+                        where = 1 if take else 0
+                        v = x[n, c, r + 1, q]
+                        take = v > best or v != v
+                        best = v if take else best
+                        where = 2 if take else where
+                        v = x[n, c, r + 1, q + 1]
+                        take = v > best or v != v
+                        y[n, c, i, j] = v if take else best
+                        arg[n, c, i, j] = 3 if take else where
+        return
+    for c in range(c_):
+        for n in range(n_):
             for i in range(ho):
                 for j in range(wo):
                     best = x[n, c, 0, 0]
@@ -69,19 +75,20 @@ def max_pool_backward(gy, arg, gx, kw, sh, sw, ph, pw, dh, dw, tiled):
     n_, c_, ho, wo = gy.shape
     if tiled:
         zero = gx.dtype.type(0)
-        for n in range(n_):
-            for c in range(c_):
-                for i in range(ho):
-                    top, bottom = gx[n, c, 2 * i], gx[n, c, 2 * i + 1]
-                    for j in range(wo):
-                        g, where = gy[n, c, i, j], arg[n, c, i, j]
-                        top[2 * j] = g if where == 0 else zero
-                        top[2 * j + 1] = g if where == 1 else zero
-                        bottom[2 * j] = g if where == 2 else zero
-                        bottom[2 * j + 1] = g if where == 3 else zero
-        return
-    for n in range(n_):
         for c in range(c_):
+            for n in range(n_):
+                for i in range(ho):
+                    r = 2 * i
+                    for j in range(wo):
+                        q = 2 * j
+                        g, where = gy[n, c, i, j], arg[n, c, i, j]
+                        gx[n, c, r, q] = g if where == 0 else zero
+                        gx[n, c, r, q + 1] = g if where == 1 else zero
+                        gx[n, c, r + 1, q] = g if where == 2 else zero
+                        gx[n, c, r + 1, q + 1] = g if where == 3 else zero
+        return
+    for c in range(c_):
+        for n in range(n_):
             for i in range(ho):
                 for j in range(wo):
                     a, b = divmod(arg[n, c, i, j], kw)
