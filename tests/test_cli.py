@@ -20,7 +20,8 @@ needs_data = pytest.mark.skipif(
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     assert main(["train", "--model", "mlp", "--limit", "512", "--epochs", "1", "--quiet",
-                 "--label-smoothing", "0.1", "--erasing", "0.25", "--out", str(out)]) == 0
+                 "--label-smoothing", "0.1", "--erasing", "0.25", "--dropout", "0.3",
+                 "--out", str(out)]) == 0
     return out
 
 
@@ -31,6 +32,7 @@ def test_train_writes_the_model_the_history_and_the_results(trained, capsys):
     results = json.loads((trained / "results.json").read_text())
     assert results["epochs"] == 1 and 0 <= results["test_accuracy"] <= 1
     assert results["recipe"]["label_smoothing"] == 0.1 and results["recipe"]["erasing"] == 0.25
+    assert results["recipe"]["dropout"] == 0.3
     assert len(json.loads((trained / "history.json").read_text())) == 1
 
 
@@ -108,6 +110,17 @@ def test_bad_arguments_give_one_line_and_a_hint(argv, message, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "(see 'deepgrad" in err and "Traceback" not in err
+
+
+def test_dropout_is_set_on_the_models_that_have_it():
+    from deepgrad.cli import CLIError, build_model
+
+    model = build_model("cnn", dropout=0.0)
+    assert [m.p for m in model.modules() if isinstance(m, dg.nn.Dropout)] == [0.0, 0.0]
+    assert {m.p for m in build_model("mlp").modules() if isinstance(m, dg.nn.Dropout)} == {0.2}
+    with pytest.raises(CLIError, match=r"^--dropout applies to the mlp and cnn models; resnet "
+                                       r"has no dropout$"):
+        build_model("resnet", dropout=0.1)
 
 
 def test_missing_or_foreign_model_files_are_one_line_errors(tmp_path, capsys):

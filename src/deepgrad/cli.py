@@ -37,15 +37,21 @@ class CLIError(Exception):
     """A problem with the command line's arguments or files, shown as one line."""
 
 
-def build_model(name: str, in_channels: int = 1, num_classes: int = 10) -> Any:
-    """A zoo model by name, for 28x28 images with ``in_channels`` channels."""
+def build_model(name: str, in_channels: int = 1, num_classes: int = 10,
+                dropout: float | None = None) -> Any:
+    """A zoo model by name, for 28x28 images with ``in_channels`` channels; ``dropout`` (mlp
+    and cnn) replaces the model's default probability."""
     from deepgrad import models
 
-    if name == "mlp":
-        return models.mlp((in_channels * 28 * 28, 256, 256, num_classes), dropout=0.2)
     if name not in _MODELS:
         raise CLIError(f"unknown model {name!r}; choose one of {', '.join(_MODELS)}")
-    return getattr(models, name)(in_channels=in_channels, num_classes=num_classes)
+    if dropout is not None and name not in ("mlp", "cnn"):
+        raise CLIError(f"--dropout applies to the mlp and cnn models; {name} has no dropout")
+    options = {} if dropout is None else {"dropout": dropout}
+    if name == "mlp":
+        return models.mlp((in_channels * 28 * 28, 256, 256, num_classes),
+                          **{"dropout": 0.2, **options})
+    return getattr(models, name)(in_channels=in_channels, num_classes=num_classes, **options)
 
 
 def load_dataset(name: str, train: bool) -> Any:
@@ -120,7 +126,7 @@ def _train(args: argparse.Namespace) -> int:
     test_loader = DataLoader(test_set, batch_size=512,
                              transform=T.Compose(preprocessing(args.dataset)))
     classes = list(type(load_dataset(args.dataset, train=False)).classes)
-    model = build_model(args.model, 1, len(classes))
+    model = build_model(args.model, 1, len(classes), args.dropout)
     if args.optimizer == "sgd":
         optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                               weight_decay=args.weight_decay)
@@ -160,7 +166,8 @@ def _train(args: argparse.Namespace) -> int:
     written = [model_path, checkpoint, out / "history.json"]
     written += _plots(history, outputs, targets, test_set, classes, out)
     recipe = {key: getattr(args, key) for key in ("optimizer", "lr", "weight_decay", "batch_size",
-                                                   "label_smoothing", "erasing", "no_augment",
+                                                   "dropout", "label_smoothing", "erasing",
+                                                   "no_augment",
                                                    "validate_every", "limit", "seed")}
     summary = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1),
                "epochs": len(history.epoch), "model": args.model, "dataset": args.dataset,
@@ -330,6 +337,9 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=nonnegative_float, default=5e-4)
     train.add_argument("--label-smoothing", type=fraction, default=0.0,
                        help="weight of the uniform distribution mixed into the targets")
+    train.add_argument("--dropout", type=fraction, metavar="P",
+                       help="dropout probability of the mlp and cnn models (default: theirs, "
+                            "0.2 and 0.1)")
     train.add_argument("--erasing", type=fraction, default=0.0,
                        help="probability of erasing a random rectangle of each training image")
     train.add_argument("--no-augment", action="store_true", help="no random crops and flips")

@@ -35,7 +35,10 @@ def _scratch(a: Any) -> Any:
 
 
 def _filled(x: Any, value: float) -> Any:
-    """A new array like ``x`` holding ``value``, the second operand of a fast maximum/minimum."""
+    """A new array like ``x`` (in its memory layout) holding ``value``, the second operand of a
+    fast maximum/minimum."""
+    if not x.flags.c_contiguous:  # e.g. a channel-major activation: keep its layout
+        return xp.full_like(x, value)
     # xp.zeros(shape) skips zeros_like's Python-level wrapper: measurably faster on small arrays.
     return xp.zeros(x.shape, x.dtype) if value == 0 else xp.full(x.shape, value, x.dtype)
 
@@ -82,7 +85,8 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx, gy):
-        gx = xp.empty(ctx.y.shape, gy.dtype)
+        y = ctx.y
+        gx = xp.empty(y.shape, gy.dtype) if y.flags.c_contiguous else xp.empty_like(y, gy.dtype)
 
         def grad(y: Any, g: Any, out: Any) -> None:
             # y > 0 exactly where x > 0. Writing the mask as floats, then multiplying in place,
