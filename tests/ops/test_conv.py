@@ -11,7 +11,9 @@ import deepgrad as dg
 from deepgrad.ops.conv import conv1d, conv2d, conv_transpose2d
 
 # torch warns that it pads a copy for 'same' with an even kernel; so does deepgrad, silently.
-pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
+# Every test once on the NumPy code and once on the compiled loops (col2im).
+pytestmark = [pytest.mark.filterwarnings("ignore:Using padding='same'"),
+              pytest.mark.usefixtures("both_kernels")]
 
 C_IN = 4
 # groups -> out_channels: one group, two groups of two channels, depthwise (its own kernel).

@@ -151,5 +151,28 @@ def channel_grad_input(gy3, x3, mean, gy_scale, x_scale, shift, gx3):
 
 
 
-__all__ = ["channel_affine", "channel_grad_input", "channel_sums", "max_pool",
+@_jit
+def col2im(cols, out, sh, sw, dh, dw):
+    """The adjoint of im2col: out[c, n] (channel-major (C, N, Hp, Wp), uninitialized) = the sum
+    of the column entries (C, kH, kW, N, Ho, Wo) read from each position. Each output plane is
+    summed while it is in cache, where NumPy adds one kernel offset at a time over them all."""
+    c_, kh, kw, n_, ho, wo = cols.shape
+    zero = out.dtype.type(0)
+    for c in range(c_):
+        for n in range(n_):
+            out[c, n] = zero
+            for i in range(kh):
+                for j in range(kw):
+                    for r in range(ho):
+                        row = r * sh + i * dh
+                        if sw == 1:  # unit stride: a loop the compiler vectorizes
+                            start = j * dw
+                            for q in range(wo):
+                                out[c, n, row, start + q] += cols[c, i, j, n, r, q]
+                        else:
+                            for q in range(wo):
+                                out[c, n, row, q * sw + j * dw] += cols[c, i, j, n, r, q]
+
+
+__all__ = ["channel_affine", "channel_grad_input", "channel_sums", "col2im", "max_pool",
            "max_pool_backward"]

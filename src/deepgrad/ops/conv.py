@@ -31,6 +31,7 @@ from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops._conv_args import _arrays, _check, _geometry, _out_size, _taps, _tuple
+from deepgrad.ops._kernels import compiled
 from deepgrad.ops.depthwise import DepthwiseConv2d
 from deepgrad.parallel import in_blocks, matmul
 from deepgrad.tensor import Tensor
@@ -114,8 +115,14 @@ def _col2im(cols: Any, padded: tuple[int, int, int, int], kernel: tuple[int, int
     """The adjoint of :func:`_im2col`: columns (C*kH*kW, N*Ho*Wo) summed into a zero
     channel-major (C, Hp, Wp) array, one slice-add per kernel offset."""
     c, n, _, _ = padded
-    out = xp.zeros(padded, cols.dtype)
     blocks = cols.reshape(c, kernel[0], kernel[1], n, *out_hw)
+    kernels = compiled()
+    if kernels is not None:
+        out = xp.empty(padded, cols.dtype)
+        in_blocks(lambda part: kernels.col2im(blocks[part], out[part], *stride, *dilation), c,
+                  cols.size)
+        return out
+    out = xp.zeros(padded, cols.dtype)
     taps = list(_taps(kernel, stride, dilation, out_hw))
 
     def add(part: slice) -> None:
