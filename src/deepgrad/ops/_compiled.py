@@ -174,5 +174,78 @@ def col2im(cols, out, sh, sw, dh, dw):
                                 out[c, n, row, q * sw + j * dw] += cols[c, i, j, n, r, q]
 
 
-__all__ = ["channel_affine", "channel_grad_input", "channel_sums", "col2im", "max_pool",
-           "max_pool_backward"]
+# The depthwise loops are for stride 1 and dilation 1 (other strides run NumPy's passes): with
+# the offsets as plain sums the compiler vectorizes them, with runtime strides it did not (4x
+# slower). They accumulate into a local plane: with the output array as the target, the
+# compiler must assume that it may alias the input and keeps the loops scalar.
+
+
+@_jit
+def depthwise(xpad, weight, bias, y):
+    """y[c, n] = bias[c] + the sum over kernel offsets (i, j) of weight[c, i, j] times channel c
+    of the padded channel-major input (C, N, Hp, Wp) shifted by the offset (y: (C, N, Ho, Wo))."""
+    c_, n_, ho, wo = y.shape
+    kh, kw = weight.shape[1], weight.shape[2]
+    acc = np.empty((ho, wo), y.dtype)
+    for c in range(c_):
+        for n in range(n_):
+            acc[:] = bias[c]
+            plane = xpad[c, n]
+            for i in range(kh):
+                for j in range(kw):
+                    t = weight[c, i, j]
+                    for r in range(ho):
+                        for q in range(wo):
+                            acc[r, q] += t * plane[r + i, q + j]
+            y[c, n] = acc
+
+
+@_jit
+def depthwise_input_grad(gy, weight, gpad):
+    """The adjoint of :func:`depthwise` in its input: gpad[c, n] (C, N, Hp, Wp) = the sum of
+    each output gradient of channel c times weight[c, i, j], at the position offset (i, j)
+    read."""
+    c_, n_, ho, wo = gy.shape
+    kh, kw = weight.shape[1], weight.shape[2]
+    acc = np.empty((gpad.shape[2], gpad.shape[3]), gpad.dtype)
+    g = np.empty((ho, wo), gy.dtype)
+    for c in range(c_):
+        for n in range(n_):
+            acc[:] = 0
+            g[:] = gy[c, n]  # a contiguous copy of the plane: gy is often a strided view
+            for i in range(kh):
+                for j in range(kw):
+                    t = weight[c, i, j]
+                    for r in range(ho):
+                        for q in range(wo):
+                            acc[r + i, q + j] += t * g[r, q]
+            gpad[c, n] = acc
+
+
+@_sums
+def depthwise_weight_grad(gy, xpad, gw):
+    """gw[c, i, j] = the sum over samples and output positions of gy[c] times the input that
+    offset (i, j) read; per plane in the inputs' precision, over the planes in float64."""
+    c_, n_, ho, wo = gy.shape
+    kh, kw = gw.shape[1], gw.shape[2]
+    totals = np.empty((kh, kw))
+    g = np.empty((ho, wo), gy.dtype)
+    for c in range(c_):
+        totals[:] = 0.0
+        for n in range(n_):
+            g[:] = gy[c, n]  # a contiguous copy of the plane: gy is often a strided view
+            plane = xpad[c, n]
+            for i in range(kh):
+                for j in range(kw):
+                    s = gy.dtype.type(0)
+                    for r in range(ho):
+                        for q in range(wo):
+                            s += g[r, q] * plane[r + i, q + j]
+                    totals[i, j] += s
+        for i in range(kh):
+            for j in range(kw):
+                gw[c, i, j] = totals[i, j]
+
+
+__all__ = ["channel_affine", "channel_grad_input", "channel_sums", "col2im", "depthwise",
+           "depthwise_input_grad", "depthwise_weight_grad", "max_pool", "max_pool_backward"]

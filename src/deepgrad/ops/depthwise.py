@@ -11,6 +11,7 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.ops._conv_args import _out_size, _taps
+from deepgrad.ops._kernels import compiled
 from deepgrad.parallel import in_blocks
 
 _BLOCK_BYTES = 2 << 20
@@ -68,6 +69,27 @@ def _per_block(work: Callable[[slice], None], a: Any) -> None:
     in_blocks(lambda part: [work(block) for block in blocks[part]], len(blocks), a.size)
 
 
+def _compiled_backward(ctx: Any, g: Any, gy: Any) -> tuple:
+    """DepthwiseConv2d's backward in compiled loops (stride and dilation 1), one plane at a time
+    (``g``: the output gradient as a channel-major view)."""
+    needs, kernels = ctx.needs_input_grad, ctx.kernels
+    c = g.shape[0]
+    gx = gw = None
+    if needs[0]:
+        gpad = xp.empty(ctx.padded, gy.dtype)
+        in_blocks(lambda part: kernels.depthwise_input_grad(g[part], ctx.weight[part, 0],
+                                                            gpad[part]), c, gpad.size)
+        h, w = ctx.x_shape[2:]
+        top, _, left, _ = ctx.pads
+        gx = gpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
+    if needs[1]:
+        gw = xp.empty((c, 1, *ctx.kernel), gy.dtype)
+        in_blocks(lambda part: kernels.depthwise_weight_grad(g[part], ctx.xpad[part],
+                                                             gw[part, 0]), c, ctx.xpad.size)
+    gb = gy.sum(axis=(0, 2, 3)) if needs[2] else None
+    return gx, gw, gb, None, None, None
+
+
 class DepthwiseConv2d(Function):
     """groups == C_in == C_out: y[n, c] = sum_{i, j} x_pad[n, c, rows_i, cols_j] * W[c, 0, i, j]
     + b[c], as kH*kW multiply-accumulate passes over whole arrays (per block of channels).
@@ -83,6 +105,17 @@ class DepthwiseConv2d(Function):
         xpad = _depthwise_padded(x, pads, stride)
         out_hw = _out_size((h + pads[0] + pads[1], w + pads[2] + pads[3]), kernel, stride,
                            dilation)
+        kernels = compiled() if stride == dilation == (1, 1) else None
+        needs = ctx.needs_input_grad
+        ctx.save(xpad=xpad if needs[1] else None, weight=weight if needs[0] else None,
+                 x_shape=x.shape, pads=pads, kernel=kernel, stride=stride, dilation=dilation,
+                 out_hw=out_hw, padded=xpad.shape, kernels=kernels)
+        if kernels is not None:
+            y = xp.empty((c, n, *out_hw), x.dtype)
+            shift = xp.zeros(c, x.dtype) if bias is None else bias
+            in_blocks(lambda part: kernels.depthwise(xpad[part], weight[part, 0], shift[part],
+                                                     y[part]), c, xpad.size)
+            return y.transpose(1, 0, 2, 3)
         views = _tap_views(xpad, kernel, stride, dilation, out_hw)
         taps = _tap_weights(weight, stride)
         y = xp.empty(views[0][2].shape, x.dtype)
@@ -103,10 +136,6 @@ class DepthwiseConv2d(Function):
             y = xp.ascontiguousarray(y[..., :out_hw[1]])  # drop the garbage columns
         if bias is not None:
             y += bias[:, None, None, None]
-        needs = ctx.needs_input_grad
-        ctx.save(xpad=xpad if needs[1] else None, weight=weight if needs[0] else None,
-                 x_shape=x.shape, pads=pads, kernel=kernel, stride=stride, dilation=dilation,
-                 out_hw=out_hw, padded=xpad.shape)
         return y.transpose(1, 0, 2, 3)
 
     @staticmethod
@@ -115,6 +144,8 @@ class DepthwiseConv2d(Function):
         kernel, stride, dilation, out_hw = ctx.kernel, ctx.stride, ctx.dilation, ctx.out_hw
         c, n, _, wp = ctx.padded
         g = gy.transpose(1, 0, 2, 3)
+        if ctx.kernels is not None:
+            return _compiled_backward(ctx, g, gy)
         if stride == (1, 1):
             # As wide as the padded input, like the forward's runs; zero in the extra columns.
             wide = xp.zeros((c, n, out_hw[0], wp), gy.dtype)
