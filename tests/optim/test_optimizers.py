@@ -461,3 +461,40 @@ def test_repr_lists_the_group_settings():
 
 def test_optim_is_importable_as_a_submodule():
     assert deepgrad.optim.SGD is optim.SGD and optim.lr_scheduler.StepLR
+
+
+FUSED_CASES = [
+    ("SGD", {"lr": 0.05, "momentum": 0.9}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.01}),
+    ("SGD", {"lr": 0.02, "momentum": 0.5, "nesterov": True, "weight_decay": 0.1,
+             "maximize": True}),
+]
+
+
+@pytest.mark.parametrize("blocks", [1, "many"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", FUSED_CASES, ids=case_id)
+def test_compiled_steps_give_the_numpy_steps_bits(case, dtype, blocks):
+    """SGD with momentum runs one compiled pass per parameter when numba is there: the same
+    operations in the same order as the NumPy passes, so the same bits (in one block, and split
+    over the threads in many)."""
+    from deepgrad import parallel
+    from deepgrad.ops._kernels import compiled, use_compiled
+
+    if compiled() is None:
+        pytest.skip("numba is not installed: the compiled loops need "
+                    "`pip install 'deepgrad[fast]'`")
+    name, options = case
+    results = []
+    for enabled in (False, True):
+        with use_compiled(enabled), pytest.MonkeyPatch.context() as mp, dg.limit_threads(2):
+            if blocks == "many":
+                mp.setattr(parallel, "PARALLEL_ELEMENTS", 1)
+            params = make_params(initial_weights(dtype))
+            optimizer = getattr(optim, name)(params, **options)
+            train_dg(params, optimizer, dtype, 6)
+            results.append([p.numpy().copy() for p in params] + [
+                np.asarray(value).copy() for state in optimizer.state.values()
+                for value in state.values() if isinstance(value, np.ndarray)])
+    for numpy_value, compiled_value in zip(*results, strict=True):
+        np.testing.assert_array_equal(compiled_value, numpy_value)

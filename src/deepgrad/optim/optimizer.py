@@ -17,6 +17,8 @@ from typing import Any
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.grad_mode import enable_grad
+from deepgrad.ops._kernels import compiled
+from deepgrad.parallel import in_blocks
 from deepgrad.tensor import Tensor, as_array
 
 _ndarray = xp.ndarray
@@ -183,6 +185,23 @@ class Optimizer:
                     p._base._version += 1
         self._step_count += 1
         return loss
+
+    @staticmethod
+    def fused(*arrays: Any) -> Any:
+        """The compiled loops (:mod:`deepgrad.ops._kernels`) when they are available and every
+        array is contiguous (so that its flat view is the array itself), else None."""
+        kernels = compiled()
+        if kernels is None or not all(a.flags.c_contiguous for a in arrays):
+            return None
+        return kernels
+
+    @staticmethod
+    def run_fused(kernel: Callable[..., None], arrays: tuple, scalars: tuple) -> None:
+        """``kernel(*flat arrays, *scalars)`` over blocks of the flattened arrays, in parallel
+        when they are large."""
+        flat = [a.reshape(-1) for a in arrays]
+        in_blocks(lambda part: kernel(*(a[part] for a in flat), *scalars), flat[0].size,
+                  flat[0].size * len(flat))
 
     def scratch(self, like: Any, slot: int = 0) -> Any:
         """A temporary array shaped like ``like``: a view into a buffer of the optimizer, one per

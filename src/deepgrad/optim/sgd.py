@@ -45,6 +45,14 @@ class SGD(Optimizer):
     def update(self, param: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """One SGD step of one parameter, in place."""
         momentum = group["momentum"]
+        buffer = state.get("momentum_buffer")
+        kernels = None if buffer is None else self.fused(param, grad, buffer)
+        if kernels is not None:
+            t = param.dtype.type
+            self.run_fused(kernels.sgd_momentum, (param, grad, buffer), (
+                t(group["lr"]), t(momentum), t(1 - group["dampening"]),
+                t(group["weight_decay"]), group["nesterov"], group["maximize"]))
+            return
         d = self.effective_grad(param, grad, group["weight_decay"], group["maximize"])
         if momentum:
             buffer = state.get("momentum_buffer")
