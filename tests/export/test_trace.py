@@ -26,6 +26,14 @@ def _x(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
 
 
+def test_a_flatten_that_copies_for_one_batch_size_only_still_traces():
+    """Activations keep a convolution's channel-major layout: flattening a batch of one is a
+    view, a larger batch a copy. Both are the same reshape in the graph."""
+    graph = trace(dg.models.cnn(widths=(4, 8), hidden=16).eval(), _x(1, 1, 28, 28))
+    assert [v.shape for v in graph.inputs] == [(None, 1, 28, 28)]
+    assert "Reshape" in {n.op for n in graph.nodes}
+
+
 def test_cnn_graph_names_and_shapes():
     model = dg.models.cnn(widths=(4, 8))
     graph = trace(model, _x(2, 1, 28, 28))

@@ -29,6 +29,7 @@ from deepgrad.export.convert import CONVERTERS, SHAPE_OPTIONS
 from deepgrad.export.emit import Emitter, ExportError, GraphBuilder, TracedOp, same, where
 from deepgrad.grad_mode import no_grad
 from deepgrad.nn.module import Module
+from deepgrad.ops import shape
 from deepgrad.tensor import Tensor, to_array
 from deepgrad_runtime.graph import Graph, Node, Value
 
@@ -181,10 +182,16 @@ def _named(model: Module) -> dict[int, tuple[str, Any]]:
     return named
 
 
+def _kind(cls: type) -> type:
+    """The op as the exported graph sees it: a reshape that had to copy (its input's memory
+    layout, which can differ between batch sizes, allowed no view) is a reshape."""
+    return shape.Reshape if issubclass(cls, shape.Reshape) else cls
+
+
 def _build(model: Module, first: tuple, second: tuple, dynamic_batch: bool) -> Graph:
     (recorder, inputs, outputs), (recorder2, inputs2, outputs2) = first, second
     advice = "; export with dynamic_batch=False" if dynamic_batch else ""
-    if [op.cls for op in recorder2.ops] != [op.cls for op in recorder.ops]:
+    if [_kind(op.cls) for op in recorder2.ops] != [_kind(op.cls) for op in recorder.ops]:
         raise ExportError(f"the model ran different ops for two example batches (control flow "
                           f"that depends on the batch size or the input's values){advice}")
     if len(outputs2) != len(outputs):
