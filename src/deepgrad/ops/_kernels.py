@@ -10,7 +10,9 @@ compiled (or loaded from numba's cache), on first use, never by ``import deepgra
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -28,10 +30,14 @@ def compiled() -> ModuleType | None:
     if not _State.tried:
         _State.tried = True
         try:
-            from deepgrad.ops import _compiled
-        except ImportError:  # numba missing, or built for another NumPy
-            _compiled = None
-        _State.module = _compiled
+            _State.module = importlib.import_module("deepgrad.ops._compiled")
+        except ImportError:  # numba missing, or built for another NumPy: the NumPy code runs
+            _State.module = None
+        except (OSError, RuntimeError) as error:  # e.g. no writable directory for its cache
+            warnings.warn(f"deepgrad: the compiled loops are unavailable ({error}); running the "
+                          "NumPy code instead (DEEPGRAD_COMPILED=0 skips them)", RuntimeWarning,
+                          stacklevel=3)
+            _State.module = None
     return _State.module
 
 
