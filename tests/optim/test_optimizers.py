@@ -468,6 +468,9 @@ FUSED_CASES = [
     ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.01}),
     ("SGD", {"lr": 0.02, "momentum": 0.5, "nesterov": True, "weight_decay": 0.1,
              "maximize": True}),
+    ("Adam", {"lr": 0.01}),
+    ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.1, "maximize": True}),
+    ("AdamW", {"lr": 0.01, "weight_decay": 0.1}),
 ]
 
 
@@ -475,9 +478,9 @@ FUSED_CASES = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", FUSED_CASES, ids=case_id)
 def test_compiled_steps_give_the_numpy_steps_bits(case, dtype, blocks):
-    """SGD with momentum runs one compiled pass per parameter when numba is there: the same
-    operations in the same order as the NumPy passes, so the same bits (in one block, and split
-    over the threads in many)."""
+    """SGD with momentum and Adam run one compiled pass per parameter when numba is there: the
+    same operations in the same order as the NumPy passes, so the same bits (in one block, and
+    split over the threads in many)."""
     from deepgrad import parallel
     from deepgrad.ops._kernels import compiled, use_compiled
 

@@ -93,6 +93,22 @@ class Adam(Optimizer):
         """One Adam step of one parameter, in place."""
         step = state["step"] = state["step"] + 1
         lr, (beta1, beta2) = group["lr"], group["betas"]
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+        arrays = (param, grad, state["exp_avg"], state["exp_avg_sq"],
+                  state.get("max_exp_avg_sq", state["exp_avg_sq"]))
+        kernels = self.fused(*arrays)
+        if kernels is not None:
+            t = param.dtype.type
+            decoupled = group["decoupled_weight_decay"]
+            weight_decay = group["weight_decay"]
+            # p * 1 is p exactly: the loop always multiplies by the decoupled decay's factor.
+            self.run_fused(kernels.adam, arrays, (
+                t(1 - lr * weight_decay if decoupled else 1), t(0 if decoupled else weight_decay),
+                group["maximize"], t(beta1), t(1 - beta1), t(beta2), t(1 - beta2),
+                t(group["eps"] * bias_correction2_sqrt),
+                t(lr * bias_correction2_sqrt / bias_correction1), group["amsgrad"]))
+            return
         adam_moments(self, param, adam_gradient(self, param, grad, group), state, group["betas"])
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         scratch = self.scratch(param, 1)
@@ -101,8 +117,6 @@ class Adam(Optimizer):
                                     out=state["max_exp_avg_sq"])
         # lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps), with sqrt(bc2) moved to the numerator: the
         # same value in one pass less.
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
         denom = xp.sqrt(exp_avg_sq, out=scratch)
         denom += group["eps"] * bias_correction2_sqrt
         ratio = xp.divide(exp_avg, denom, out=scratch)
