@@ -67,6 +67,8 @@ class Mean(Function):
     @silent_float_errors
     def forward(ctx, x, axes, keepdim):
         ctx.save(shape=x.shape, axes=axes)
+        if x.size == 0:  # NumPy's mean warns "Mean of empty slice"; 0 / 0 is PyTorch's silent nan
+            return x.sum(axis=axes, keepdims=keepdim) / x.dtype.type(0)
         return x.mean(axis=axes, keepdims=keepdim)
 
     @staticmethod
