@@ -113,7 +113,8 @@ def _im2col(a: Any, kernel: tuple[int, int], stride: tuple[int, int],
 def _col2im(cols: Any, padded: tuple[int, int, int, int], kernel: tuple[int, int],
             stride: tuple[int, int], dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
     """The adjoint of :func:`_im2col`: columns (C*kH*kW, N*Ho*Wo) summed into a zero
-    channel-major (C, Hp, Wp) array, one slice-add per kernel offset."""
+    channel-major (C, N, Hp, Wp) array, one slice-add per kernel offset (with numba, a compiled
+    loop that sums each output plane while it is in cache)."""
     c, n, _, _ = padded
     blocks = cols.reshape(c, kernel[0], kernel[1], n, *out_hw)
     kernels = compiled()

@@ -1,6 +1,8 @@
 """The depthwise convolution (groups == in_channels == out_channels) behind
 :func:`deepgrad.ops.conv.conv2d`: kH*kW multiply-accumulate passes, not C tiny GEMMs; for
 stride 1 over long runs of the flattened planes, and per block of channels that fits in cache.
+With numba (the ``fast`` extra), stride 1 and dilation 1 run as compiled loops instead, one
+output plane at a time; the NumPy code is the reference the tests hold them to.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ and no copy of the windows (the tiled max makes one transposing copy of its inpu
 comparisons run as vectorized loops). Backward runs the stages in reverse, writing each view's
 share of the gradient straight into place where windows do not overlap (2x2 stride 2 and every
 other kernel == stride case) and adding it where they do. 1-D pooling is 2-D pooling of height 1.
+With numba (the ``fast`` extra), max pooling of floats runs instead as one compiled pass per
+block of channels or samples (:func:`deepgrad.ops._compiled.max_pool`), its output in the input's
+memory layout; the NumPy code above is the reference the tests hold it to.
 The windows' geometry and the checks of the arguments are in :mod:`deepgrad.ops._pool_args`.
 """
 
