@@ -46,7 +46,8 @@ class SGD(Optimizer):
         """One SGD step of one parameter, in place."""
         momentum = group["momentum"]
         buffer = state.get("momentum_buffer")
-        kernels = None if buffer is None else self.fused(param, grad, buffer)
+        # The compiled pass once the buffer exists (its first step copies the gradient).
+        kernels = self.fused(param, grad, buffer) if momentum and buffer is not None else None
         if kernels is not None:
             t = param.dtype.type
             self.run_fused(kernels.sgd_momentum, (param, grad, buffer), (
