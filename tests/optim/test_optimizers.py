@@ -235,6 +235,9 @@ def test_updates_allocate_nothing_per_step():
                  lambda p: optim.RMSprop(p, centered=True, momentum=0.9),
                  optim.Adagrad, optim.Adadelta):
         optimizer = make(params)
+        # Two steps first: SGD's second is the first of its compiled loop, which numba compiles
+        # (or loads from its cache) then, allocating.
+        optimizer.step()
         optimizer.step()
         state_ids = {k: id(v) for k, v in optimizer.state[params[0]].items() if k != "step"}
         tracemalloc.start()
