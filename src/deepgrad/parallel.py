@@ -203,6 +203,14 @@ def outer_axis(a: Any) -> int:
     return int(a.ndim > 1 and a.shape[1] > 1 and abs(a.strides[1]) > abs(a.strides[0]))
 
 
+def in_layout(shape: tuple, dtype: Any, axis: int, make: Callable[..., Any] = xp.empty) -> Any:
+    """A new (N, C, ...) array, from ``make(shape, dtype)``, whose memory runs along ``axis``
+    outermost, as :func:`outer_axis` names it (1: channel-major, as a convolution's output)."""
+    if axis == 0:
+        return make(shape, dtype)
+    return make((shape[1], shape[0], *shape[2:]), dtype).swapaxes(0, 1)
+
+
 def block(a: Any, axis: int, part: slice) -> Any:
     """``a[part]`` along ``axis`` (0 or 1)."""
     return a[part] if axis == 0 else a[:, part]

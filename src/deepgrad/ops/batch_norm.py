@@ -21,7 +21,7 @@ from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops._kernels import compiled
-from deepgrad.parallel import PARALLEL_ELEMENTS, block, in_blocks, outer_axis
+from deepgrad.parallel import PARALLEL_ELEMENTS, block, in_blocks, in_layout, outer_axis
 from deepgrad.tensor import Tensor, check_tensor
 
 
@@ -207,14 +207,6 @@ def _channel_map(kernel: Callable, axis: int, arrays: tuple, params: tuple, out:
               arrays[0].shape[axis], arrays[0].size)
 
 
-def _in_layout_of(a3: Any, axis: int) -> Any:
-    """A reused (N, C, S) array whose memory runs along ``axis`` outermost, as ``a3``'s does."""
-    n, c, s = a3.shape
-    if axis == 0:
-        return _BUFFERS.empty(a3.shape, a3.dtype)
-    return _BUFFERS.empty((c, n, s), a3.dtype).swapaxes(0, 1)
-
-
 def _compiled_forward(ctx: Any, kernels: Any, x: Any, weight: Any, bias: Any, running_mean: Any,
                       running_var: Any, training: bool, momentum: float, eps: float) -> Any:
     """BatchNorm's forward in two compiled passes (the statistics, then the affine map) in
@@ -239,7 +231,7 @@ def _compiled_forward(ctx: Any, kernels: Any, x: Any, weight: Any, bias: Any, ru
     inv_std = 1.0 / xp.sqrt(var + eps)
     scale = inv_std if weight is None else inv_std * weight
     shift = xp.zeros_like(scale) if bias is None else bias
-    y = _in_layout_of(x3, axis)
+    y = in_layout(x3.shape, x.dtype, axis, _BUFFERS.empty)
     _channel_map(kernels.channel_affine, axis, (x3,), (mean, scale, shift), y)
     needs = ctx.needs_input_grad
     if needs[0] or needs[1] or needs[2]:
@@ -266,7 +258,7 @@ def _compiled_backward(ctx: Any, gy: Any) -> tuple:
             x_coef, shift = -scale * inv_std * inv_std * (dot / count), -scale * (sum_gy / count)
         else:
             x_coef = shift = xp.zeros_like(scale)
-        gx = _in_layout_of(x3, axis)
+        gx = in_layout(x3.shape, x.dtype, axis, _BUFFERS.empty)
         _channel_map(ctx.kernels.channel_grad_input, axis, (gy3, x3),
                      (mean, scale, x_coef, shift), gx)
         gx = gx.reshape(x.shape)

@@ -28,7 +28,7 @@ from deepgrad.ops._pool_args import (
     _Window,
     _windows,
 )
-from deepgrad.parallel import block, in_blocks, outer_axis
+from deepgrad.parallel import block, blockwise, in_blocks, in_layout, outer_axis
 from deepgrad.tensor import Tensor
 
 
@@ -140,14 +140,6 @@ def _flat_indices(row_arg: Any, col_arg: Any, rows: _Window, cols: _Window, shap
     return (row - rows.padding) * cols.size + (col - cols.padding)
 
 
-def _in_layout(shape: tuple, dtype: Any, axis: int, zeros: bool = False) -> Any:
-    """A new (N, C, ...) array whose memory runs along ``axis`` outermost (1: channel-major)."""
-    make = xp.zeros if zeros else xp.empty
-    if axis == 0:
-        return make(shape, dtype)
-    return make((shape[1], shape[0], *shape[2:]), dtype).swapaxes(0, 1)
-
-
 def _window_args(rows: _Window, cols: _Window) -> tuple:
     return (rows.kernel, cols.kernel, rows.stride, cols.stride, rows.padding, cols.padding,
             rows.dilation, cols.dilation)
@@ -160,13 +152,11 @@ def _compiled_max_pool(ctx: Any, kernels: Any, x: Any, shape: tuple, rows: _Wind
     x4 = x if x.ndim == 4 else x[None]
     axis = outer_axis(x4)
     out_shape = (*x4.shape[:2], rows.out, cols.out)
-    y = _in_layout(out_shape, x.dtype, axis)
-    arg = _in_layout(out_shape, xp.uint8 if rows.kernel * cols.kernel <= 256 else xp.int32,
-                     axis)
+    y = in_layout(out_shape, x.dtype, axis)
+    arg = in_layout(out_shape, xp.uint8 if rows.kernel * cols.kernel <= 256 else xp.int32,
+                    axis)
     window = _window_args(rows, cols)
-    in_blocks(lambda part: kernels.max_pool(block(x4, axis, part), block(y, axis, part),
-                                            block(arg, axis, part), *window),
-              x4.shape[axis], x4.size)
+    blockwise(lambda xb, yb, argb: kernels.max_pool(xb, yb, argb, *window), x4, y, arg)
     if ctx.needs_input_grad[0]:
         ctx.save(arg=arg, axis=axis, rows=rows, cols=cols, shape=shape, x_shape=x4.shape)
     outputs = [y]
@@ -188,7 +178,7 @@ def _compiled_max_pool_backward(ctx: Any, gy: Any) -> Any:
     gy4 = gy if gy.ndim == 4 else gy[None]
     tiled = (rows.tiles and cols.tiles and rows.kernel == cols.kernel == rows.stride == 2
              and rows.padding == cols.padding == 0)
-    gx = _in_layout(x_shape, gy.dtype, axis, zeros=not tiled)
+    gx = in_layout(x_shape, gy.dtype, axis, xp.empty if tiled else xp.zeros)
     window = _window_args(rows, cols)[1:]
     in_blocks(lambda part: kernels.max_pool_backward(
         block(gy4, axis, part), block(ctx.arg, axis, part), block(gx, axis, part), *window,
