@@ -46,6 +46,14 @@ def _layout(spatial: int) -> str:
     return "L" if spatial == 1 else "H, W"
 
 
+def _unpadded(gpad: Any, x_shape: tuple, pads: tuple[int, int, int, int]) -> Any:
+    """The input gradient (N, C, H, W) inside the gradient of the channel-major padded input
+    (C, N, Hp, Wp): a view."""
+    _, _, h, w = x_shape
+    top, _, left, _ = pads
+    return gpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
+
+
 def _arrays(op: str, input: Any, weight: Any, bias: Any) -> tuple:
     """The arrays of a convolution's Tensor arguments (bias None or an array)."""
     return (check_tensor(op, input).data, check_tensor(op, weight, "weight").data,

@@ -30,7 +30,15 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
-from deepgrad.ops._conv_args import _arrays, _check, _geometry, _out_size, _taps, _tuple
+from deepgrad.ops._conv_args import (
+    _arrays,
+    _check,
+    _geometry,
+    _out_size,
+    _taps,
+    _tuple,
+    _unpadded,
+)
 from deepgrad.ops._kernels import compiled
 from deepgrad.ops.depthwise import DepthwiseConv2d
 from deepgrad.parallel import in_blocks, matmul
@@ -282,9 +290,7 @@ class Conv2d(Function):
             if gw is not None:
                 gw = gw.reshape(c_out, -1, *ctx.kernel)
             if gpad is not None:
-                _, _, h, w = ctx.x_shape
-                top, _, left, _ = ctx.pads
-                gx = gpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
+                gx = _unpadded(gpad, ctx.x_shape, ctx.pads)
             return gx, gw, gb, None, None, None, None
         if needs[1]:
             gw = _gemm(gy2, ctx.cols, groups, transpose_b=True).reshape(c_out, -1, *ctx.kernel)
@@ -293,9 +299,7 @@ class Conv2d(Function):
             gcols = _gemm(w2, gy2, groups, transpose_a=True,
                           out=_buffer((w2.shape[1] * groups, gy2.shape[1]), gy2.dtype))
             gpad = _col2im(gcols, ctx.padded, ctx.kernel, ctx.stride, ctx.dilation, ctx.out_hw)
-            _, _, h, w = ctx.x_shape
-            top, _, left, _ = ctx.pads
-            gx = gpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
+            gx = _unpadded(gpad, ctx.x_shape, ctx.pads)
         return gx, gw, gb, None, None, None, None
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
-from deepgrad.ops._conv_args import _out_size, _taps
+from deepgrad.ops._conv_args import _out_size, _taps, _unpadded
 from deepgrad.ops._kernels import compiled
 from deepgrad.parallel import in_blocks
 
@@ -71,25 +71,22 @@ def _per_block(work: Callable[[slice], None], a: Any) -> None:
     in_blocks(lambda part: [work(block) for block in blocks[part]], len(blocks), a.size)
 
 
-def _compiled_backward(ctx: Any, g: Any, gy: Any) -> tuple:
-    """DepthwiseConv2d's backward in compiled loops (stride and dilation 1), one plane at a time
-    (``g``: the output gradient as a channel-major view)."""
+def _compiled_backward(ctx: Any, g: Any) -> tuple[Any, Any]:
+    """The input and weight gradients of DepthwiseConv2d in compiled loops (stride and dilation
+    1), one plane at a time (``g``: the output gradient as a channel-major view)."""
     needs, kernels = ctx.needs_input_grad, ctx.kernels
     c = g.shape[0]
     gx = gw = None
     if needs[0]:
-        gpad = xp.empty(ctx.padded, gy.dtype)
+        gpad = xp.empty(ctx.padded, g.dtype)
         in_blocks(lambda part: kernels.depthwise_input_grad(g[part], ctx.weight[part, 0],
                                                             gpad[part]), c, gpad.size)
-        h, w = ctx.x_shape[2:]
-        top, _, left, _ = ctx.pads
-        gx = gpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
+        gx = _unpadded(gpad, ctx.x_shape, ctx.pads)
     if needs[1]:
-        gw = xp.empty((c, 1, *ctx.kernel), gy.dtype)
+        gw = xp.empty((c, 1, *ctx.kernel), g.dtype)
         in_blocks(lambda part: kernels.depthwise_weight_grad(g[part], ctx.xpad[part],
                                                              gw[part, 0]), c, ctx.xpad.size)
-    gb = gy.sum(axis=(0, 2, 3)) if needs[2] else None
-    return gx, gw, gb, None, None, None
+    return gx, gw
 
 
 class DepthwiseConv2d(Function):
@@ -145,9 +142,10 @@ class DepthwiseConv2d(Function):
         needs = ctx.needs_input_grad
         kernel, stride, dilation, out_hw = ctx.kernel, ctx.stride, ctx.dilation, ctx.out_hw
         c, n, _, wp = ctx.padded
+        gb = gy.sum(axis=(0, 2, 3)) if needs[2] else None
         g = gy.transpose(1, 0, 2, 3)
         if ctx.kernels is not None:
-            return _compiled_backward(ctx, g, gy)
+            return (*_compiled_backward(ctx, g), gb, None, None, None)
         if stride == (1, 1):
             # As wide as the padded input, like the forward's runs; zero in the extra columns.
             wide = xp.zeros((c, n, out_hw[0], wp), gy.dtype)
@@ -166,9 +164,7 @@ class DepthwiseConv2d(Function):
                     view[block] += tmp_block
 
             _per_block(spread, gpad)
-            h, w = ctx.x_shape[2:]
-            top, _, left, _ = ctx.pads
-            gx = gpad[:, :, top:top + h, left:left + w].transpose(1, 0, 2, 3)
+            gx = _unpadded(gpad, ctx.x_shape, ctx.pads)
         if needs[1]:
             xpad = ctx.xpad
             gw = xp.empty((c, 1, *kernel), gy.dtype)
@@ -181,5 +177,4 @@ class DepthwiseConv2d(Function):
                     gw[block, 0, i, j] = products.reshape(products.shape[0], -1).sum(axis=1)
 
             _per_block(weight_grad, xpad)
-        gb = gy.sum(axis=(0, 2, 3)) if needs[2] else None
         return gx, gw, gb, None, None, None
