@@ -97,10 +97,6 @@ def max_pool_backward(gy, arg, gx, kw, sh, sw, ph, pw, dh, dw, tiled):
                     gx[n, c, i * sh - ph + a * dh, j * sw - pw + b * dw] += gy[n, c, i, j]
 
 
-
-
-
-
 # Sums may be reassociated (and so vectorized); the per-element arithmetic stays exact IEEE.
 _sums = numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc"})
 
@@ -150,7 +146,6 @@ def channel_grad_input(gy3, x3, mean, gy_scale, x_scale, shift, gx3):
             g, row, out = gy3[n, c], x3[n, c], gx3[n, c]
             for s in range(s_):
                 out[s] = g[s] * a + (row[s] - m) * b + d
-
 
 
 @_jit
@@ -255,21 +250,25 @@ def depthwise_weight_grad(gy, xpad, gw):
 
 
 @_jit
+def _direction(g, w, weight_decay, maximize):
+    """The gradient a step follows (Optimizer.effective_grad for one element): g, plus
+    weight_decay * w, negated first when maximizing."""
+    if weight_decay != 0:
+        return w * weight_decay - g if maximize else w * weight_decay + g
+    return -g if maximize else g
+
+
+@_jit
 def sgd_momentum(p, g, buffer, lr, momentum, keep, weight_decay, nesterov, maximize):
     """One SGD step with a momentum buffer (after its first step): d = g (+ weight_decay * p,
     negated when maximizing), buffer = buffer * momentum + d * keep (keep = 1 - dampening),
     p -= lr * (d + momentum * buffer if nesterov else buffer)."""
     for k in range(p.size):
-        d = g[k]
-        if weight_decay != 0:
-            d = p[k] * weight_decay - d if maximize else p[k] * weight_decay + d
-        elif maximize:
-            d = -d
+        d = _direction(g[k], p[k], weight_decay, maximize)
         b = buffer[k] * momentum
         b = b + (d * keep if keep != 1 else d)
         buffer[k] = b
         p[k] -= (b * momentum + d if nesterov else b) * lr
-
 
 
 @_jit
@@ -281,11 +280,7 @@ def adam(p, g, m, v, v_max, shrink, weight_decay, maximize, beta1, keep1, beta2,
     and step_size the bias-corrected ones of :class:`deepgrad.optim.Adam`."""
     for k in range(p.size):
         w = p[k] * shrink
-        d = g[k]
-        if weight_decay != 0:
-            d = w * weight_decay - d if maximize else w * weight_decay + d
-        elif maximize:
-            d = -d
+        d = _direction(g[k], w, weight_decay, maximize)
         a = m[k] * beta1 + d * keep1
         m[k] = a
         b = v[k] * beta2 + d * d * keep2
