@@ -254,7 +254,7 @@ def test_cyclic_is_stepped_per_batch_and_warm_restarts_per_epoch_by_the_trainer(
     history = dg.Trainer(model, "cross_entropy", opt, scheduler=restarts, verbose=0).fit(
         (x, y), epochs=3, batch_size=16)
     assert restarts.last_epoch == 3
-    assert history.history["lr"] == pytest.approx([0.05, 0.1, 0.05])
+    assert history.history["lr"] == pytest.approx([0.1, 0.05, 0.1])
 
 
 def test_chained_scheduler_needs_its_inner_schedules_to_come_first_in_sequential():

@@ -93,13 +93,21 @@ def test_schedules_step_per_epoch_or_per_batch_and_plateau_sees_val_loss():
     trainer = dg.Trainer(model, "cross_entropy", opt, verbose=0,
                          scheduler=optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5))
     history = trainer.fit((x, y), epochs=3, batch_size=32)
-    assert history.history["lr"] == pytest.approx([0.05, 0.025, 0.0125])
+    assert history.history["lr"] == pytest.approx([0.1, 0.05, 0.025])  # each epoch's own
 
     opt = optim.SGD(model.parameters(), lr=0.1)
     one_cycle = optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=4)
-    dg.Trainer(model, "cross_entropy", opt, scheduler=one_cycle, verbose=0).fit(
+    history = dg.Trainer(model, "cross_entropy", opt, scheduler=one_cycle, verbose=0).fit(
         (x, y), epochs=2, batch_size=32)  # 2 batches per epoch, stepped per batch
     assert one_cycle.last_epoch == 4
+    rates = []  # the rate of each of the 4 batches
+    again = optim.SGD(model.parameters(), lr=0.1)
+    schedule = optim.lr_scheduler.OneCycleLR(again, max_lr=0.1, total_steps=4)
+    for _ in range(4):
+        rates.append(again.param_groups[0]["lr"])
+        again.step()
+        schedule.step()
+    assert history.history["lr"] == pytest.approx([rates[1], rates[3]])  # each epoch's last
 
     opt = optim.SGD(model.parameters(), lr=0.1)
     plateau = optim.lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5)
@@ -345,3 +353,25 @@ def test_metrics_score_class_probability_targets_by_their_largest_class():
     expected = trainer.evaluate((x, y))["accuracy"]
     assert history.history["accuracy"] == [pytest.approx(expected)]
     assert history.history["val_accuracy"] == [pytest.approx(expected)]
+
+
+@pytest.mark.parametrize("loss, metrics", [
+    ("cross_entropy", ["accuracy"]), (nn.NLLLoss(), ["accuracy"]),
+    (nn.BCEWithLogitsLoss(), ["accuracy"]), (dg.nn.functional.cross_entropy, ["accuracy"]),
+    ("mse", []), (nn.L1Loss(), []), (nn.BCELoss(), []), (lambda out, y: (out - y).abs().mean(), []),
+])
+def test_default_metrics_follow_the_loss(loss, metrics):
+    # Accuracy of a regression is meaningless, and BCELoss's probabilities would be read as
+    # logits (every output > 0 is class 1): by default only classifiers' losses get it.
+    model = _model()
+    trainer = dg.Trainer(model, loss, optim.SGD(model.parameters(), lr=0.1), verbose=0)
+    assert trainer.metric_specs == metrics
+
+
+def test_a_regression_fits_with_the_default_metrics():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 2)).astype(np.float32)
+    model = nn.Linear(2, 1)
+    history = dg.Trainer(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1),
+                         verbose=0).fit((x, x[:, :1] - x[:, 1:]), epochs=2)
+    assert sorted(history.history) == ["loss", "lr"]

@@ -1,7 +1,7 @@
 """``Trainer``: the training loop done well, as Keras' ``model.fit`` does it, for deepgrad models.
 
     trainer = dg.Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters()),
-                         metrics=("accuracy",))
+                         metrics=("accuracy",))  # the default for a classification loss
     history = trainer.fit((x_train, y_train), epochs=10, batch_size=128,
                           validation_data=(x_test, y_test))
     trainer.evaluate((x_test, y_test))        # {"loss": ..., "accuracy": ...}
@@ -30,6 +30,7 @@ from deepgrad.data import DataLoader, Dataset
 from deepgrad.errors import CheckpointError
 from deepgrad.grad_mode import no_grad
 from deepgrad.nn import functional as F
+from deepgrad.nn.loss_modules import BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from deepgrad.nn.module import Module
 from deepgrad.nn.utils import clip_grad_norm_
 from deepgrad.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
@@ -44,6 +45,19 @@ _LOSSES = {"cross_entropy": F.cross_entropy, "mse": F.mse_loss, "l1": F.l1_loss,
            "huber": F.huber_loss, "bce_with_logits": F.binary_cross_entropy_with_logits,
            "nll": F.nll_loss}
 _CHECKPOINT_FORMAT = "deepgrad.trainer.checkpoint/1"
+
+
+_CLASSIFICATION_LOSSES = ("cross_entropy", "nll", "bce_with_logits")
+
+
+def _default_metrics(loss: Callable | str) -> tuple[str, ...]:
+    """Accuracy for the losses of classifiers whose outputs it reads (class scores, binary
+    logits); none otherwise: accuracy is meaningless for a regression, and wrong for BCELoss's
+    probabilities (it reads one-column outputs as logits)."""
+    classifier = (loss in _CLASSIFICATION_LOSSES if isinstance(loss, str) else
+                  isinstance(loss, (CrossEntropyLoss, NLLLoss, BCEWithLogitsLoss))
+                  or any(loss is _LOSSES[name] for name in _CLASSIFICATION_LOSSES))
+    return ("accuracy",) if classifier else ()
 
 
 def _loss_fn(loss: Callable | str) -> Callable:
@@ -68,7 +82,9 @@ class Trainer:
             ``"nll"``).
         optimizer: a ``dg.optim`` optimizer over the model's parameters.
         metrics: names or metric objects (``"accuracy"``, ``"top5_accuracy"``, ``"f1"``, ...),
-            computed over each epoch, on the training batches and on validation data.
+            computed over each epoch, on the training batches and on validation data. By
+            default accuracy for a classification loss (cross-entropy, NLL, binary
+            cross-entropy on logits), none for any other (a regression's, a custom one's).
         callbacks: ``Callback`` instances; a progress bar is added unless ``verbose=0``.
         scheduler: a ``dg.optim.lr_scheduler`` schedule, stepped after every epoch (after every
             batch for ``OneCycleLR``, ``CyclicLR`` or with ``scheduler_interval="batch"``);
@@ -78,7 +94,7 @@ class Trainer:
     """
 
     def __init__(self, model: Module, loss: Callable | str, optimizer: Any,
-                 metrics: Sequence[Any] = ("accuracy",), callbacks: Iterable[Callback] = (),
+                 metrics: Sequence[Any] | None = None, callbacks: Iterable[Callback] = (),
                  scheduler: Any = None, grad_clip: float | None = None, verbose: int = 1,
                  scheduler_interval: str | None = None) -> None:
         if not isinstance(model, Module):
@@ -86,7 +102,7 @@ class Trainer:
         self.model = model
         self.loss_fn = _loss_fn(loss)
         self.optimizer = optimizer
-        self.metric_specs = list(metrics)
+        self.metric_specs = list(_default_metrics(loss) if metrics is None else metrics)
         self._metrics()  # an unknown metric name fails here, not at the first fit
         self.callbacks = list(callbacks)
         if verbose and not any(isinstance(c, ProgressBar) for c in self.callbacks):
@@ -225,7 +241,11 @@ class Trainer:
                 metric.reset()
             self._train_loss.reset()
         self.model.train()
+        # The log's "lr" is the rate the epoch trained with (its last batch's), as in Keras: read
+        # before the scheduler steps.
+        lr = float(self.optimizer.param_groups[0]["lr"])
         for batch in loader:
+            lr = float(self.optimizer.param_groups[0]["lr"])
             result = self.train_step(batch)
             size = len(result["targets"])
             self._train_loss.update(result["loss"], size)
@@ -249,12 +269,12 @@ class Trainer:
         self.validation_skipped = val_loader is not None and not validate
         if validate:
             logs.update({f"val_{k}": v for k, v in self._evaluate(val_loader).items()})
+        logs["lr"] = lr
         if self.scheduler is not None and self.scheduler_interval == "epoch":
             if isinstance(self.scheduler, ReduceLROnPlateau):
                 self.scheduler.step(logs.get("val_loss", logs["loss"]))
             else:
                 self.scheduler.step()
-        logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
         self.history.append(epoch, logs, time.perf_counter() - started)
         self._last_logs = logs
         # The epoch is complete before its callbacks run: a checkpoint written by one of them
