@@ -1,6 +1,8 @@
 """The Tensor object: construction and dtype rules, attributes, conversions, printing, in-place."""
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -344,3 +346,21 @@ def test_inplace_through_detach_changes_the_base():
     d = t.detach()
     d += 1.0
     np.testing.assert_array_equal(t.numpy(), [2.0, 3.0])
+
+
+def test_export_and_rl_are_attributes_imported_on_first_use():
+    # As torch.onnx: reachable from the package, but `import deepgrad` does not import them.
+    code = """
+import sys
+import deepgrad as dg
+print("deepgrad.export" in sys.modules, "deepgrad.rl" in sys.modules)
+print(callable(dg.export.to_onnx), callable(dg.rl.DQN), "export" in dir(dg))
+try:
+    dg.exporter
+except AttributeError as error:
+    print(error)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == ["False False", "True True True",
+                   "module 'deepgrad' has no attribute 'exporter'"]
