@@ -142,3 +142,43 @@ def test_backward_still_works_after_no_grad_block():
         frozen = w * 3.0
     (w * frozen).backward(dg.ones(2))
     assert w.grad.tolist() == [3.0, 6.0]
+
+
+def test_set_grad_enabled_as_call_context_and_decorator():
+    dg.set_grad_enabled(False)
+    try:
+        assert not _records()  # a plain call lasts until changed
+    finally:
+        dg.set_grad_enabled(True)
+    for training in (False, True):
+        with dg.set_grad_enabled(training):
+            assert _records() == training
+        assert dg.is_grad_enabled()
+    with dg.no_grad(), dg.set_grad_enabled(True):
+        assert _records()
+
+    @dg.set_grad_enabled(False)
+    def evaluate():
+        return _records()
+
+    assert dg.is_grad_enabled()  # decorating changes nothing outside the calls
+    assert not evaluate()
+    with pytest.raises(TypeError, match="True or False"):
+        dg.set_grad_enabled("no")
+
+
+def test_inference_mode_is_no_grad_under_pytorchs_name():
+    with dg.inference_mode():
+        assert not _records()
+        y = dg.tensor([2.0]) * 3.0
+    with dg.inference_mode(False):
+        assert _records()
+
+    @dg.inference_mode()
+    def predict():
+        return _records()
+
+    assert not predict()
+    w = dg.tensor([1.0], requires_grad=True)
+    (w * y).sum().backward()  # a tensor made inside joins a later graph
+    assert w.grad.numpy().tolist() == [6.0]

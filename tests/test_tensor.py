@@ -145,6 +145,12 @@ def test_transpose_property():
     np.testing.assert_array_equal(t.T.numpy(), a.T)
     b = np.arange(24.0).reshape(2, 3, 4)
     np.testing.assert_array_equal(dg.tensor(b).T.numpy(), b.T)
+    np.testing.assert_array_equal(dg.tensor(b).mT.numpy(), b.swapaxes(-1, -2))
+    w = dg.tensor(b, requires_grad=True)
+    (w.mT * dg.tensor(np.arange(24.0).reshape(2, 4, 3))).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.arange(24.0).reshape(2, 4, 3).swapaxes(1, 2))
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        dg.tensor([1.0]).mT  # noqa: B018
 
 
 def test_item_returns_python_numbers():

@@ -45,7 +45,13 @@ from deepgrad.errors import (
     ShapeError,
     StateDictError,
 )
-from deepgrad.grad_mode import enable_grad, is_grad_enabled, no_grad
+from deepgrad.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from deepgrad.gradcheck import gradcheck
 from deepgrad.nn import models
 from deepgrad.ops.activations import (
@@ -214,6 +220,7 @@ __all__ = [
     "get_rng_state",
     "gradcheck",
     "gt",
+    "inference_mode",
     "int32",
     "int64",
     "is_anomaly_enabled",
@@ -263,6 +270,7 @@ __all__ = [
     "relu",
     "reshape",
     "save",
+    "set_grad_enabled",
     "set_num_threads",
     "set_rng_state",
     "sigmoid",

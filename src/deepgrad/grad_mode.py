@@ -1,4 +1,5 @@
-"""Whether operations record a graph: ``no_grad``, ``enable_grad`` and the switch they share."""
+"""Whether operations record a graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``,
+``inference_mode`` and the switch they share."""
 
 from __future__ import annotations
 
@@ -59,3 +60,38 @@ class enable_grad(_GradSwitch):
     """Re-enable graph recording inside a ``no_grad`` block or function."""
 
     _mode = True
+
+
+class set_grad_enabled(_GradSwitch):
+    """Set graph recording on or off: as a call (``dg.set_grad_enabled(False)``, in effect
+    until changed), a context manager or a decorator (PyTorch's ``torch.set_grad_enabled``);
+    ``with dg.set_grad_enabled(training):`` shares one loop between training and evaluation."""
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled: mode must be True or False; got {mode!r}")
+        super().__init__()
+        self._mode = mode
+        # As a plain call it takes effect at once; a with-block restores what was before.
+        self._before = _State.enabled
+        _State.enabled = mode
+
+    def __enter__(self) -> None:
+        self._prev.append(self._before)
+
+    def __exit__(self, *exc: object) -> None:
+        _State.enabled = self._prev.pop()
+
+    def __call__(self, fn: F) -> F:
+        _State.enabled = self._before  # as a decorator it only changes the calls of fn
+        return super().__call__(fn)
+
+
+class inference_mode(_GradSwitch):
+    """Graph recording off (``mode=True``) or on, as PyTorch's ``torch.inference_mode``. In
+    deepgrad it is ``no_grad`` under PyTorch's name: tensors made inside are ordinary tensors
+    without a graph, usable in later graphs (PyTorch forbids that for its inference tensors)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__()
+        self._mode = not mode

@@ -169,6 +169,15 @@ class Tensor:
         """The tensor with its dimensions reversed (the transpose for a matrix)."""
         return self.permute(*range(self.ndim - 1, -1, -1))
 
+    @property
+    def mT(self) -> Tensor:
+        """Each matrix of a stack transposed: the last two dimensions swapped (PyTorch's
+        ``mT``; NumPy's ``matrix_transpose``)."""
+        if self.ndim < 2:
+            raise ValueError(f"mT needs a tensor of at least 2 dimensions; got shape "
+                             f"{self.shape}")
+        return self.transpose(-2, -1)
+
     def size(self, dim: int | None = None) -> Any:
         """The shape as a tuple, or the size of one dimension (PyTorch's ``size()``)."""
         if dim is None:

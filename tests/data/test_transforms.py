@@ -232,3 +232,10 @@ def test_batch_errors():
         T.RandomCrop(3)(np.zeros((9, 9)))
     with pytest.raises(TypeError, match="expects a batch as a NumPy array; got list"):
         T.ToFloat()([1, 2])
+
+
+def test_torchvisions_to_tensor_points_to_to_float():
+    with pytest.raises(AttributeError, match="ToFloat"):
+        T.ToTensor  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'ColorJitter'"):
+        T.ColorJitter  # noqa: B018

@@ -56,3 +56,12 @@ __all__ = [
     "ToFloat",
     "Transform",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # torchvision's first transform: say what replaces it here, not just that it is missing.
+    if name == "ToTensor":
+        raise AttributeError("deepgrad.data.transforms has no ToTensor: batches stay NumPy "
+                             "arrays (the DataLoader makes them), already (N, C, H, W); "
+                             "ToFloat() scales uint8 images to floats in [0, 1]")
+    raise AttributeError(f"module 'deepgrad.data.transforms' has no attribute {name!r}")
