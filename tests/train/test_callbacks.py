@@ -1,5 +1,6 @@
 """Callbacks: early stopping (restoring the best weights), checkpoints only on improvement,
-CSV/JSON logs, learning-rate schedule functions, NaN termination, lambdas, the progress line."""
+CSV/JSON logs, learning-rate schedule functions, NaN termination, lambdas, weight averaging, the
+progress line."""
 
 import csv
 import io
@@ -20,6 +21,7 @@ from deepgrad.train.callbacks import (
     ModelCheckpoint,
     ProgressBar,
     TerminateOnNaN,
+    WeightAveraging,
 )
 
 
@@ -155,3 +157,72 @@ def test_resuming_from_an_epoch_end_checkpoint_continues_with_the_next_epoch(tmp
     _, resumed = _fit([], epochs=3, resume_from=path)
     assert resumed.epoch == [0, 1, 2]
     assert resumed.history["loss"] == whole.history["loss"]
+
+
+def _bn_setup():
+    dg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
+    return model, optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+
+def test_weight_averaging_per_epoch_is_the_mean_of_the_epochs_weights():
+    snapshots = []
+    record = LambdaCallback(on_epoch_end=lambda e, logs: snapshots.append(
+        {k: v.copy() for k, v in model.state_dict().items()}))
+    model, opt = _bn_setup()
+    averaging = WeightAveraging(start_epoch=1, every="epoch")
+    _fit([record, averaging], epochs=4, model_opt=(model, opt))
+    assert int(averaging.averaged.n_averaged.numpy()) == 3
+    for key, value in model.state_dict().items():  # the average is now the model's
+        if value.dtype.kind == "f":  # weights and running statistics alike
+            np.testing.assert_allclose(value, np.mean([s[key] for s in snapshots[1:]], axis=0),
+                                       rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_weight_averaging_ema_per_batch():
+    model, opt = _setup()
+    seen = []
+    record = LambdaCallback(on_batch_end=lambda b, logs: seen.append(
+        model[0].weight.numpy().copy()))
+    _fit([record, WeightAveraging(decay=0.5)], epochs=2, model_opt=(model, opt))
+    expected = seen[0]
+    for weights in seen[1:]:
+        expected = 0.5 * expected + 0.5 * weights
+    np.testing.assert_allclose(model[0].weight.numpy(), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_weight_averaging_can_measure_batch_norm_again():
+    model, opt = _bn_setup()
+    averaging = WeightAveraging(every="epoch", update_bn=True)
+    trainer, _ = _fit([averaging], epochs=2, model_opt=(model, opt))
+    running = model[1].running_mean.numpy().copy()
+    check, _ = _bn_setup()
+    check.load_state_dict(model.state_dict())
+    dg.optim.swa_utils.update_bn(trainer._loader, check)
+    np.testing.assert_allclose(running, check[1].running_mean.numpy(), rtol=1e-6)
+
+
+def test_weight_averaging_resumes_exactly(tmp_path):
+    path = tmp_path / "ckpt.safetensors"
+    model, opt = _bn_setup()
+    _fit([WeightAveraging(decay=0.9), ModelCheckpoint(path)], epochs=2, model_opt=(model, opt))
+    model, opt = _bn_setup()
+    _fit([WeightAveraging(decay=0.9), ModelCheckpoint(path)], epochs=4, model_opt=(model, opt),
+         resume_from=path)
+    straight, opt = _bn_setup()
+    _fit([WeightAveraging(decay=0.9), ModelCheckpoint(tmp_path / "b.safetensors")], epochs=4,
+         model_opt=(straight, opt))
+    for (key, a), b in zip(model.state_dict().items(), straight.state_dict().values()):
+        np.testing.assert_array_equal(a, b, err_msg=key)
+
+
+def test_weight_averaging_before_its_start_leaves_the_model_alone():
+    model, opt = _setup()
+    _fit([WeightAveraging(start_epoch=5, every="epoch")], epochs=2, model_opt=(model, opt))
+    plain, opt = _setup()
+    _fit([], epochs=2, model_opt=(plain, opt))
+    np.testing.assert_array_equal(model[0].weight.numpy(), plain[0].weight.numpy())
+    with pytest.raises(ValueError, match="every"):
+        WeightAveraging(every="step")
+    with pytest.raises(ValueError, match="start_epoch"):
+        WeightAveraging(start_epoch=-1)

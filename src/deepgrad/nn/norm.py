@@ -17,7 +17,7 @@ class _NormBase(Module):
     ``weight`` and ``bias`` when ``affine``, and the running statistics when
     ``track_running_stats`` (PyTorch's names, so state dicts match)."""
 
-    def __init__(self, num_features: int, eps: float, momentum: float, affine: bool,
+    def __init__(self, num_features: int, eps: float, momentum: float | None, affine: bool,
                  track_running_stats: bool) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -32,6 +32,13 @@ class _NormBase(Module):
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
 
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1 and no batches tracked, as when constructed."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, track_running_stats={self.track_running_stats}")
@@ -40,6 +47,9 @@ class _NormBase(Module):
 class _BatchNorm(_NormBase):
     """Normalizes each channel by the batch's statistics while training (updating running
     averages), by the running averages in eval mode.
+
+    ``momentum=None`` makes the running statistics the plain average of every batch's so far
+    (PyTorch's cumulative average; ``optim.swa_utils.update_bn`` uses it).
 
     A frozen layer, one whose parameters all have ``requires_grad=False`` (as after
     ``model.requires_grad_(False)``), runs in inference mode even while the model trains, as in
@@ -53,7 +63,7 @@ class _BatchNorm(_NormBase):
     _ranks: tuple[int, ...] = ()
     _layout = ""
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats)
 
@@ -62,12 +72,14 @@ class _BatchNorm(_NormBase):
             raise layer_error(self, self._layout.format(c=self.num_features), x.shape)
         updating = self.training and not self.frozen
         use_batch_stats = updating or not self.track_running_stats
+        momentum = 0.0 if self.momentum is None else self.momentum
         if updating and self.track_running_stats:
             self.num_batches_tracked.data += 1
+            if self.momentum is None:  # the n-th batch weighs 1/n: a plain average
+                momentum = 1.0 / float(self.num_batches_tracked.data)
         return norm.batch_norm(x, self.running_mean if self.track_running_stats else None,
                                self.running_var if self.track_running_stats else None,
-                               self.weight, self.bias, use_batch_stats, self.momentum,
-                               self.eps)
+                               self.weight, self.bias, use_batch_stats, momentum, self.eps)
 
     @property
     def frozen(self) -> bool:

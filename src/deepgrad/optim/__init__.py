@@ -1,7 +1,8 @@
-"""Optimizers (``SGD``, ``Adam``, ...) that update parameters from their gradients, and
-``lr_scheduler`` with the learning-rate schedules; PyTorch's interfaces and numbers."""
+"""Optimizers (``SGD``, ``Adam``, ...) that update parameters from their gradients,
+``lr_scheduler`` with the learning-rate schedules, and ``swa_utils`` for averaged weights;
+PyTorch's interfaces and numbers."""
 
-from deepgrad.optim import lr_scheduler
+from deepgrad.optim import lr_scheduler, swa_utils
 from deepgrad.optim.adagrad import Adadelta, Adagrad
 from deepgrad.optim.adam import Adam, AdamW
 from deepgrad.optim.adam_variants import Adamax, NAdam, RAdam
@@ -10,4 +11,4 @@ from deepgrad.optim.rmsprop import RMSprop
 from deepgrad.optim.sgd import SGD
 
 __all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer",
-           "RAdam", "RMSprop", "lr_scheduler"]
+           "RAdam", "RMSprop", "lr_scheduler", "swa_utils"]

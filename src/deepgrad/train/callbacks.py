@@ -275,6 +275,71 @@ def _format_logs(logs: dict[str, Any]) -> str:
     return "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if isinstance(v, (int, float)))
 
 
+class WeightAveraging(Callback):
+    """Average the model's weights while it trains, and put the average into the model when
+    training ends (``optim.swa_utils``; Keras' ``use_ema``, Lightning's weight averaging).
+
+    ``WeightAveraging(decay=0.999)`` keeps an exponential moving average, updated after every
+    batch; ``WeightAveraging(start_epoch=10, every="epoch")`` is stochastic weight averaging: the
+    plain mean of the weights at the end of each epoch from the 11th on. Batch norm's running
+    statistics are averaged along with the weights, or with ``update_bn=True`` measured again
+    for the averaged weights by one pass over the training data at the end (PyTorch's SWA
+    recipe). Validation during training sees the trained weights; the average is in
+    ``self.averaged`` (an ``AveragedModel``) and in checkpoints, so a resumed run averages on
+    exactly.
+    """
+
+    def __init__(self, decay: float | None = None, start_epoch: int = 0, every: str = "batch",
+                 update_bn: bool = False) -> None:
+        from deepgrad.optim import swa_utils
+
+        if every not in ("batch", "epoch"):
+            raise ValueError(f"WeightAveraging: every must be 'batch' or 'epoch'; got {every!r}")
+        if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or start_epoch < 0:
+            raise ValueError(f"WeightAveraging: start_epoch must be an integer >= 0; got "
+                             f"{start_epoch!r}")
+        self._swa = swa_utils
+        self._update = (swa_utils.get_swa_multi_avg_fn() if decay is None
+                        else swa_utils.get_ema_multi_avg_fn(decay))
+        self.start_epoch, self.every, self.update_bn = start_epoch, every, update_bn
+        self.averaged: Any = None
+        self._restored: dict[str, Any] | None = None
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        self.averaged = self._swa.AveragedModel(self.trainer.model, multi_avg_fn=self._update,
+                                                use_buffers=True)
+        if self._restored is not None:
+            self.averaged.load_state_dict(self._restored)
+            self._restored = None
+
+    def _fold(self) -> None:
+        if self.trainer.epoch >= self.start_epoch:
+            self.averaged.update_parameters(self.trainer.model)
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        if self.every == "batch":
+            self._fold()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self.every == "epoch" and epoch >= self.start_epoch:
+            self.averaged.update_parameters(self.trainer.model)
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self.averaged is None or not int(self.averaged.n_averaged.data):
+            return  # stopped before start_epoch: the model keeps its weights
+        if self.update_bn:
+            self._swa.update_bn(self.trainer._loader, self.averaged)
+        self.trainer.model.load_state_dict(self.averaged.module.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        """The averaged weights and buffers, and how many updates they hold."""
+        return {} if self.averaged is None else dict(self.averaged.state_dict())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Keep the average of a checkpoint, to restore when training begins."""
+        self._restored = dict(state) if state else None
+
+
 class ProgressBar(Callback):
     """Progress of training: in a terminal, a bar per epoch (tqdm, when installed) with the loss,
     samples/s and ETA; otherwise (a log file, a pipe, a notebook's captured output) one line per
