@@ -4,8 +4,8 @@
 PyTorch's arguments, gate equations, parameter names and shapes (``weight_ih_l0``,
 ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``, ``..._reverse``) and initialization, so that a
 torch state dict loads directly. Each layer and direction runs as one fused op
-(:mod:`deepgrad.ops.recurrent`); variable-length batches take a ``lengths`` argument in place of
-PyTorch's packed sequences.
+(:mod:`deepgrad.ops.recurrent`); variable-length batches take a ``lengths`` argument, or
+PyTorch's packed sequences (:mod:`deepgrad.nn.utils.rnn`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from deepgrad.creation import empty
 from deepgrad.errors import shape_str
 from deepgrad.nn import init
 from deepgrad.nn.module import LayerShapeError, Module, Parameter, layer_error
+from deepgrad.nn.utils.rnn import PackedSequence
 from deepgrad.ops.dropout import dropout
 from deepgrad.ops.join import cat, stack
 from deepgrad.ops.recurrent import GATES, Recurrent, RecurrentCell, check_lengths
@@ -85,7 +86,8 @@ class _RNNBase(Module):
 
         Args:
             input: (T, N, input_size), (N, T, input_size) with ``batch_first``, or one unbatched
-                sequence (T, input_size).
+                sequence (T, input_size); or a ``PackedSequence`` (``nn.utils.rnn``), which
+                gives the output as one too.
             hx: the initial state (num_layers * num_directions, N, hidden_size) (without N for
                 an unbatched input), or None for zeros; an LSTM takes a tuple (h0, c0).
             lengths: None, or the length of each sequence of the batch (N ints in [1, T]):
@@ -96,6 +98,14 @@ class _RNNBase(Module):
             (output, h_n), or (output, (h_n, c_n)) for an LSTM; output is (T, N, D *
             hidden_size) ((N, T, ...) with ``batch_first``), D = 2 when bidirectional.
         """
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError(f"{type(self).__name__}: a PackedSequence carries its lengths; "
+                                 "pass lengths= only with a padded tensor")
+            padded = input.padded.transpose(0, 1) if self.batch_first else input.padded
+            output, state = self.forward(padded, hx, lengths=input.lengths)
+            output = output.transpose(0, 1) if self.batch_first else output
+            return PackedSequence(output, input.lengths), state
         x, h0, c0, batched = self._check_input(input, hx)
         steps, batch = x.shape[:2]
         order = None

@@ -1,6 +1,8 @@
-"""Utilities that work on a model's parameters and gradients, and on trained models for transfer
-learning (feature extractors, new heads, pretrained weights)."""
+"""Utilities that work on a model's parameters and gradients, on trained models for transfer
+learning (feature extractors, new heads, pretrained weights), and (``rnn``) on batches of
+sequences of different lengths."""
 
+from deepgrad.nn.utils import rnn
 from deepgrad.nn.utils.clip_grad import clip_grad_norm_, clip_grad_value_
 from deepgrad.nn.utils.convert_parameters import parameters_to_vector, vector_to_parameters
 from deepgrad.nn.utils.transfer import (
@@ -11,4 +13,4 @@ from deepgrad.nn.utils.transfer import (
 )
 
 __all__ = ["FeatureExtractor", "clip_grad_norm_", "clip_grad_value_", "feature_extractor",
-           "load_pretrained", "parameters_to_vector", "replace_head", "vector_to_parameters"]
+           "load_pretrained", "parameters_to_vector", "replace_head", "rnn", "vector_to_parameters"]
