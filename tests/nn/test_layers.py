@@ -171,6 +171,13 @@ def test_layer_errors_name_the_layer_and_the_shapes():
     with pytest.raises(dg.ShapeError, match=r"has 32 channels \(a 3-D input is one sample "
                                             r"without a batch axis.*x\.unsqueeze\(1\)\)$"):
         nn.Conv2d(1, 8, 3)(dg.randn(32, 28, 28))
+    # Channels-last images (Keras, PIL): the hint says how to reorder them.
+    with pytest.raises(dg.ShapeError, match=r"but the data has 28 channels; its last axis has 3: "
+                                            r"channels-last data becomes channels-first with "
+                                            r"x\.permute\(0, 3, 1, 2\)$"):
+        nn.Conv2d(3, 8, 3)(dg.randn(4, 28, 28, 3))
+    with pytest.raises(dg.ShapeError, match=r"x\.permute\(0, 2, 1\)$"):
+        nn.Conv1d(3, 8, 3)(dg.randn(4, 50, 3))
     with pytest.raises(dg.ShapeError, match=r"^BatchNorm2d expects input \(N, 3, H, W\); got "
                                             r"\(2, 4, 5, 5\)$"):
         nn.BatchNorm2d(3)(dg.randn(2, 4, 5, 5))

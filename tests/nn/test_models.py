@@ -66,3 +66,13 @@ def test_cnn_rejects_impossible_geometry():
         models.cnn(widths=())
     with pytest.raises(ValueError, match="need images of at least 8 pixels a side"):
         models.cnn(widths=(4, 4, 4), image_size=7)
+
+
+def test_cnn_names_the_image_size_it_was_built_for():
+    model = models.cnn()
+    assert model(dg.randn(2, 1, 29, 31)).shape == (2, 10)  # pooled to the same 3x3
+    with pytest.raises(dg.ShapeError, match=r"built for 28x28 images .* got 32x32: build it "
+                                             r"with dg\.models\.cnn\(image_size=32\)$"):
+        model(dg.randn(2, 1, 32, 32))
+    with pytest.raises(dg.ShapeError, match=r"got 32x28: .*for square images, or resize them$"):
+        model(dg.randn(1, 32, 28))  # one unbatched image of the wrong size

@@ -69,6 +69,10 @@ class _ConvNd(Module):
                              f"axis the channels")
                     hint += (": for a batch of one-channel inputs add the channel axis, "
                              "x.unsqueeze(1))" if self.in_channels == 1 else ")")
+                elif x.shape[-1] == self.in_channels:  # Keras' and PIL's channels-last layout
+                    order = ", ".join(str(d) for d in (0, n + 1, *range(1, n + 1)))
+                    hint += (f"; its last axis has {self.in_channels}: channels-last data "
+                             f"becomes channels-first with x.permute({order})")
             raise layer_error(self, f"(N, {self.in_channels}, {dims})", x.shape, hint)
 
     def extra_repr(self) -> str:

@@ -6,6 +6,7 @@ import itertools
 import os
 from collections.abc import Sequence
 
+from deepgrad.errors import ShapeError
 from deepgrad.nn.activation import ReLU
 from deepgrad.nn.containers import Sequential
 from deepgrad.nn.conv import Conv2d
@@ -65,6 +66,7 @@ class CNN(Module):
         if side < 1:
             raise ValueError(f"cnn: {len(widths)} pooling blocks need images of at least "
                              f"{2 ** len(widths)} pixels a side; got image_size={image_size}")
+        self.image_size, self._blocks = image_size, len(widths)
         self.features = Sequential(*layers)
         self.classifier = Sequential(
             Flatten(), Dropout(dropout), Linear(widths[-1] * side * side, hidden), ReLU(),
@@ -72,7 +74,24 @@ class CNN(Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        self._check_size(x)
         return self.classifier(self.features(x))
+
+    def _check_size(self, x: Tensor) -> None:
+        """Images whose side the pooling does not bring to the classifier's (the usual mistake:
+        another dataset's image size) fail here, naming the fix, not in the first Linear."""
+        if x.ndim not in (3, 4):
+            return  # the first convolution says what it expects
+        def pooled(side: int) -> int:
+            return side // 2 ** self._blocks
+
+        built = pooled(self.image_size)
+        h, w = x.shape[-2:]
+        if (pooled(h), pooled(w)) != (built, built):
+            raise ShapeError(f"CNN: built for {self.image_size}x{self.image_size} images (its "
+                             f"classifier takes {built}x{built} positions after the pooling); "
+                             f"got {h}x{w}: build it with dg.models.cnn(image_size={h})"
+                             + ("" if h == w else " for square images, or resize them"))
 
     def embed(self, x: Tensor) -> Tensor:
         """The penultimate features: the hidden layer's activations, before the last dropout
