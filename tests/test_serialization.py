@@ -123,6 +123,14 @@ def test_broken_files_are_errors_naming_the_file(tmp_path, make, message):
     assert str(path) in str(info.value)
 
 
+def test_an_onnx_file_is_named_as_such(tmp_path):
+    # The start of an ONNX model (a protobuf: ir_version 8, then the producer's name).
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"\x08\x08\x12\x08deepgrad:" + b"\x00" * 40)
+    with pytest.raises(dg.FileFormatError, match=r"looks like an ONNX model: .*from_onnx"):
+        load_file(path)
+
+
 def test_every_truncation_of_a_real_file_is_detected(tmp_path):
     path = save_file(_arrays(), tmp_path / "a.safetensors")
     raw = path.read_bytes()

@@ -85,11 +85,13 @@ def onnx_dtype(code: Any) -> np.dtype:
 @dataclass
 class Value:
     """A graph input or output: its name, shape (None for a dimension of any size, such as the
-    batch) and dtype name (``"float32"``, ``"int64"``, ...)."""
+    batch), dtype name (``"float32"``, ``"int64"``, ...), and the names of the dimensions of any
+    size where known (``"batch"``, ``"time"``: ONNX's dim_params; None or empty where not)."""
 
     name: str
     shape: tuple[int | None, ...]
     dtype: str = "float32"
+    dim_names: tuple[str | None, ...] = ()
 
 
 @dataclass
@@ -179,16 +181,19 @@ def _json_default(value: Any) -> Any:
 
 
 def _value_json(v: Value) -> dict[str, Any]:
-    return {"name": v.name, "shape": list(v.shape), "dtype": v.dtype}
+    return {"name": v.name, "shape": list(v.shape), "dtype": v.dtype,
+            "dim_names": list(v.dim_names)}
 
 
 def _value(data: Any) -> Value:
     shape = data["shape"]
+    names = data.get("dim_names", [])  # absent in artifacts written before it existed
     if not isinstance(data["name"], str) or not isinstance(shape, list) or not all(
             s is None or (isinstance(s, int) and not isinstance(s, bool) and s >= 0)
-            for s in shape):
+            for s in shape) or not isinstance(names, list) or not all(
+            n is None or isinstance(n, str) for n in names):
         raise TypeError(f"bad value description {data!r}")
-    return Value(data["name"], tuple(shape), str(data["dtype"]))
+    return Value(data["name"], tuple(shape), str(data["dtype"]), tuple(names))
 
 
 def _node(data: Any) -> Node:

@@ -65,8 +65,20 @@ def _where(index: int, node: Node) -> str:
     return f"node {index} ({node.op}{' ' + repr(node.name) if node.name else ''})"
 
 
-def _shape_text(shape: tuple[int | None, ...]) -> str:
-    return "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+def _dims(value: Value) -> list[str]:
+    names = value.dim_names or (None,) * len(value.shape)
+    return [str(s) if s is not None else names[k] or "?" for k, s in enumerate(value.shape)]
+
+
+def _shape_text(value: Value) -> str:
+    """``(batch, time, 3)``: the sizes, and a name or ? for each dimension of any size."""
+    return "(" + ", ".join(_dims(value)) + ")"
+
+
+def _any_size(value: Value) -> str:
+    """`` (batch, time: any size)``, naming the dimensions of any size; empty if none."""
+    free = [d for d, s in zip(_dims(value), value.shape) if s is None]
+    return f" ({', '.join(dict.fromkeys(free))}: any size)" if free else ""
 
 
 class Model:
@@ -99,7 +111,7 @@ class Model:
 
     def __repr__(self) -> str:
         where = f"{str(self.source)!r}, " if self.source else ""
-        signature = ", ".join(f"{v.name}: {v.dtype}{_shape_text(v.shape)}" for v in self.inputs)
+        signature = ", ".join(f"{v.name}: {v.dtype}{_shape_text(v)}" for v in self.inputs)
         return (f"Model({where}inputs=[{signature}], {len(self.graph.nodes)} nodes in "
                 f"{len(self._steps)} steps)")
 
@@ -254,7 +266,7 @@ class Model:
     @staticmethod
     def _mismatch(spec: _Input, x: np.ndarray) -> str:
         return (f"input {spec.value.name!r} expects {spec.dtype} of shape "
-                f"{_shape_text(spec.value.shape)} (? = any size); got {x.dtype} of shape "
+                f"{_shape_text(spec.value)}{_any_size(spec.value)}; got {x.dtype} of shape "
                 f"{x.shape}")
 
     def run(self, *inputs: Any) -> Any:

@@ -134,8 +134,14 @@ def _read_header(path: Path, raw: bytes | bytearray) -> tuple[dict, int]:
                              f"header length")
     (length,) = struct.unpack("<Q", raw[:8])
     if length > _MAX_HEADER or 8 + length > len(raw):
+        hint = ""
+        if raw[:1] == b"\x08" or path.suffix.lower() == ".onnx":
+            # An ONNX model is a protobuf whose first field, ir_version, starts with byte 0x08.
+            hint = ("; it looks like an ONNX model: deepgrad.export.from_onnx reads those (or "
+                    "onnxruntime runs them), and deepgrad.export.to_runtime writes a model as a "
+                    "deepgrad_runtime artifact")
         raise bad_file(path, f"not a safetensors file or truncated: the header claims {length} "
-                             f"bytes but the file has {len(raw)} bytes in all")
+                             f"bytes but the file has {len(raw)} bytes in all{hint}")
     try:
         header = json.loads(bytes(raw[8:8 + length]).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:

@@ -125,7 +125,7 @@ def test_inputs_are_checked_and_converted(flagship):
     x = rng.standard_normal((2, 1, 28, 28))
     assert_matches([model.run(x)], [model.run(x.astype(np.float32))])  # float64 converted
     with pytest.raises(ValueError, match=r"input 'image' expects float32 of shape "
-                                         r"\(\?, 1, 28, 28\) \(\? = any size\); got float32 of "
+                                         r"\(\?, 1, 28, 28\) \(\?: any size\); got float32 of "
                                          r"shape \(2, 28, 28\)"):
         model.run(x[:, 0].astype(np.float32))
     with pytest.raises(ValueError, match=r"expects float32 .* got complex128"):

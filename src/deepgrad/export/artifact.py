@@ -15,7 +15,7 @@ channel. (The trace itself leaves dropout out: in eval mode it is the identity.)
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,7 @@ def _default_input(model: Module) -> np.ndarray:
 
 def to_runtime(model: Module, path: str | os.PathLike, example_input: Any = None, *,
                batch_axis: int | Sequence[int] = 0,
+               dynamic_axes: Mapping[int, str] | Sequence[Mapping[int, str]] | None = None,
                metadata: dict[str, str] | None = None) -> Path:
     """Trace ``model``, simplify the graph for inference and write it as a runtime artifact
     (safetensors: the weights as tensors, the graph as JSON metadata), atomically.
@@ -153,6 +154,8 @@ def to_runtime(model: Module, path: str | os.PathLike, example_input: Any = None
         example_input: an example batch (any batch size: the artifact takes any); None guesses
             one from the first weighted layer (28x28 images for a Conv2d first).
         batch_axis: the batch axis of the inputs (see :func:`deepgrad.export.trace`).
+        dynamic_axes: other axes of any size, ``{1: "time"}`` for sequences (N, T, F), or one
+            such dict per input.
         metadata: strings stored with the graph (e.g. class names, input normalization).
 
     Returns:
@@ -160,7 +163,7 @@ def to_runtime(model: Module, path: str | os.PathLike, example_input: Any = None
     """
     example = _default_input(model) if example_input is None else example_input
     try:
-        graph = trace(model, example, batch_axis=batch_axis)
+        graph = trace(model, example, batch_axis=batch_axis, dynamic_axes=dynamic_axes)
     except ShapeError as error:
         if example_input is None:
             raise ValueError(f"to_runtime: tracing with a guessed input of shape "

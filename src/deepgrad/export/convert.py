@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.export.convert_layers import LAYER_CONVERTERS
-from deepgrad.export.convert_tensor import TENSOR_CONVERTERS
+from deepgrad.export.convert_tensor import ONNX_CODES, TENSOR_CONVERTERS
 from deepgrad.export.emit import INT64_MAX, Emitter, data_of
 from deepgrad.ops import (
     activations,
@@ -201,12 +201,15 @@ def _mean(e: Emitter) -> list:
     axes = e.options["axes"]
     shape = e.shape(0)
     reduced = range(len(shape)) if axes is None else axes
-    if set(reduced) & e.dynamic_axes(0):
-        raise e.fail("it averages over the batch dimension, whose size the exported graph "
-                     "does not fix (export with dynamic_batch=False)")
-    total = _reduce_sum(e, e.input(0), axes, e.options["keepdim"])
-    count = math.prod(shape[a] for a in reduced)
-    return [e.one("Div", [total, e.scalar(count, _dtype_of(e))])]
+    dynamic = sorted(set(reduced) & e.dynamic_axes(0))
+    x, dtype = e.input(0), _dtype_of(e)
+    total = _reduce_sum(e, x, axes, e.options["keepdim"])
+    count = e.scalar(math.prod(shape[a] for a in reduced if a not in dynamic), dtype)
+    for axis in dynamic:  # sizes of any length (the batch, a time axis): read from the input
+        size = e.one("Shape", [x], start=axis, end=axis + 1)
+        size = e.one("Reshape", [size, e.ints([], "scalar_shape")])
+        count = e.one("Mul", [count, e.one("Cast", [size], to=ONNX_CODES[np.dtype(dtype)])])
+    return [e.one("Div", [total, count])]
 
 
 def _softmax(e: Emitter) -> list:

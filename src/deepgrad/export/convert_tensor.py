@@ -22,7 +22,8 @@ from deepgrad.ops import einsum, elementwise, scan, shape, sorting, vector_norm
 from deepgrad_runtime.graph import ONNX_DTYPES
 
 # ONNX's number of each dtype (Cast's "to")
-_ONNX_CODES = {np.dtype(name): code for code, name in ONNX_DTYPES.items()}
+ONNX_CODES = {np.dtype(name): code for code, name in ONNX_DTYPES.items()}
+"""ONNX's TensorProto code of each NumPy dtype (Cast's ``to``)."""
 
 
 def _as_int64(e: Emitter) -> str:
@@ -30,7 +31,7 @@ def _as_int64(e: Emitter) -> str:
     them as int64)."""
     dtype = e.array(0).dtype
     if dtype.kind in "biu" and dtype != np.int64:
-        return e.one("Cast", [e.input(0)], to=_ONNX_CODES[np.dtype(np.int64)])
+        return e.one("Cast", [e.input(0)], to=ONNX_CODES[np.dtype(np.int64)])
     return e.input(0)
 
 
@@ -61,10 +62,10 @@ def _norm(e: Emitter) -> list:
     elif p == 1:
         terms = e.one("Abs", [x])
     elif p == 0:  # counts the nonzero elements: x != 0 as 0 or 1
-        if dtype not in _ONNX_CODES:
+        if dtype not in ONNX_CODES:
             raise e.fail(f"the graph has no {dtype} type to count nonzero elements in")
-        nonzero = e.one("Cast", [x], to=_ONNX_CODES[np.dtype(np.bool_)])
-        terms = e.one("Cast", [nonzero], to=_ONNX_CODES[dtype])
+        nonzero = e.one("Cast", [x], to=ONNX_CODES[np.dtype(np.bool_)])
+        terms = e.one("Cast", [nonzero], to=ONNX_CODES[dtype])
     else:
         terms = e.one("Pow", [e.one("Abs", [x]), e.scalar(p, dtype)])
     total = e.one("ReduceSum", [terms, *reduce_axes], keepdims=int(keepdim))
@@ -163,10 +164,10 @@ def _expand(e: Emitter) -> list:
 
 def _cast(e: Emitter) -> list:
     dtype = np.dtype(e.args[1])
-    if dtype not in _ONNX_CODES:
+    if dtype not in ONNX_CODES:
         raise e.fail(f"the graph format has no {dtype} (it holds "
                      f"{', '.join(ONNX_DTYPES.values())})")
-    return [e.one("Cast", [e.input(0)], to=_ONNX_CODES[dtype])]
+    return [e.one("Cast", [e.input(0)], to=ONNX_CODES[dtype])]
 
 
 TENSOR_CONVERTERS: dict[type, Callable[[Emitter], list]] = {
@@ -180,4 +181,4 @@ TENSOR_CONVERTERS: dict[type, Callable[[Emitter], list]] = {
     shape.Expand: _expand,
 }
 
-__all__ = ["TENSOR_CONVERTERS"]
+__all__ = ["ONNX_CODES", "TENSOR_CONVERTERS"]

@@ -12,7 +12,7 @@ schema declares (an ``alpha`` of 1 is written as the float 1.0).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,8 @@ def _attribute(onnx: Any, schema: Any, name: str, value: Any, where: str) -> Any
 
 
 def graph_to_onnx(graph: Graph, opset: int = 17) -> Any:
-    """The ONNX ``ModelProto`` of a graph (dimensions of unknown size are named ``batch``).
+    """The ONNX ``ModelProto`` of a graph (dimensions of any size named by the graph's values,
+    ``batch`` where they name none; left unnamed where the trace could not tell them).
 
     Raises:
         ValueError: an opset below 17 or beyond what the installed onnx knows, or a node whose
@@ -84,7 +85,8 @@ def graph_to_onnx(graph: Graph, opset: int = 17) -> Any:
 
     def value_info(value: Any) -> Any:
         dtype = helper.np_dtype_to_tensor_dtype(np.dtype(value.dtype))
-        dims = ["batch" if d is None else int(d) for d in value.shape]
+        names = value.dim_names or ("batch",) * len(value.shape)
+        dims = [names[k] if d is None else int(d) for k, d in enumerate(value.shape)]
         return helper.make_tensor_value_info(value.name, dtype, dims)
 
     onnx_graph = helper.make_graph(nodes, graph.metadata.get("model", "deepgrad"),
@@ -100,18 +102,22 @@ def graph_to_onnx(graph: Graph, opset: int = 17) -> Any:
 
 def to_onnx(model: Module, example_input: Any, path: str | os.PathLike, opset: int = 17,
             dynamic_batch: bool = True, *, batch_axis: int | Sequence[int] = 0,
+            dynamic_axes: Mapping[int, str] | Sequence[Mapping[int, str]] | None = None,
             metadata: dict[str, str] | None = None) -> Path:
     """Trace ``model`` on ``example_input`` and write it as an ONNX file, atomically.
 
     Args:
         model: a deepgrad Module (traced in eval mode; its modes are restored).
         example_input: an array or Tensor (a tuple of them for several inputs) of the shape
-            and dtype the model takes; only the batch size may change later.
+            and dtype the model takes; only the batch size (and ``dynamic_axes``) may change
+            later.
         path: the ``.onnx`` file to write.
         opset: the ONNX opset to declare (17 or newer).
         dynamic_batch: the batch dimension of inputs and outputs is named ``batch`` and may be
             any size; False fixes it to the example's.
         batch_axis: the batch axis of the inputs (see :func:`deepgrad.export.trace`).
+        dynamic_axes: other axes of any size and their names, ``{1: "time"}`` for sequences
+            (N, T, F), or one such dict per input.
         metadata: strings stored in the model's metadata_props (e.g. class names).
 
     Returns:
@@ -122,7 +128,8 @@ def to_onnx(model: Module, example_input: Any, path: str | os.PathLike, opset: i
         ImportError: onnx is not installed.
     """
     onnx = require_onnx()
-    graph = trace(model, example_input, dynamic_batch, batch_axis=batch_axis)
+    graph = trace(model, example_input, dynamic_batch, batch_axis=batch_axis,
+                  dynamic_axes=dynamic_axes)
     graph.metadata.update(metadata or {})
     proto = graph_to_onnx(graph, opset)
     onnx.checker.check_model(proto)

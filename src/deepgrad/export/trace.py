@@ -18,13 +18,14 @@ A value that the second input happens to leave unchanged cannot be caught this w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from deepgrad.anomaly import _Anomaly
 from deepgrad.autograd import _Trace
+from deepgrad.errors import ShapeError
 from deepgrad.export.convert import CONVERTERS, SHAPE_OPTIONS
 from deepgrad.export.emit import Emitter, ExportError, GraphBuilder, TracedOp, same, where
 from deepgrad.grad_mode import no_grad
@@ -119,23 +120,60 @@ def _batch_axes(batch_axis: int | Sequence[int], arrays: list[np.ndarray]) -> li
     return [axis % a.ndim for axis, a in zip(axes, arrays)]
 
 
-def _second_example(a: np.ndarray, axis: int, grow: bool) -> np.ndarray:
+def _dynamic_axes(dynamic_axes: Any, arrays: list[np.ndarray], batch_axes: list[int],
+                  dynamic_batch: bool) -> list[dict[int, str]]:
+    """Per input, its axes of any size and their names: the batch axis ("batch") with
+    ``dynamic_batch``, and those ``dynamic_axes`` names ({axis: name}, or one such dict per
+    input)."""
+    if dynamic_axes is None:
+        given: list[Any] = [{}] * len(arrays)
+    elif isinstance(dynamic_axes, dict):
+        given = [dynamic_axes] * len(arrays)
+    else:
+        given = list(dynamic_axes)
+    if len(given) != len(arrays) or not all(isinstance(d, dict) for d in given):
+        raise ValueError(f"trace: dynamic_axes must be {{axis: name}}, or one such dict per "
+                         f"input ({len(arrays)}); got {dynamic_axes!r}")
+    named = []
+    for k, (axes, a, batch) in enumerate(zip(given, arrays, batch_axes)):
+        these = {batch: "batch"} if dynamic_batch else {}
+        for axis, name in axes.items():
+            if isinstance(axis, bool) or not isinstance(axis, int) or not -a.ndim <= axis < a.ndim:
+                raise ValueError(f"trace: dynamic_axes names axis {axis!r}, out of range for "
+                                 f"example input {k} of shape {a.shape}")
+            if not isinstance(name, str) or not name or name == "batch":
+                raise ValueError(f"trace: dynamic_axes needs a name for axis {axis} other than "
+                                 f"'batch' (the batch axis is batch_axis); got {name!r}")
+            if axis % a.ndim in these:
+                raise ValueError(f"trace: axis {axis} of example input {k} is the batch axis; "
+                                 f"dynamic_axes names the others")
+            these[axis % a.ndim] = name
+        named.append(these)
+    return named
+
+
+def _second_example(a: np.ndarray, growth: dict[int, int]) -> np.ndarray:
     """The input of the second trace: the example's elements shuffled (other values at every
-    position, from the same set, so still valid indices for an Embedding) and, for a dynamic
-    batch, one more example (another batch size). Whatever differs between the two traces
-    depends on the batch size or on the input's values."""
-    shuffled = np.random.default_rng(0).permutation(a.reshape(-1)).reshape(a.shape)
-    if not grow:
-        return shuffled
-    return np.concatenate([shuffled, np.take(a, [0], axis)], axis=axis)
+    position, from the same set, so still valid indices for an Embedding) and each dynamic axis
+    longer by its own amount (``growth``: axis -> extra length). Whatever differs between the
+    two traces depends on those sizes or on the input's values."""
+    out = np.random.default_rng(0).permutation(a.reshape(-1)).reshape(a.shape)
+    for axis, extra in growth.items():
+        out = np.concatenate([out, np.take(out, [0] * extra, axis)], axis=axis)
+    return out
 
 
-def _shape(first: Any, second: Any) -> tuple[int | None, ...]:
-    return tuple(m if m == n else None for m, n in zip(first.shape, second.shape))
+def _value(name: str, first: Tensor, second: Tensor, dim_names: dict[int, str]) -> Value:
+    """A graph input or output: None in its shape where the two traces differ, and the names
+    of those dimensions known by how much they grew (``dim_names``: growth -> name)."""
+    pairs = list(zip(first.shape, second.shape))
+    return Value(name, tuple(m if m == n else None for m, n in pairs), str(first.data.dtype),
+                 tuple(None if m == n else dim_names.get(n - m) for m, n in pairs))
 
 
 def trace(model: Module, example_input: Any, dynamic_batch: bool = True, *,
-          batch_axis: int | Sequence[int] = 0) -> Graph:
+          batch_axis: int | Sequence[int] = 0,
+          dynamic_axes: Mapping[int, str] | Sequence[Mapping[int, str]] | None = None) -> Graph:
     """The graph of ``model``'s forward pass on ``example_input``, as ONNX-semantics nodes.
 
     Args:
@@ -147,6 +185,8 @@ def trace(model: Module, example_input: Any, dynamic_batch: bool = True, *,
             second time with other values, to find what depends on them.)
         batch_axis: which axis of the inputs is the batch (1 for a recurrent layer without
             ``batch_first``), one int for all inputs or one per input.
+        dynamic_axes: other axes of any size, with their names: ``{1: "time"}`` for a batch of
+            sequences (N, T, F), or one such dict per input (PyTorch's ``dynamic_axes``).
 
     Returns:
         A checked Graph: initializers named by state_dict keys, nodes named by the layer that
@@ -160,18 +200,35 @@ def trace(model: Module, example_input: Any, dynamic_batch: bool = True, *,
     if not isinstance(model, Module):
         raise TypeError(f"trace: expects a deepgrad Module; got {type(model).__name__}")
     arrays = _as_arrays(example_input)
-    axes = _batch_axes(batch_axis, arrays)
+    named = _dynamic_axes(dynamic_axes, arrays, _batch_axes(batch_axis, arrays), dynamic_batch)
+    # Each name grows by its own amount in the second trace, which tells the names of the
+    # outputs' dimensions apart: the batch by 1, the others by 2, 3, ...
+    growth = {"batch": 1}
+    for axes in named:
+        for name in axes.values():
+            growth.setdefault(name, len(growth) + 1)
     paths = {id(module): path for path, module in model.named_modules()}
     modes = [(module, module.training) for module in model.modules()]
     try:
         model.eval()
         first = _run(model, arrays, paths)
-        second = _run(model, [_second_example(a, axis, dynamic_batch)
-                              for a, axis in zip(arrays, axes)], paths)
+        seconds = [_second_example(a, {axis: growth[name] for axis, name in axes.items()})
+                   for a, axes in zip(arrays, named)]
+        try:
+            second = _run(model, seconds, paths)
+        except ShapeError as error:
+            changed = ", ".join(sorted({f"{name} (axis {axis} of input {k})"
+                                        for k, axes in enumerate(named)
+                                        for axis, name in axes.items()}))
+            raise ExportError(f"the model does not run when {changed} change size, which an "
+                              f"export with those axes of any size needs (traced again on "
+                              f"inputs of shapes {', '.join(str(a.shape) for a in seconds)}): "
+                              f"{error}") from None
     finally:
         for module, mode in modes:
             object.__setattr__(module, "training", mode)
-    return _build(model, first, second, dynamic_batch)
+    return _build(model, first, second, {extra: name for name, extra in growth.items()},
+                  dynamic_batch or any(named))
 
 
 def _named(model: Module) -> dict[int, tuple[str, Any]]:
@@ -188,9 +245,10 @@ def _kind(cls: type) -> type:
     return shape.Reshape if issubclass(cls, shape.Reshape) else cls
 
 
-def _build(model: Module, first: tuple, second: tuple, dynamic_batch: bool) -> Graph:
+def _build(model: Module, first: tuple, second: tuple, dim_names: dict[int, str],
+           dynamic: bool) -> Graph:
     (recorder, inputs, outputs), (recorder2, inputs2, outputs2) = first, second
-    advice = "; export with dynamic_batch=False" if dynamic_batch else ""
+    advice = "; export with dynamic_batch=False (and no dynamic_axes)" if dynamic else ""
     if [_kind(op.cls) for op in recorder2.ops] != [_kind(op.cls) for op in recorder.ops]:
         raise ExportError(f"the model ran different ops for two example batches (control flow "
                           f"that depends on the batch size or the input's values){advice}")
@@ -205,7 +263,7 @@ def _build(model: Module, first: tuple, second: tuple, dynamic_batch: bool) -> G
                               f"which the trace does not record; use out-of-place ops")
         name = builder.unique("input" if len(inputs) == 1 else f"input{k}")
         builder.bind(t, name)
-        graph_inputs.append(Value(name, _shape(t.data, t2.data), str(t.data.dtype)))
+        graph_inputs.append(_value(name, t, t2, dim_names))
     for op, op2 in zip(recorder.ops, recorder2.ops):
         if not op.dynamic:  # computed from weights only: a constant where it is read
             hint = f"{_source(builder, op)}.{op.cls.__name__.lower()}"
@@ -222,9 +280,9 @@ def _build(model: Module, first: tuple, second: tuple, dynamic_batch: bool) -> G
         for out, name in zip(op.outputs, names):
             if name is not None:
                 builder.bind(out, name)
-    graph_outputs = [Value(name, _shape(t.data, t2.data), str(t.data.dtype))
-                     for name, t, t2 in zip(_outputs(builder, outputs, outputs2, advice),
-                                            outputs, outputs2)]
+    output_names = _outputs(builder, outputs, outputs2, advice)
+    graph_outputs = [_value(name, t, t2, dim_names)
+                     for name, t, t2 in zip(output_names, outputs, outputs2)]
     metadata = {"producer": "deepgrad", "model": type(model).__name__}
     return Graph(graph_inputs, graph_outputs, builder.nodes, builder.initializers,
                  metadata).check()
