@@ -3,8 +3,10 @@ with known places and non-trivial batch-norm statistics for the export tests."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.error import URLError
 
 import numpy as np
 
@@ -108,3 +110,16 @@ class Head(dg.nn.Module):
 
     def forward(self, x: Any) -> Any:
         return self.fn(self.linear(x))
+
+
+class FakeWeb:
+    """Stands in for urlopen: serves ``pages`` by URL, raises URLError for the others."""
+
+    def __init__(self, pages: dict[str, bytes]) -> None:
+        self.pages, self.requests = pages, []
+
+    def __call__(self, url: str, timeout: float) -> io.BytesIO:
+        self.requests.append(url)
+        if url not in self.pages:
+            raise URLError("no route to host")
+        return io.BytesIO(self.pages[url])

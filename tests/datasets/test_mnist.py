@@ -4,14 +4,13 @@ arrays and datasets (on the real Debian files where installed, else on small fil
 import dataclasses
 import gzip
 import hashlib
-import io
 import re
 import struct
 from pathlib import Path
-from urllib.error import URLError
 
 import numpy as np
 import pytest
+from helpers import FakeWeb
 
 from deepgrad.data import DataLoader
 from deepgrad.data import transforms as T
@@ -56,14 +55,6 @@ def write_split(directory, marker, compress=True, n=(20, 10), size=28, labels=No
             else:
                 (directory / name).write_bytes(data)
     return directory
-
-
-@pytest.fixture
-def home(monkeypatch, tmp_path):
-    """An empty HOME (so an empty cache) and no DEEPGRAD_DATA."""
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("DEEPGRAD_DATA", raising=False)
-    return tmp_path / "home"
 
 
 def source_with(system_dirs=(), mirrors=None, files=None):
@@ -143,19 +134,6 @@ def test_download_fetches_only_what_the_cache_lacks(home, tmp_path):
         (server / name).rename(cache / name)
     found = locate(source_with(mirrors=(server.as_uri() + "/",), files=files))
     assert len(found) == 4 and all(p.parent == cache for p in found.values())
-
-
-class FakeWeb:
-    """Stands in for urlopen: serves ``pages`` by URL, raises URLError for the others."""
-
-    def __init__(self, pages):
-        self.pages, self.requests = pages, []
-
-    def __call__(self, url, timeout):
-        self.requests.append(url)
-        if url not in self.pages:
-            raise URLError("no route to host")
-        return io.BytesIO(self.pages[url])
 
 
 @needs_debian

@@ -1,5 +1,6 @@
-"""Datasets: Fashion-MNIST and MNIST (found on this machine or downloaded once, checked), the IDX
-file reader, toy 2-D sets, and text (the Python standard library's source, cut into sequences).
+"""Datasets: Fashion-MNIST, MNIST and CIFAR-10 (found on this machine or downloaded once,
+checked), the IDX file reader, toy 2-D sets, and text (the Python standard library's source,
+cut into sequences).
 
 ::
 
@@ -10,6 +11,7 @@ file reader, toy 2-D sets, and text (the Python standard library's source, cut i
     x, y = make_moons(1000, noise=0.1, seed=0)
 """
 
+from deepgrad.datasets.cifar import CIFAR10, CIFAR10_MEAN, CIFAR10_STD, load_cifar10
 from deepgrad.datasets.fetch import DatasetNotFoundError, DatasetSource, RemoteFile, locate
 from deepgrad.datasets.idx import parse_idx, read_idx
 from deepgrad.datasets.mnist import (
@@ -24,6 +26,9 @@ from deepgrad.datasets.text import CharSequences, python_stdlib_text
 from deepgrad.datasets.toy import make_circles, make_gaussians, make_moons, make_spiral, make_xor
 
 __all__ = [
+    "CIFAR10",
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
     "FASHION_MNIST",
     "MNIST",
     "MNIST_SOURCE",
@@ -32,6 +37,7 @@ __all__ = [
     "DatasetSource",
     "FashionMNIST",
     "RemoteFile",
+    "load_cifar10",
     "load_fashion_mnist",
     "load_mnist",
     "locate",

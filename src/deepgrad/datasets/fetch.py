@@ -102,7 +102,7 @@ def locate(source: DatasetSource, root: str | os.PathLike | None = None,
         DatasetNotFoundError: nothing worked; the message lists each place tried.
     """
     tried: list[str] = []
-    for label, directory in _places(source, root):
+    for label, directory in search_places(source, root):
         if directory is None:
             tried.append(label)
             continue
@@ -119,10 +119,10 @@ def locate(source: DatasetSource, root: str | os.PathLike | None = None,
     raise DatasetNotFoundError(_report(source, tried))
 
 
-def _places(source: DatasetSource, root: str | os.PathLike | None
+def search_places(source: DatasetSource, root: str | os.PathLike | None
             ) -> list[tuple[str, Path | None]]:
-    """(label, directory) in search order; a place that is not set has no directory, and its
-    label says so."""
+    """(label, directory) of the places to look for ``source``, in this module's search order
+    (without the download); a place that is not set has no directory, and its label says so."""
     places: list[tuple[str, Path | None]] = []
     if root is None:
         places.append(("root argument: not given", None))

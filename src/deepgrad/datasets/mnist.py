@@ -20,10 +20,9 @@ import os
 from typing import Any, ClassVar
 
 from deepgrad.backend import xp
-from deepgrad.creation import generator
-from deepgrad.data.dataset import Dataset, check_index
 from deepgrad.datasets.fetch import DatasetSource, RemoteFile, locate
 from deepgrad.datasets.idx import read_idx
+from deepgrad.datasets.images import ImageSplit
 from deepgrad.errors import FileFormatError, shape_str
 
 FASHION_MNIST = DatasetSource(
@@ -122,44 +121,17 @@ def load_mnist(root: str | os.PathLike | None = None, download: bool = True) -> 
     return _load(MNIST_SOURCE, root, download)
 
 
-class _IDXImages(Dataset):
-    """A split of an MNIST-like dataset, array-backed: the DataLoader takes whole batches."""
+class _IDXImages(ImageSplit):
+    """A split of an MNIST-like dataset; ``data`` (N, 28, 28) is the split's images."""
 
     source: ClassVar[DatasetSource]
-    classes: ClassVar[list[str]]
-    array_backed = True
 
     def __init__(self, train: bool = True, transform: Any = None,
                  root: str | os.PathLike | None = None, download: bool = True) -> None:
-        if transform is not None and not callable(transform):
-            raise TypeError(f"{type(self).__name__}: transform must be callable "
-                            f"transform(batch, rng); got {type(transform).__name__}")
         paths = locate(self.source, root, download)
-        self.train = train
-        self.data, self.targets = _load_split(self.source, paths, "train" if train else "t10k")
-        self.transform = transform
-        self._images = self.data[:, None]   # (N, 1, 28, 28): a view with the channel axis
-
-    def __len__(self) -> int:
-        return self.data.shape[0]
-
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        i = check_index(type(self).__name__, index, len(self))
-        image = self._images[i]
-        if self.transform is not None:
-            image = self.transform(image[None], generator())[0]
-        return image, int(self.targets[i])
-
-    def get_batch(self, indices: Any, rng: Any) -> tuple[Any, Any]:
-        """(images (B, 1, 28, 28), labels (B,)); ``transform(images, rng)`` if one is set."""
-        images = xp.take(self._images, indices, axis=0)
-        if self.transform is not None:
-            images = self.transform(images, rng)
-        return images, xp.take(self.targets, indices)
-
-    def __repr__(self) -> str:
-        split = "train" if self.train else "test"
-        return f"{type(self).__name__}({split}, {len(self)} examples)"
+        self.data, targets = _load_split(self.source, paths, "train" if train else "t10k")
+        # The images as (N, 1, 28, 28): a view of data with the channel axis.
+        super().__init__(self.data[:, None], targets, train, transform)
 
 
 class FashionMNIST(_IDXImages):
