@@ -4,7 +4,9 @@ with known places and non-trivial batch-norm statistics for the export tests."""
 from __future__ import annotations
 
 import io
+import tarfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.error import URLError
 
@@ -123,3 +125,30 @@ class FakeWeb:
         if url not in self.pages:
             raise URLError("no route to host")
         return io.BytesIO(self.pages[url])
+
+
+CIFAR_NAMES = [*(f"data_batch_{i}.bin" for i in range(1, 6)), "test_batch.bin"]
+
+
+def cifar_batch_bytes(index: int, count: int = 4) -> bytes:
+    """``count`` records: label (index + k) % 10, every pixel of channel c equal to 10 * index +
+    c, so that each record says which file and which channel it came from."""
+    records = np.zeros((count, 1 + 3 * 32 * 32), np.uint8)
+    records[:, 0] = (index + np.arange(count)) % 10
+    for c in range(3):
+        records[:, 1 + c * 1024:1 + (c + 1) * 1024] = 10 * index + c
+    return records.tobytes()
+
+
+def write_cifar_archive(path: Path, contents: dict[str, bytes] | None = None, count: int = 4,
+                        folder: str = "cifar-10-batches-bin") -> Path:
+    """A CIFAR-10 binary archive of small batch files (``cifar_batch_bytes``) at ``path``."""
+    contents = contents or {name: cifar_batch_bytes(i, count)
+                            for i, name in enumerate(CIFAR_NAMES)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in contents.items():
+            info = tarfile.TarInfo(f"{folder}/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from helpers import write_cifar_archive
 
 import deepgrad as dg
 from deepgrad.cli import main
@@ -91,6 +92,8 @@ def test_summary_prints_the_table(capsys):
     assert main(["summary", "--model", "resnet"]) == 0
     out = capsys.readouterr().out
     assert "Total params:" in out and "Conv2d" in out
+    assert main(["summary", "--model", "cnn", "--in-channels", "3", "--image-size", "32"]) == 0
+    assert "(1, 3, 32, 32)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -147,3 +150,31 @@ def test_bench_lists_its_workloads_and_rejects_an_unknown_filter(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "--filter", "no such workload"])
     assert "no workload name contains" in capsys.readouterr().err
+
+
+def test_cifar10_trains_evaluates_predicts_and_exports(tmp_path, monkeypatch, capsys):
+    # Small CIFAR-10 files in its binary format (the real archive is not on this machine).
+    write_cifar_archive(tmp_path / "data" / "cifar-10" / "cifar-10-binary.tar.gz", count=16)
+    monkeypatch.setenv("DEEPGRAD_DATA", str(tmp_path / "data"))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "cifar-10", "--model", "cnn", "--epochs", "1",
+                 "--batch-size", "16", "--quiet", "--out", str(out)]) == 0
+    assert "on 16 cifar-10 test images" in capsys.readouterr().out
+    model_file = out / "model.safetensors"
+    config = json.loads(dg.serialization.load_file(model_file)[1]["deepgrad.model"])
+    assert (config["in_channels"], config["image_size"]) == (3, 32)
+    assert config["normalize"] == [[0.4914, 0.4822, 0.4465], [0.247, 0.2435, 0.2616]]
+    assert main(["evaluate", str(model_file)]) == 0
+    assert capsys.readouterr().out.startswith("cifar-10 test: loss ")
+    image = pytest.importorskip("PIL.Image", reason="Pillow is not installed")
+    picture = tmp_path / "plane.png"
+    image.fromarray(np.full((50, 40, 3), 120, np.uint8)).save(picture)
+    assert main(["predict", str(model_file), str(picture), "--top", "3"]) == 0
+    assert capsys.readouterr().out.count(",") == 2
+    pytest.importorskip("onnx", reason="ONNX export needs pip install 'deepgrad[onnx]'")
+    assert main(["export", str(model_file), "--format", "onnx", "--out",
+                 str(tmp_path / "m.onnx")]) == 0
+    import onnx
+
+    dims = onnx.load(str(tmp_path / "m.onnx")).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, 32, 32]

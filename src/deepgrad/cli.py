@@ -21,16 +21,39 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 _MODELS = ("mlp", "cnn", "resnet", "mobilenet")
-_DATASETS = ("fashion-mnist", "mnist")
-# Per-pixel mean and standard deviation of each training set, in [0, 1].
-_NORMALIZE = {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081)}
 _MODEL_KEY = "deepgrad.model"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How the CLI reads a dataset: its class in ``deepgrad.datasets``, its images' channels and
+    side, the per-channel mean and standard deviation of its training images (in [0, 1]; one
+    number each for one channel), and the augmentation that suits it (random crops after
+    padding, and horizontal flips where the classes are symmetric: not for digits)."""
+
+    cls: str
+    channels: int
+    size: int
+    mean: float | tuple[float, ...]
+    std: float | tuple[float, ...]
+    flips: bool
+    padding: int
+
+
+DATASETS = {
+    "fashion-mnist": DatasetSpec("FashionMNIST", 1, 28, 0.2860, 0.3530, True, 2),
+    "mnist": DatasetSpec("MNIST", 1, 28, 0.1307, 0.3081, False, 2),
+    "cifar-10": DatasetSpec("CIFAR10", 3, 32, (0.4914, 0.4822, 0.4465),
+                            (0.2470, 0.2435, 0.2616), True, 4),
+}
+_DATASETS = tuple(DATASETS)
 
 
 class CLIError(Exception):
@@ -38,9 +61,10 @@ class CLIError(Exception):
 
 
 def build_model(name: str, in_channels: int = 1, num_classes: int = 10,
-                dropout: float | None = None) -> Any:
-    """A zoo model by name, for 28x28 images with ``in_channels`` channels; ``dropout`` (mlp
-    and cnn) replaces the model's default probability."""
+                dropout: float | None = None, image_size: int = 28) -> Any:
+    """A zoo model by name, for square images of ``image_size`` pixels a side with
+    ``in_channels`` channels; ``dropout`` (mlp and cnn) replaces the model's default
+    probability."""
     from deepgrad import models
 
     if name not in _MODELS:
@@ -49,8 +73,10 @@ def build_model(name: str, in_channels: int = 1, num_classes: int = 10,
         raise CLIError(f"--dropout applies to the mlp and cnn models; {name} has no dropout")
     options = {} if dropout is None else {"dropout": dropout}
     if name == "mlp":
-        return models.mlp((in_channels * 28 * 28, 256, 256, num_classes),
+        return models.mlp((in_channels * image_size ** 2, 256, 256, num_classes),
                           **{"dropout": 0.2, **options})
+    if name == "cnn":
+        options["image_size"] = image_size
     return getattr(models, name)(in_channels=in_channels, num_classes=num_classes, **options)
 
 
@@ -58,7 +84,7 @@ def load_dataset(name: str, train: bool) -> Any:
     """The train or test split of a dataset the CLI knows, by name; CLIError if not found."""
     from deepgrad import datasets
 
-    cls = {"fashion-mnist": datasets.FashionMNIST, "mnist": datasets.MNIST}[name]
+    cls = getattr(datasets, DATASETS[name].cls)
     try:
         return cls(train=train)
     except FileNotFoundError as e:  # its message lists every place tried and how to fix it
@@ -69,8 +95,23 @@ def preprocessing(dataset: str) -> Any:
     """The transforms that turn a dataset's uint8 images into the model's float inputs."""
     from deepgrad.data import transforms as T
 
-    mean, std = _NORMALIZE[dataset]
-    return [T.ToFloat(), T.Normalize(mean, std)]
+    spec = DATASETS[dataset]
+    return [T.ToFloat(), T.Normalize(spec.mean, spec.std)]
+
+
+def augmentation(dataset: str) -> list:
+    """The random crops (after padding) and, where they suit the classes, flips of training."""
+    from deepgrad.data import transforms as T
+
+    spec = DATASETS[dataset]
+    return [T.RandomCrop(spec.size, padding=spec.padding),
+            *([T.RandomHorizontalFlip()] if spec.flips else [])]
+
+
+def normalized(images: np.ndarray, config: dict[str, Any]) -> np.ndarray:
+    """uint8 images (N, C, H, W) as the float32 inputs of the model ``config`` describes."""
+    mean, std = (np.reshape(np.asarray(v, np.float32), (-1, 1, 1)) for v in config["normalize"])
+    return ((images.astype(np.float32) / 255 - mean) / std).astype(np.float32)
 
 
 def _limited(data: Any, limit: int | None) -> Any:
@@ -99,7 +140,8 @@ def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
         raise CLIError(f"{path}: a weights file without a model description; it was not written "
                        f"by 'deepgrad train' (load it with dg.load_into(model, path))")
     config = json.loads(metadata[_MODEL_KEY])
-    model = build_model(config["model"], config["in_channels"], len(config["classes"]))
+    model = build_model(config["model"], config["in_channels"], len(config["classes"]),
+                        image_size=config.get("image_size", 28))  # files before CIFAR-10: 28
     model.load_state_dict(arrays)
     return model.eval(), config
 
@@ -116,9 +158,8 @@ def _train(args: argparse.Namespace) -> int:
     dg.manual_seed(args.seed)
     train_set = _limited(load_dataset(args.dataset, train=True), args.limit)
     test_set = _limited(load_dataset(args.dataset, train=False), args.limit)
-    augment = [] if args.no_augment else [T.RandomCrop(28, padding=2)]
-    if not args.no_augment and args.dataset == "fashion-mnist":  # digits are not symmetric
-        augment.append(T.RandomHorizontalFlip())
+    spec = DATASETS[args.dataset]
+    augment = [] if args.no_augment else augmentation(args.dataset)
     erasing = [T.RandomErasing(args.erasing)] if args.erasing else []  # after normalizing: 0 = mean
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
                               seed=args.seed,
@@ -126,7 +167,7 @@ def _train(args: argparse.Namespace) -> int:
     test_loader = DataLoader(test_set, batch_size=512,
                              transform=T.Compose(preprocessing(args.dataset)))
     classes = list(type(load_dataset(args.dataset, train=False)).classes)
-    model = build_model(args.model, 1, len(classes), args.dropout)
+    model = build_model(args.model, spec.channels, len(classes), args.dropout, spec.size)
     if args.optimizer == "sgd":
         optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                               weight_decay=args.weight_decay)
@@ -156,8 +197,8 @@ def _train(args: argparse.Namespace) -> int:
     seconds = sum(history.times)
     piece = (f" ({(time.perf_counter() - started) / 60:.1f} min since resuming)"
              if resume_from is not None else "")
-    config = {"model": args.model, "dataset": args.dataset, "in_channels": 1,
-              "classes": classes, "normalize": list(_NORMALIZE[args.dataset]),
+    config = {"model": args.model, "dataset": args.dataset, "in_channels": spec.channels,
+              "image_size": spec.size, "classes": classes, "normalize": [spec.mean, spec.std],
               "epochs": args.epochs, "seed": args.seed}
     model_path = save_model(model, out / "model.safetensors", config)
     outputs = trainer.predict(test_loader)
@@ -192,7 +233,7 @@ def _plots(history: Any, outputs: np.ndarray, targets: np.ndarray, test_set: Any
     predictions = outputs.argmax(1)
     wrong = np.flatnonzero(predictions != targets)[:25]
     images = np.stack([test_set[int(i)][0] for i in wrong]) if len(wrong) else np.zeros(
-        (0, 1, 28, 28), np.uint8)
+        (0, *test_set[0][0].shape), np.uint8)
     cm = metrics.confusion_matrix(predictions, targets, num_classes=len(classes))
     return [Path(history.plot(out / "curves.png")),
             Path(plots.plot_confusion_matrix(cm, classes, out / "confusion.png")),
@@ -227,28 +268,30 @@ def _load(path: str) -> tuple[Any, dict[str, Any]]:
         raise CLIError(str(e)) from e
 
 
-def _read_image(path: str) -> np.ndarray:
+def _read_image(path: str, channels: int, size: int) -> np.ndarray:
+    """An image file as uint8 (C, size, size): grayscale for one channel, else RGB."""
     try:
         from PIL import Image
     except ImportError:
         raise CLIError("predict reads images with Pillow: pip install 'deepgrad[image]'") from None
     try:
         with Image.open(path) as image:
-            gray = image.convert("L").resize((28, 28))
+            image = image.convert("L" if channels == 1 else "RGB").resize((size, size))
     except (OSError, ValueError) as e:
         raise CLIError(f"{path}: cannot read the image ({e})") from e
-    return np.asarray(gray, dtype=np.uint8)
+    pixels = np.asarray(image, dtype=np.uint8)
+    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
 
 
 def _predict(args: argparse.Namespace) -> int:
     import deepgrad as dg
 
     model, config = _load(args.model_file)
-    images = np.stack([_read_image(p) for p in args.images])[:, None]
+    images = np.stack([_read_image(p, config["in_channels"], config.get("image_size", 28))
+                       for p in args.images])
     if args.invert:  # Fashion-MNIST has light garments on a black background
         images = 255 - images
-    mean, std = config["normalize"]
-    x = (images.astype(np.float32) / 255 - mean) / std
+    x = normalized(images, config)
     with dg.no_grad():
         probabilities = model(dg.tensor(x)).softmax(1).numpy()
     classes = config["classes"]
@@ -261,8 +304,9 @@ def _predict(args: argparse.Namespace) -> int:
 def _summary(args: argparse.Namespace) -> int:
     from deepgrad import nn
 
-    model = build_model(args.model, args.in_channels, args.num_classes)
-    nn.summary(model, (args.batch_size, args.in_channels, 28, 28))  # prints the table
+    model = build_model(args.model, args.in_channels, args.num_classes,
+                        image_size=args.image_size)
+    nn.summary(model, (args.batch_size, args.in_channels, args.image_size, args.image_size))
     return 0
 
 
@@ -375,6 +419,8 @@ def parser() -> argparse.ArgumentParser:
     summary.add_argument("--in-channels", type=positive_int, default=1)
     summary.add_argument("--num-classes", type=positive_int, default=10)
     summary.add_argument("--batch-size", type=positive_int, default=1)
+    summary.add_argument("--image-size", type=positive_int, default=28,
+                         help="the side of the square input images (32 for CIFAR-10)")
     summary.set_defaults(run=_summary)
 
     # The suite parses its own options (see main); listed here for 'deepgrad --help'.

@@ -78,7 +78,7 @@ def pretrain(model: str = "cnn", classes: Sequence[int] = (0, 1, 3, 5, 8),
     """
     import deepgrad as dg
     from deepgrad import nn, optim
-    from deepgrad.cli import CLIError, build_model, load_dataset, preprocessing
+    from deepgrad.cli import CLIError, augmentation, build_model, load_dataset, preprocessing
     from deepgrad.data import DataLoader, TensorDataset
     from deepgrad.data import transforms as T
     from deepgrad.nn.utils.transfer import PRETRAIN_KEY
@@ -101,11 +101,10 @@ def pretrain(model: str = "cnn", classes: Sequence[int] = (0, 1, 3, 5, 8),
     dg.manual_seed(seed)
     x_train, y_train = _select(train_data, classes, limit)
     x_test, y_test = _select(test_data, classes, limit)
-    flips = [T.RandomHorizontalFlip()] if dataset == "fashion-mnist" else []
-    augmentation = [T.RandomCrop(28, padding=2), *flips] if augment else []
+    augment_train = augmentation(dataset) if augment else []
     train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=batch_size,
                               shuffle=True, seed=seed,
-                              transform=T.Compose(augmentation + preprocessing(dataset)))
+                              transform=T.Compose(augment_train + preprocessing(dataset)))
     test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=512,
                              transform=T.Compose(preprocessing(dataset)))
     network = build_model(model, 1, len(classes))

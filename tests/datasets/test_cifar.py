@@ -3,12 +3,10 @@ extracted folder, the search order, the checked download, bad files, and the dat
 
 import dataclasses
 import hashlib
-import io
-import tarfile
 
 import numpy as np
 import pytest
-from helpers import FakeWeb
+from helpers import CIFAR_NAMES, FakeWeb, cifar_batch_bytes, write_cifar_archive
 
 from deepgrad.data import DataLoader
 from deepgrad.data import transforms as T
@@ -18,34 +16,11 @@ from deepgrad.datasets import fetch as fetch_module
 from deepgrad.datasets.fetch import DatasetNotFoundError
 from deepgrad.errors import FileFormatError
 
-NAMES = [*(f"data_batch_{i}.bin" for i in range(1, 6)), "test_batch.bin"]
-
-
-def batch_bytes(index, count=4):
-    """``count`` records: label (index + k) % 10, every pixel of channel c equal to 10 * index +
-    c, so that each record says which file and which channel it came from."""
-    records = np.zeros((count, 1 + 3 * 32 * 32), np.uint8)
-    records[:, 0] = (index + np.arange(count)) % 10
-    for c in range(3):
-        records[:, 1 + c * 1024:1 + (c + 1) * 1024] = 10 * index + c
-    return records.tobytes()
-
-
-def write_archive(path, contents=None, folder="cifar-10-batches-bin"):
-    contents = contents or {name: batch_bytes(i) for i, name in enumerate(NAMES)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as archive:
-        for name, data in contents.items():
-            info = tarfile.TarInfo(f"{folder}/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return path
-
 
 def write_folder(directory):
     directory.mkdir(parents=True, exist_ok=True)
-    for i, name in enumerate(NAMES):
-        (directory / name).write_bytes(batch_bytes(i))
+    for i, name in enumerate(CIFAR_NAMES):
+        (directory / name).write_bytes(cifar_batch_bytes(i))
     return directory
 
 
@@ -60,7 +35,7 @@ def _check(splits):
 
 
 def test_reads_the_archive_or_the_extracted_folder(home, tmp_path):
-    _check(load_cifar10(write_archive(tmp_path / "a" / "cifar-10-binary.tar.gz").parent,
+    _check(load_cifar10(write_cifar_archive(tmp_path / "a" / "cifar-10-binary.tar.gz").parent,
                         download=False))
     _check(load_cifar10(write_folder(tmp_path / "b" / "cifar-10-batches-bin").parent,
                         download=False))
@@ -68,7 +43,7 @@ def test_reads_the_archive_or_the_extracted_folder(home, tmp_path):
 
 
 def test_the_cache_and_data_env_are_searched(home, tmp_path, monkeypatch):
-    write_archive(home / ".cache" / "deepgrad" / "cifar-10" / "cifar-10-binary.tar.gz")
+    write_cifar_archive(home / ".cache" / "deepgrad" / "cifar-10" / "cifar-10-binary.tar.gz")
     _check(load_cifar10(download=False))
     write_folder(tmp_path / "data" / "cifar-10" / "cifar-10-batches-bin")
     monkeypatch.setenv("DEEPGRAD_DATA", str(tmp_path / "data"))
@@ -77,7 +52,7 @@ def test_the_cache_and_data_env_are_searched(home, tmp_path, monkeypatch):
 
 
 def test_download_is_checked_and_kept_in_the_cache(home, tmp_path, monkeypatch):
-    archive = write_archive(tmp_path / "server" / "cifar-10-binary.tar.gz").read_bytes()
+    archive = write_cifar_archive(tmp_path / "server" / "cifar-10-binary.tar.gz").read_bytes()
     url = cifar_module.CIFAR10_SOURCE.mirrors[0] + "cifar-10-binary.tar.gz"
     web = FakeWeb({url: archive})
     monkeypatch.setattr(fetch_module, "urlopen", web)
@@ -105,27 +80,27 @@ def test_not_found_lists_the_places_and_the_folder_option(home):
 
 @pytest.mark.parametrize("contents, message", [
     ({"data_batch_1.bin": b"\x00" * 100}, r"data_batch_1\.bin: 100 bytes is not a whole number"),
-    ({name: batch_bytes(0) for name in NAMES[1:]}, "the archive has no cifar-10-batches-bin/"
-                                                   r"data_batch_1\.bin"),
-    ({name: b"\x0b" + batch_bytes(0)[1:] for name in NAMES}, "label 11 is not a class"),
+    ({name: cifar_batch_bytes(0) for name in CIFAR_NAMES[1:]},
+     r"the archive has no cifar-10-batches-bin/data_batch_1\.bin"),
+    ({name: b"\x0b" + cifar_batch_bytes(0)[1:] for name in CIFAR_NAMES}, "label 11 is not a class"),
 ])
 def test_bad_archives_are_errors_naming_the_file(home, tmp_path, contents, message):
     if len(contents) == 1:  # a short first file, the others fine
-        contents = {**{name: batch_bytes(0) for name in NAMES}, **contents}
-    write_archive(tmp_path / "cifar-10-binary.tar.gz", contents)
+        contents = {**{name: cifar_batch_bytes(0) for name in CIFAR_NAMES}, **contents}
+    write_cifar_archive(tmp_path / "cifar-10-binary.tar.gz", contents)
     with pytest.raises(FileFormatError, match=message):
         load_cifar10(tmp_path, download=False)
 
 
 def test_a_truncated_archive_is_an_error(home, tmp_path):
-    path = write_archive(tmp_path / "cifar-10-binary.tar.gz")
+    path = write_cifar_archive(tmp_path / "cifar-10-binary.tar.gz")
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(FileFormatError, match="truncated or corrupted"):
         load_cifar10(tmp_path, download=False)
 
 
 def test_dataset_batches_and_normalization(home, tmp_path):
-    write_archive(tmp_path / "cifar-10-binary.tar.gz")
+    write_cifar_archive(tmp_path / "cifar-10-binary.tar.gz")
     normalize = T.Compose([T.ToFloat(), T.Normalize(CIFAR10_MEAN, CIFAR10_STD)])
     data = CIFAR10(root=tmp_path, download=False, transform=normalize)
     assert repr(data) == "CIFAR10(train, 20 examples)" and data.classes[3] == "cat"

@@ -36,17 +36,14 @@ def _default_out(model_file: Path, fmt: str, int8: bool) -> Path:
 
 def _calibration_images(config: dict[str, Any], count: int) -> np.ndarray:
     """``count`` training images of the model's dataset, drawn at random (seed 0) and
-    normalized as in training: (count, C, 28, 28) float32."""
-    from deepgrad.cli import load_dataset
+    normalized as in training: (count, C, H, W) float32."""
+    from deepgrad.cli import load_dataset, normalized
 
     train = load_dataset(config["dataset"], train=True)
     picked = np.sort(np.random.default_rng(0).choice(len(train), min(count, len(train)),
                                                      replace=False))
     images = train.data[picked]
-    images = images[:, None] if images.ndim == 3 else images
-    mean, std = config["normalize"]
-    return ((images.astype(np.float32) / 255 - np.float32(mean)) / np.float32(std)).astype(
-        np.float32)
+    return normalized(images[:, None] if images.ndim == 3 else images, config)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -61,8 +58,9 @@ def _export(args: argparse.Namespace) -> int:
             raise CLIError(f"{model_file}: no such file")
         model, config = load_model(model_file)
         # random rather than zeros: the trace checks that no constant depends on the values
+        size = int(config.get("image_size", 28))
         example = np.random.default_rng(0).standard_normal(
-            (1, int(config.get("in_channels", 1)), 28, 28)).astype(np.float32)
+            (1, int(config.get("in_channels", 1)), size, size)).astype(np.float32)
         metadata = {"deepgrad.model": json.dumps(config)}
         if args.int8:
             from deepgrad.export.quantize import quantize
