@@ -155,13 +155,25 @@ class Trainer:
         """One optimization step on ``batch = (x, y)``: forward, loss, backward, clip, step.
         Returns ``{"loss": float, "outputs": array, "targets": array}``."""
         x, y = batch[0], batch[1]
-        outputs = self.model(self.to_input(x))
-        loss = self.loss_fn(outputs, self.to_target(y, outputs))
-        self.optimizer.zero_grad()
-        loss.backward()
-        if self.grad_clip is not None:
-            clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        self.optimizer.step()
+        first: list = []  # the first evaluation's outputs and loss: the step's, for the logs
+
+        def closure() -> Tensor:
+            outputs = self.model(self.to_input(x))
+            loss = self.loss_fn(outputs, self.to_target(y, outputs))
+            self.optimizer.zero_grad()
+            loss.backward()
+            if self.grad_clip is not None:
+                clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            if not first:
+                first.extend((outputs, loss))
+            return loss
+
+        if getattr(self.optimizer, "needs_closure", False):  # LBFGS evaluates several times
+            self.optimizer.step(closure)
+        else:
+            closure()
+            self.optimizer.step()
+        outputs, loss = first
         return {"loss": float(loss.item()), "outputs": outputs.data, "targets": np.asarray(y)}
 
     def eval_step(self, batch: Sequence[Any]) -> dict[str, Any]:
