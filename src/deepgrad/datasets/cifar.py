@@ -15,7 +15,6 @@ Per-channel mean and standard deviation of the training images, in [0, 1], for
 from __future__ import annotations
 
 import os
-import tarfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -92,6 +91,8 @@ def _read(path: Path, split: str) -> tuple[Any, Any]:
         for name in _SPLITS[split]:
             parts.append(_records(os.fspath(path / name), (path / name).read_bytes()))
     else:
+        import tarfile  # only for the archive (its import takes ~5 ms)
+
         try:
             with tarfile.open(path, "r") as archive:
                 for name in _SPLITS[split]:
