@@ -240,3 +240,23 @@ def test_bad_sizes_raise(make):
 def test_negative_int_sizes_raise_a_deepgrad_message(make):
     with pytest.raises(ValueError, match=SIZE_MESSAGE):
         make()
+
+
+def test_new_methods_take_the_tensors_dtype_as_torch(torch):
+    x, tx = dg.zeros(2, dtype=dg.float64), torch.zeros(2, dtype=torch.float64)
+    for make, expected in ((lambda t: t.new_zeros(2, 3), (2, 3)),
+                           (lambda t: t.new_ones((4,)), (4,)),
+                           (lambda t: t.new_full((2,), 7), (2,)),
+                           (lambda t: t.new_tensor([1, 2]), (2,)),
+                           (lambda t: t.new_empty(3), (3,))):
+        ours, theirs = make(x), make(tx)
+        assert ours.shape == tuple(theirs.shape) == expected
+        assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+    assert x.new_full((2,), 7).tolist() == [7.0, 7.0]
+    assert x.new_zeros(2, dtype=dg.int64).dtype == dg.int64
+    assert x.new_ones(2, requires_grad=True).requires_grad
+
+
+def test_where_method_is_torch_where_with_self_first():
+    x = dg.tensor([1.0, -2.0, 3.0])
+    assert x.where(x > 0, 0.0).tolist() == [1.0, 0.0, 3.0]

@@ -168,6 +168,42 @@ def randperm(n: int) -> Tensor:
     return Tensor._make(generator().permutation(n).astype(int64))
 
 
+def _new(fill: Any) -> Any:
+    def method(self: Tensor, *size: Any, dtype: Any = None, requires_grad: bool = False
+               ) -> Tensor:
+        return _finish(fill(_size(size), self.data.dtype if dtype is None else xp.dtype(dtype)),
+                       requires_grad)
+
+    return method
+
+
+new_zeros = _new(xp.zeros)
+new_zeros.__doc__ = "Zeros of shape ``size`` in this tensor's dtype (unless ``dtype``)."
+new_ones = _new(xp.ones)
+new_ones.__doc__ = "Ones of shape ``size`` in this tensor's dtype (unless ``dtype``)."
+new_empty = _new(xp.empty)
+new_empty.__doc__ = "An uninitialized tensor of shape ``size`` in this tensor's dtype."
+
+
+def new_full(self: Tensor, size: Any, fill_value: float, dtype: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value``, in this tensor's dtype (unless
+    ``dtype``)."""
+    return _finish(xp.full(_size((size,)), fill_value,
+                           dtype=self.data.dtype if dtype is None else xp.dtype(dtype)),
+                   requires_grad)
+
+
+def new_tensor(self: Tensor, data: Any, dtype: Any = None, requires_grad: bool = False
+               ) -> Tensor:
+    """A new tensor holding a copy of ``data``, in this tensor's dtype (unless ``dtype``)."""
+    return tensor(data, self.data.dtype if dtype is None else dtype, requires_grad)
+
+
+METHODS = {"new_zeros": new_zeros, "new_ones": new_ones, "new_empty": new_empty,
+           "new_full": new_full, "new_tensor": new_tensor}
+"""Tensor methods that make new tensors like this one (PyTorch's ``x.new_zeros(...)``...)."""
+
 __all__ = ["arange", "empty", "eye", "from_numpy", "full", "generator", "get_rng_state",
            "linspace", "manual_seed", "ones", "ones_like", "rand", "randint", "randn", "randperm",
            "set_rng_state", "tensor", "zeros", "zeros_like"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deepgrad import creation
 from deepgrad.ops import (
     activations,
     arithmetic,
@@ -18,18 +19,20 @@ from deepgrad.ops import (
     indexing,
     join,
     piecewise,
+    rearrange,
     reductions,
     scan,
     shape,
     sorting,
+    unary,
     vector_norm,
 )
 from deepgrad.tensor import Tensor
 
-FAMILIES = (arithmetic, elementwise, activations, piecewise, reductions, shape, join, indexing,
-            compare, sorting, scan, vector_norm, einsum)
+FAMILIES = (arithmetic, elementwise, unary, activations, piecewise, reductions, shape, join,
+            indexing, rearrange, compare, sorting, scan, vector_norm, einsum)
 
-for _family in FAMILIES:
+for _family in (*FAMILIES, creation):
     for _name, _fn in _family.METHODS.items():
         setattr(Tensor, _name, _fn)
 

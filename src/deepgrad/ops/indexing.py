@@ -376,5 +376,11 @@ def gather(x: Tensor, dim: int, index: Any) -> Tensor:
     return Gather.apply(x, index, dim)
 
 
-METHODS = {"maximum": maximum, "minimum": minimum, "masked_fill": masked_fill, "gather": gather}
+def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
+    """``self`` where ``condition`` is True, else ``other`` (PyTorch's ``x.where(c, y)``)."""
+    return where(condition, self, other)
+
+
+METHODS = {"maximum": maximum, "minimum": minimum, "masked_fill": masked_fill, "gather": gather,
+           "where": _where_method}
 __all__ = ["gather", "masked_fill", "maximum", "minimum", "where"]
