@@ -691,3 +691,23 @@ def test_training_loop_memory_stays_flat():
     assert last < first
     assert cycles == 0
     assert growth < 64 * 1024
+
+
+def test_retain_grad_keeps_an_intermediate_gradient_as_torch(torch):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 4))
+    x, tx = dg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    outs = []
+    for lib, t in ((dg, x), (torch, tx)):
+        h = lib.tanh(t * 2)
+        h.retain_grad()
+        h.retain_grad()  # twice: still one gradient
+        loss = (h * h).sum()
+        loss.backward(retain_graph=True)
+        loss.backward()  # accumulated, as a leaf's
+        outs.append(h)
+    np.testing.assert_allclose(outs[0].grad.numpy(), outs[1].grad.numpy(), rtol=1e-12)
+    assert outs[0].retains_grad and not x.retains_grad
+    x.retain_grad()  # a leaf keeps its gradient anyway
+    with pytest.raises(dg.BackwardError, match="retain_grad: this tensor does not require grad"):
+        dg.ones(2).retain_grad()

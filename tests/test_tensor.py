@@ -370,3 +370,15 @@ except AttributeError as error:
                          check=True).stdout.splitlines()
     assert out == ["False False", "True True True",
                    "module 'deepgrad' has no attribute 'exporter'"]
+
+
+def test_cpu_casts_and_memory_facts_as_torch(torch):
+    a = np.array([[0.0, 1.5], [-2.7, 3.0]], np.float32)
+    x, t = dg.tensor(a), torch.tensor(a)
+    assert x.cpu() is x and x.cpu().numpy() is x.data
+    for name in ("int", "bool", "long"):
+        assert getattr(x, name)().tolist() == getattr(t, name)().tolist()
+    assert x.int().dtype == dg.int32 and x.bool().dtype == dg.bool_
+    assert (x.nbytes, x.element_size()) == (t.nbytes, t.element_size()) == (16, 4)
+    assert x.is_contiguous() and not x.T.is_contiguous()
+    assert x.T.contiguous().is_contiguous()

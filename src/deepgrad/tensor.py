@@ -7,6 +7,7 @@ to the tensor object itself: construction, attributes, in-place updates, backwar
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +90,19 @@ class RemovableHandle:
         """Unregister the hook (a second call does nothing)."""
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+
+class _KeepGrad:
+    """The hook of ``Tensor.retain_grad``: stores each gradient that reaches the tensor in its
+    ``.grad`` (a weak reference: the graph does not keep the tensor alive)."""
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.tensor = weakref.ref(tensor)
+
+    def __call__(self, grad: Tensor) -> None:
+        t = self.tensor()
+        if t is not None:
+            t.grad = Tensor._make(grad.data.copy() if t.grad is None else t.grad.data + grad.data)
 
 
 class Tensor:
@@ -194,6 +208,19 @@ class Tensor:
         """The number of dimensions (PyTorch's name for ``ndim``)."""
         return self.data.ndim
 
+    def element_size(self) -> int:
+        """The bytes of one element."""
+        return int(self.data.itemsize)
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes of all elements."""
+        return int(self.data.nbytes)
+
+    def is_contiguous(self) -> bool:
+        """Whether the elements lie in memory in row-major order without gaps."""
+        return bool(self.data.flags.c_contiguous)
+
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -208,6 +235,10 @@ class Tensor:
     def numpy(self) -> Any:
         """The underlying array (shared memory, no copy)."""
         return self.data
+
+    def cpu(self) -> Tensor:
+        """This tensor (it is on the CPU already): ``x.cpu().numpy()`` as in PyTorch code."""
+        return self
 
     def tolist(self) -> Any:
         """The values as (nested) Python lists."""
@@ -285,6 +316,22 @@ class Tensor:
             hooks = self._node.output_hooks(self._out_index)
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this tensor's gradient in ``.grad`` after ``backward`` also when an operation
+        produced it (leaves keep theirs anyway), accumulated over backward calls as a leaf's
+        is: to look at the gradient that reaches an intermediate result."""
+        if not self.requires_grad:
+            raise BackwardError("retain_grad: this tensor does not require grad, so no gradient "
+                                "reaches it")
+        if self._node is not None and not self.retains_grad:
+            self.register_hook(_KeepGrad(self))
+
+    @property
+    def retains_grad(self) -> bool:
+        """Whether ``retain_grad`` was called on this non-leaf tensor."""
+        return self._node is not None and any(
+            isinstance(h, _KeepGrad) for h in self._node.output_hooks(self._out_index))
 
     # ----------------------------------------------------------------- in-place updates
     def _prepare_inplace(self, other: Any = None) -> Any:

@@ -216,6 +216,18 @@ def long(x: Tensor) -> Tensor:
     return to(x, xp.int64)
 
 
+def int(x: Tensor) -> Tensor:
+    """``x`` as int32 (no gradient)."""
+    return to(x, xp.int32)
+
+
+def bool(x: Tensor) -> Tensor:
+    """``x`` as bool: True where nonzero (no gradient)."""
+    return to(x, xp.bool_)
+
+
+_CASTS = ("to", "float", "double", "long", "int", "bool")
 METHODS = {"exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sin": sin, "cos": cos,
-           "tanh": tanh, "erf": erf, "to": to, "float": float, "double": double, "long": long}
-__all__ = [name for name in METHODS if name not in ("to", "float", "double", "long")]
+           "tanh": tanh, "erf": erf, "to": to, "float": float, "double": double, "long": long,
+           "int": int, "bool": bool}
+__all__ = [name for name in METHODS if name not in _CASTS]
