@@ -46,22 +46,18 @@ def _reflected(fn: Any) -> Any:
     return method
 
 
-_add, _sub, _mul, _div = arithmetic.add, arithmetic.sub, arithmetic.mul, arithmetic.div
-Tensor.__add__ = _add
-Tensor.__radd__ = _reflected(_add)
-Tensor.__sub__ = _sub
-Tensor.__rsub__ = _reflected(_sub)
-Tensor.__mul__ = _mul
-Tensor.__rmul__ = _reflected(_mul)
-Tensor.__truediv__ = _div
-Tensor.__rtruediv__ = _reflected(_div)
-Tensor.__pow__ = arithmetic.pow
-Tensor.__rpow__ = _reflected(arithmetic.pow)
-Tensor.__matmul__ = arithmetic.matmul
-Tensor.__rmatmul__ = _reflected(arithmetic.matmul)
+# Binary operators, each with its reflected form (``2 - x`` calls ``x.__rsub__(2)``).
+_BINARY = {"add": arithmetic.add, "sub": arithmetic.sub, "mul": arithmetic.mul,
+           "truediv": arithmetic.div, "pow": arithmetic.pow, "matmul": arithmetic.matmul,
+           "mod": arithmetic.remainder, "floordiv": arithmetic.floor_divide,
+           "and": compare.bitwise_and, "or": compare.bitwise_or, "xor": compare.bitwise_xor}
+for _name, _fn in _BINARY.items():
+    setattr(Tensor, f"__{_name}__", _fn)
+    setattr(Tensor, f"__r{_name}__", _reflected(_fn))
 Tensor.__neg__ = arithmetic.neg
 Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = elementwise.abs
+Tensor.__invert__ = compare.bitwise_not
 Tensor.__getitem__ = indexing.getitem
 Tensor.__eq__ = compare.eq  # type: ignore[assignment]
 Tensor.__ne__ = compare.ne  # type: ignore[assignment]

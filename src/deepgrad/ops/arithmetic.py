@@ -104,6 +104,32 @@ class Div(Function):
         return ga, gb
 
 
+class Remainder(Function):
+    """y = a - b * q, q = floor(a / b) (Python's %: the sign of b) or trunc(a / b) (C's fmod:
+    the sign of a);  ga = gy, gb = -gy * q."""
+
+    @staticmethod
+    @silent_float_errors
+    def forward(ctx, a, b, floored):
+        try:
+            y = xp.remainder(a, b) if floored else xp.fmod(a, b)
+        except ValueError:
+            raise broadcast_error("remainder" if floored else "fmod", a, b) from None
+        ctx.save(a=a, b=b, floored=floored, a_shape=_shape(a), b_shape=_shape(b))
+        return y
+
+    @staticmethod
+    @silent_float_errors
+    def backward(ctx, gy):
+        ga = unbroadcast(gy, ctx.a_shape) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            q = ctx.a / ctx.b
+            q = xp.floor(q) if ctx.floored else xp.trunc(q)
+            gb = unbroadcast(-gy * q, ctx.b_shape)
+        return ga, gb, None
+
+
 class Neg(Function):
     """y = -x;  gx = -gy."""
 
@@ -264,6 +290,35 @@ def pow(a: Any, b: Any) -> Tensor:
     return Pow.apply(*binary_operands(a, b))
 
 
+def remainder(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a % b`` with Python's (and PyTorch's) sign rule: the sign of ``b``."""
+    return Remainder.apply(*binary_operands(a, b), True)
+
+
+def fmod(a: Any, b: Any) -> Tensor:
+    """Elementwise remainder of C's fmod: the sign of ``a``."""
+    return Remainder.apply(*binary_operands(a, b), False)
+
+
+def floor_divide(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a // b``, rounded down; without gradient (a step function), as a new
+    tensor that records no graph."""
+    a, b = binary_operands(a, b)
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    if _is_integer(b) and xp.any(xp.asarray(b_data) == 0) and _is_integer(a):
+        raise ZeroDivisionError("floor_divide: integer division by zero")
+    try:
+        return Tensor._make(xp.asarray(_floor_divide(a_data, b_data)))
+    except ValueError:
+        raise broadcast_error("floor_divide", a_data, b_data) from None
+
+
+@silent_float_errors
+def _floor_divide(a: Any, b: Any) -> Any:
+    return xp.floor_divide(a, b)
+
+
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with NumPy/PyTorch semantics (1-D, 2-D and batched operands)."""
     a, b = binary_operands(a, b)
@@ -286,5 +341,5 @@ def _is_integer(x: Any) -> bool:
 
 
 METHODS = {"add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow,
-           "matmul": matmul}
+           "matmul": matmul, "remainder": remainder, "fmod": fmod, "floor_divide": floor_divide}
 __all__ = list(METHODS)

@@ -1,4 +1,5 @@
-"""Comparisons and logic: == != < <= > >=, isnan/isinf/isfinite, logical ops, any/all, allclose.
+"""Comparisons and logic: == != < <= > >=, isnan/isinf/isfinite, isclose, logical and bitwise
+ops (``& | ^ ~`` on bool and integer tensors), nonzero, any/all, allclose.
 
 Every result is a bool tensor (or a Python bool for ``allclose`` and ``equal``) that records no
 graph: comparisons have no gradient. Binary ops accept Tensors and Python numbers on either side
@@ -92,6 +93,67 @@ def logical_or(a: Any, b: Any) -> Tensor:
     return _binary(xp.logical_or, "logical_or", a, b)
 
 
+def logical_xor(a: Any, b: Any) -> Tensor:
+    """Elementwise XOR with broadcasting (nonzero counts as True)."""
+    return _binary(xp.logical_xor, "logical_xor", a, b)
+
+
+def _integral(name: str, *values: Any) -> None:
+    for v in values:
+        dtype = xp.asarray(_data(v)).dtype
+        if dtype.kind not in "biu":
+            raise TypeError(f"{name}: needs bool or integer tensors; got {dtype} (for masks "
+                            f"compare first: (x > 0) & (x < 1))")
+
+
+def bitwise_and(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a & b``: AND of bool tensors, bitwise AND of integers."""
+    _integral("bitwise_and", a, b)
+    return _binary(xp.bitwise_and, "bitwise_and", a, b)
+
+
+def bitwise_or(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a | b``: OR of bool tensors, bitwise OR of integers."""
+    _integral("bitwise_or", a, b)
+    return _binary(xp.bitwise_or, "bitwise_or", a, b)
+
+
+def bitwise_xor(a: Any, b: Any) -> Tensor:
+    """Elementwise ``a ^ b``: XOR of bool tensors, bitwise XOR of integers."""
+    _integral("bitwise_xor", a, b)
+    return _binary(xp.bitwise_xor, "bitwise_xor", a, b)
+
+
+def bitwise_not(x: Tensor) -> Tensor:
+    """Elementwise ``~x``: NOT of a bool tensor, bitwise NOT of integers."""
+    _integral("bitwise_not", x)
+    return Tensor._make(xp.asarray(xp.invert(_data(operand(x)))))
+
+
+def isclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8,
+            equal_nan: bool = False) -> Tensor:
+    """Elementwise ``|a - b| <= atol + rtol * |b|`` as a bool tensor (broadcasting)."""
+    return _binary(lambda u, v: xp.isclose(u, v, rtol=rtol, atol=atol, equal_nan=equal_nan),
+                   "isclose", a, b)
+
+
+def nonzero(x: Tensor, as_tuple: bool = False) -> Any:
+    """The indices of the nonzero elements: an int64 tensor (count, x.ndim), one row per element
+    in row-major order; with ``as_tuple`` one 1-D tensor per dimension (for indexing)."""
+    found = xp.nonzero(_data(operand(x)))
+    if as_tuple:
+        return tuple(Tensor._make(i.astype(xp.int64)) for i in found)
+    return Tensor._make(xp.stack(found, axis=1).astype(xp.int64) if found else
+                        xp.zeros((0, 0), xp.int64))
+
+
+def count_nonzero(x: Tensor, dim: Any = None) -> Tensor:
+    """How many elements are nonzero, over ``dim`` (an int, a tuple, or all)."""
+    data = _data(operand(x))
+    return Tensor._make(xp.asarray(xp.count_nonzero(data, axis=normalize_dims(
+        dim, data.ndim, "count_nonzero")), dtype=xp.int64))
+
+
 def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """True where any element along ``dim`` (an int, a tuple, or None for all) is nonzero."""
     data = _data(operand(x))
@@ -123,7 +185,9 @@ def equal(a: Any, b: Any) -> bool:
 
 
 METHODS = {"eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "isnan": isnan,
-           "isinf": isinf, "isfinite": isfinite, "logical_not": logical_not,
-           "logical_and": logical_and, "logical_or": logical_or, "any": any, "all": all,
-           "allclose": allclose, "equal": equal}
+           "isinf": isinf, "isfinite": isfinite, "isclose": isclose, "logical_not": logical_not,
+           "logical_and": logical_and, "logical_or": logical_or, "logical_xor": logical_xor,
+           "bitwise_and": bitwise_and, "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor,
+           "bitwise_not": bitwise_not, "nonzero": nonzero, "count_nonzero": count_nonzero,
+           "any": any, "all": all, "allclose": allclose, "equal": equal}
 __all__ = list(METHODS)
