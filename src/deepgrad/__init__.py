@@ -133,6 +133,7 @@ from deepgrad.ops.piecewise import prelu
 from deepgrad.ops.rearrange import (
     bmm,
     diag,
+    diff,
     dot,
     flip,
     index_select,
@@ -180,7 +181,14 @@ from deepgrad.ops.shape import (
     unsqueeze,
     view,
 )
-from deepgrad.ops.sorting import argsort, sort, topk
+from deepgrad.ops.sorting import (
+    argsort,
+    bincount,
+    median,
+    sort,
+    topk,
+    unique,
+)
 from deepgrad.ops.unary import (
     acos,
     asin,
@@ -193,6 +201,7 @@ from deepgrad.ops.unary import (
     log1p,
     log2,
     log10,
+    nan_to_num,
     reciprocal,
     round,
     rsqrt,
@@ -235,6 +244,7 @@ __all__ = [
     "asin",
     "atan",
     "atan2",
+    "bincount",
     "bitwise_and",
     "bitwise_not",
     "bitwise_or",
@@ -260,6 +270,7 @@ __all__ = [
     "datasets",
     "detect_anomaly",
     "diag",
+    "diff",
     "div",
     "dot",
     "einsum",
@@ -323,6 +334,7 @@ __all__ = [
     "max",
     "maximum",
     "mean",
+    "median",
     "metrics",
     "min",
     "minimum",
@@ -331,6 +343,7 @@ __all__ = [
     "movedim",
     "mul",
     "mv",
+    "nan_to_num",
     "narrow",
     "ne",
     "neg",
@@ -389,6 +402,7 @@ __all__ = [
     "triu",
     "trunc",
     "unbind",
+    "unique",
     "unsqueeze",
     "var",
     "view",

@@ -1,6 +1,7 @@
 """Rearranging and small linear algebra, PyTorch's names: flip roll tril triu index_select prod
 (primitives), and narrow unbind movedim t expand_as view_as reshape_as type_as repeat_interleave
-diag outer dot mm bmm mv masked_select (compositions of other ops, differentiable through them).
+diag outer dot mm bmm mv masked_select diff (compositions of other ops, differentiable through
+them).
 """
 
 from __future__ import annotations
@@ -284,6 +285,19 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     return indexing.getitem(x, (xp.arange(count) + start_r, xp.arange(count) + start_c))
 
 
+def diff(input: Tensor, n: int = 1, dim: int = -1) -> Tensor:
+    """The ``n``-th forward difference along ``dim``: out[i] = x[i + 1] - x[i], n times."""
+    x = check_tensor("diff", input)
+    d = normalize_dim(dim, x.ndim, "diff")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"diff: n must be an int >= 0; got {n!r}")
+    before = (slice(None),) * d
+    for _ in range(n):
+        x = arithmetic.sub(indexing.getitem(x, (*before, slice(1, None))),
+                           indexing.getitem(x, (*before, slice(None, -1))))
+    return x
+
+
 def _vectors(op: str, *tensors: Tensor, ndim: int) -> None:
     for t_ in tensors:
         if check_tensor(op, t_).ndim != ndim:
@@ -346,6 +360,6 @@ METHODS = {"flip": flip, "roll": roll, "tril": tril, "triu": triu, "index_select
            "expand_as": expand_as, "view_as": view_as, "reshape_as": reshape_as,
            "type_as": type_as, "repeat_interleave": repeat_interleave, "diag": diag,
            "outer": outer, "dot": dot, "mm": mm, "bmm": bmm, "mv": mv,
-           "masked_select": masked_select}
+           "masked_select": masked_select, "diff": diff}
 # The Tensor-only methods of PyTorch stay methods.
 __all__ = [n for n in METHODS if n not in ("expand_as", "view_as", "reshape_as", "type_as")]

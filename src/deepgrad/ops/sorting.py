@@ -1,4 +1,5 @@
-"""Sorting: sort, argsort and topk along one dimension.
+"""Sorting and what builds on it: sort, argsort and topk along one dimension, median, and
+unique and bincount (counting, without gradient).
 
 The order is always stable: equal elements keep their order in the input (first occurrence first)
 in both directions, also with ``stable=False``, where PyTorch leaves the order of ties unspecified.
@@ -18,6 +19,7 @@ from typing import Any, NamedTuple
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import shape_str
+from deepgrad.ops.indexing import gather
 from deepgrad.ops.reductions import _axis, _scatter_to_indices
 from deepgrad.tensor import Tensor, check_tensor, int64
 
@@ -114,5 +116,66 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True,
     return ValuesIndices(values, indices)
 
 
-METHODS = {"sort": sort, "argsort": argsort, "topk": topk}
+def median(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
+    """The lower median (for an even count, the smaller of the two middle values), as PyTorch:
+    of all elements when ``dim`` is None (a 0-d tensor), else ``(values, indices)`` along
+    ``dim``. A slice holding NaN has median NaN. The gradient goes to the median's position."""
+    check_tensor("median", x)
+    if dim is None:
+        flat = x.reshape(-1)
+        if flat.shape[0] == 0:
+            raise ValueError("median: the tensor is empty")
+        return median(flat, 0).values
+    axis = _axis(x, dim, "median")
+    if axis is None:  # a 0-d tensor is its own median
+        return ValuesIndices(x, Tensor._make(xp.zeros((), int64)))
+    n = x.shape[axis]
+    if n == 0:
+        raise ValueError(f"median: dimension {dim} is empty (input shape {shape_str(x.shape)})")
+    values, indices = Sort.apply(x, axis=axis, descending=False, k=None)
+    # NaN sorts last: where a slice holds one, its last element is the (NaN) median.
+    has_nan = xp.isnan(x.data).any(axis=axis, keepdims=True) if x.data.dtype.kind == "f" \
+        else xp.zeros((1,) * x.ndim, bool)
+    picks = xp.where(has_nan, n - 1, (n - 1) // 2).astype(int64)
+    picks = xp.broadcast_to(picks, (*x.shape[:axis], 1, *x.shape[axis + 1:]))
+    value, index = gather(values, axis, picks), xp.take_along_axis(indices.data, picks, axis)
+    if not keepdim:
+        value, index = value.squeeze(axis), index.squeeze(axis)
+    return ValuesIndices(value, Tensor._make(index))
+
+
+def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False,
+           return_counts: bool = False) -> Any:
+    """The distinct values of ``x``, flattened and in increasing order; with ``return_inverse``
+    also where each element's value is among them (x's shape), with ``return_counts`` how often
+    each occurs (int64). No gradient."""
+    check_tensor("unique", x)
+    values, inverse, counts = xp.unique(x.data, return_inverse=True, return_counts=True)
+    out = [Tensor._make(values)]
+    if return_inverse:
+        out.append(Tensor._make(inverse.reshape(x.shape).astype(int64)))
+    if return_counts:
+        out.append(Tensor._make(counts.astype(int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def bincount(x: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    """How often each value 0, 1, ... occurs in the 1-D non-negative integer tensor ``x``
+    (at least ``minlength`` counts), or the sum of ``weights`` per value. No gradient."""
+    data = check_tensor("bincount", x).data
+    if data.ndim != 1 or data.dtype.kind not in "iu":
+        raise ValueError(f"bincount: expects a 1-D tensor of non-negative integers; got "
+                         f"{data.dtype} of shape {shape_str(data.shape)}")
+    if data.size and data.min() < 0:
+        raise ValueError(f"bincount: expects non-negative integers; got {data.min()}")
+    w = None if weights is None else check_tensor("bincount", weights, "weights").data
+    if w is not None and w.shape != data.shape:
+        raise ValueError(f"bincount: weights must have the input's shape {shape_str(data.shape)}; "
+                         f"got {shape_str(w.shape)}")
+    counts = xp.bincount(data, weights=w, minlength=minlength)
+    return Tensor._make(counts.astype(int64 if w is None else w.dtype))
+
+
+METHODS = {"sort": sort, "argsort": argsort, "topk": topk, "median": median, "unique": unique,
+           "bincount": bincount}
 __all__ = list(METHODS)

@@ -1,6 +1,6 @@
 """More elementwise math, PyTorch's names: log1p expm1 log2 log10 reciprocal rsqrt square, the
-inverse and hyperbolic trigonometric functions, atan2, and the steps sign floor ceil round trunc
-(whose gradient is 0, as in PyTorch)."""
+inverse and hyperbolic trigonometric functions, atan2, nan_to_num, and the steps sign floor ceil
+round trunc (whose gradient is 0, as in PyTorch)."""
 
 from __future__ import annotations
 
@@ -198,6 +198,20 @@ class Atan2(Function):
         return ga, gb
 
 
+class NanToNum(Function):
+    """y = x with NaN, +inf and -inf replaced by finite numbers;  gx = gy where x is finite, 0
+    where it was replaced."""
+
+    @staticmethod
+    def forward(ctx, x, nan, posinf, neginf):
+        ctx.save(finite=xp.isfinite(x))
+        return xp.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy * ctx.finite, None, None, None
+
+
 class Step(Function):
     """y = sign, floor, ceil, round (half to even) or trunc of x;  gx = 0: a step function's
     derivative, where it has one."""
@@ -249,6 +263,16 @@ def atan2(input: Any, other: Any) -> Tensor:
                          for t in (a, b)))
 
 
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    """``x`` with NaN as ``nan``, +inf as ``posinf`` and -inf as ``neginf`` (by default the
+    dtype's largest and smallest finite numbers)."""
+    check_tensor("nan_to_num", x)
+    if x.data.dtype.kind != "f":
+        return x
+    return NanToNum.apply(x, nan, posinf, neginf)
+
+
 def _step(how: str) -> Any:
     def step(x: Tensor) -> Tensor:
         return Step.apply(check_tensor(how, x), how)
@@ -271,5 +295,5 @@ trunc.__doc__ = "Elementwise integer part, towards 0 (gradient 0)."
 METHODS = {"log1p": log1p, "expm1": expm1, "log2": log2, "log10": log10,
            "reciprocal": reciprocal, "rsqrt": rsqrt, "square": square, "asin": asin,
            "acos": acos, "atan": atan, "sinh": sinh, "cosh": cosh, "atan2": atan2, "sign": sign,
-           "floor": floor, "ceil": ceil, "round": round, "trunc": trunc}
+           "floor": floor, "ceil": ceil, "round": round, "trunc": trunc, "nan_to_num": nan_to_num}
 __all__ = list(METHODS)
