@@ -260,3 +260,32 @@ def test_new_methods_take_the_tensors_dtype_as_torch(torch):
 def test_where_method_is_torch_where_with_self_first():
     x = dg.tensor([1.0, -2.0, 3.0])
     assert x.where(x > 0, 0.0).tolist() == [1.0, 0.0, 3.0]
+
+
+def test_bernoulli_and_multinomial_draw_from_the_generator():
+    dg.manual_seed(0)
+    p = dg.full((20000,), 0.3)
+    draws = dg.bernoulli(p)
+    assert draws.dtype == dg.float32 and set(np.unique(draws.numpy())) <= {0.0, 1.0}
+    assert abs(draws.numpy().mean() - 0.3) < 0.02
+    weights = dg.tensor([[0.0, 1.0, 3.0], [5.0, 0.0, 0.0]])
+    picks = dg.multinomial(weights, 2000, replacement=True)
+    assert picks.shape == (2, 2000) and picks.dtype == dg.int64
+    assert abs((picks.numpy()[0] == 2).mean() - 0.75) < 0.04 and (picks.numpy()[1] == 0).all()
+    assert sorted(weights[0].multinomial(2).tolist()) == [1, 2]  # without replacement
+    dg.manual_seed(1)
+    first = dg.multinomial(dg.ones(10), 3).tolist()
+    dg.manual_seed(1)
+    assert dg.multinomial(dg.ones(10), 3).tolist() == first
+
+
+def test_bernoulli_and_multinomial_errors():
+    with pytest.raises(ValueError, match="bernoulli: probabilities must be in"):
+        dg.bernoulli(dg.tensor([1.5]))
+    with pytest.raises(ValueError, match="cannot draw 3 samples without replacement from a row "
+                                         "with 2 categories"):
+        dg.multinomial(dg.tensor([1.0, 1.0, 0.0]), 3)
+    with pytest.raises(ValueError, match="every row needs a positive total"):
+        dg.multinomial(dg.zeros(3), 1, replacement=True)
+    with pytest.raises(TypeError, match="multinomial: expects float probabilities"):
+        dg.multinomial(dg.tensor([1, 2]), 1)

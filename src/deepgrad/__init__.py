@@ -18,6 +18,7 @@ from deepgrad.anomaly import detect_anomaly, is_anomaly_enabled
 from deepgrad.autograd import Function
 from deepgrad.creation import (
     arange,
+    bernoulli,
     empty,
     eye,
     from_numpy,
@@ -26,6 +27,7 @@ from deepgrad.creation import (
     get_rng_state,
     linspace,
     manual_seed,
+    multinomial,
     ones,
     ones_like,
     rand,
@@ -244,6 +246,7 @@ __all__ = [
     "asin",
     "atan",
     "atan2",
+    "bernoulli",
     "bincount",
     "bitwise_and",
     "bitwise_not",
@@ -342,6 +345,7 @@ __all__ = [
     "models",
     "movedim",
     "mul",
+    "multinomial",
     "mv",
     "nan_to_num",
     "narrow",

@@ -162,6 +162,46 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
     return Tensor._make(xp.asarray(data))
 
 
+def _probabilities(op: str, p: Any) -> Any:
+    data = p.data if isinstance(p, Tensor) else xp.asarray(p)
+    if data.dtype.kind != "f":
+        raise TypeError(f"{op}: expects float probabilities; got dtype {data.dtype}")
+    if data.size and (not xp.isfinite(data).all() or data.min() < 0):
+        raise ValueError(f"{op}: probabilities must be finite and >= 0")
+    return data
+
+
+def bernoulli(p: Any) -> Tensor:
+    """1.0 with probability ``p`` (elementwise, in [0, 1]), else 0.0, in p's dtype (no
+    gradient)."""
+    data = _probabilities("bernoulli", p)
+    if data.size and data.max() > 1:
+        raise ValueError("bernoulli: probabilities must be in [0, 1]")
+    return Tensor._make((generator().random(data.shape) < data).astype(data.dtype))
+
+
+def multinomial(p: Any, num_samples: int, replacement: bool = False) -> Tensor:
+    """``num_samples`` category indices drawn from the weights ``p`` (one row, or (N, K) rows,
+    not necessarily normalized), without replacement unless ``replacement``: int64 (num_samples,)
+    or (N, num_samples)."""
+    data = _probabilities("multinomial", p)
+    if data.ndim not in (1, 2) or data.shape[-1] == 0:
+        raise ValueError(f"multinomial: expects weights of shape (K,) or (N, K); got "
+                         f"{data.shape}")
+    rows = data.reshape(-1, data.shape[-1]).astype(xp.float64)
+    totals = rows.sum(axis=1)
+    positive = (rows > 0).sum(axis=1)
+    if (totals <= 0).any():
+        raise ValueError("multinomial: every row needs a positive total weight")
+    if not replacement and num_samples > positive.min():
+        raise ValueError(f"multinomial: cannot draw {num_samples} samples without replacement "
+                         f"from a row with {positive.min()} categories of nonzero weight")
+    draws = [generator().choice(rows.shape[1], num_samples, replace=replacement, p=row / total)
+             for row, total in zip(rows, totals)]
+    out = xp.asarray(draws, dtype=int64).reshape((*data.shape[:-1], num_samples))
+    return Tensor._make(out)
+
+
 def randperm(n: int) -> Tensor:
     """A random permutation of ``0 .. n-1`` (int64)."""
     (n,) = _size((n,))
@@ -201,9 +241,10 @@ def new_tensor(self: Tensor, data: Any, dtype: Any = None, requires_grad: bool =
 
 
 METHODS = {"new_zeros": new_zeros, "new_ones": new_ones, "new_empty": new_empty,
-           "new_full": new_full, "new_tensor": new_tensor}
+           "new_full": new_full, "new_tensor": new_tensor, "bernoulli": bernoulli,
+           "multinomial": multinomial}
 """Tensor methods that make new tensors like this one (PyTorch's ``x.new_zeros(...)``...)."""
 
-__all__ = ["arange", "empty", "eye", "from_numpy", "full", "generator", "get_rng_state",
-           "linspace", "manual_seed", "ones", "ones_like", "rand", "randint", "randn", "randperm",
-           "set_rng_state", "tensor", "zeros", "zeros_like"]
+__all__ = ["arange", "bernoulli", "empty", "eye", "from_numpy", "full", "generator",
+           "get_rng_state", "linspace", "manual_seed", "multinomial", "ones", "ones_like", "rand",
+           "randint", "randn", "randperm", "set_rng_state", "tensor", "zeros", "zeros_like"]
