@@ -169,6 +169,7 @@ from deepgrad.ops.reductions import (
     var,
 )
 from deepgrad.ops.scan import cumprod, cumsum
+from deepgrad.ops.scatter import scatter, scatter_add
 from deepgrad.ops.shape import (
     broadcast_to,
     clone,
@@ -377,6 +378,8 @@ __all__ = [
     "round",
     "rsqrt",
     "save",
+    "scatter",
+    "scatter_add",
     "set_grad_enabled",
     "set_num_threads",
     "set_rng_state",

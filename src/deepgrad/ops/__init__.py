@@ -22,6 +22,7 @@ from deepgrad.ops import (
     rearrange,
     reductions,
     scan,
+    scatter,
     shape,
     sorting,
     unary,
@@ -30,7 +31,7 @@ from deepgrad.ops import (
 from deepgrad.tensor import Tensor
 
 FAMILIES = (arithmetic, elementwise, unary, activations, piecewise, reductions, shape, join,
-            indexing, rearrange, compare, sorting, scan, vector_norm, einsum)
+            indexing, rearrange, scatter, compare, sorting, scan, vector_norm, einsum)
 
 for _family in (*FAMILIES, creation):
     for _name, _fn in _family.METHODS.items():
