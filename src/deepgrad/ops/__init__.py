@@ -14,6 +14,7 @@ from deepgrad.ops import (
     activations,
     arithmetic,
     compare,
+    composite,
     einsum,
     elementwise,
     indexing,
@@ -31,7 +32,8 @@ from deepgrad.ops import (
 from deepgrad.tensor import Tensor
 
 FAMILIES = (arithmetic, elementwise, unary, activations, piecewise, reductions, shape, join,
-            indexing, rearrange, scatter, compare, sorting, scan, vector_norm, einsum)
+            indexing, rearrange, scatter, compare, sorting, scan, vector_norm, einsum,
+            composite)
 
 for _family in (*FAMILIES, creation):
     for _name, _fn in _family.METHODS.items():
