@@ -9,11 +9,9 @@ Tensors with reverse-mode automatic differentiation over NumPy arrays::
     w.grad.numpy()
 """
 
-import importlib
-from typing import Any
-
 from deepgrad import data, datasets, nn, optim
 from deepgrad import ops as _ops  # noqa: F401 - attaches the Tensor methods
+from deepgrad._lazy import lazy_names
 from deepgrad.anomaly import detect_anomaly, is_anomaly_enabled
 from deepgrad.autograd import Function
 from deepgrad.creation import (
@@ -460,14 +458,5 @@ __version__ = "0.1.0"
 
 # Subpackages imported on first use (``dg.export.to_onnx``, ``dg.rl.DQN``), as ``torch.onnx``:
 # ``import deepgrad`` stays quick, and they import their extras' libraries only when called.
-_LAZY = ("export", "rl")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return importlib.import_module(f"deepgrad.{name}")
-    raise AttributeError(f"module 'deepgrad' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_names(globals(), {"export": ("deepgrad.export", None),
+                                              "rl": ("deepgrad.rl", None)})

@@ -11,7 +11,7 @@ cut into sequences).
     x, y = make_moons(1000, noise=0.1, seed=0)
 """
 
-from deepgrad.datasets.cifar import CIFAR10, CIFAR10_MEAN, CIFAR10_STD, load_cifar10
+from deepgrad._lazy import lazy_names
 from deepgrad.datasets.fetch import DatasetNotFoundError, DatasetSource, RemoteFile, locate
 from deepgrad.datasets.idx import parse_idx, read_idx
 from deepgrad.datasets.mnist import (
@@ -50,3 +50,8 @@ __all__ = [
     "python_stdlib_text",
     "read_idx",
 ]
+
+# CIFAR-10 is read on first use: import deepgrad stays quick.
+__getattr__, __dir__ = lazy_names(globals(), {
+    name: ("deepgrad.datasets.cifar", name)
+    for name in ("CIFAR10", "CIFAR10_MEAN", "CIFAR10_STD", "load_cifar10")})

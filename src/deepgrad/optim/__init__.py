@@ -2,14 +2,18 @@
 ``lr_scheduler`` with the learning-rate schedules, and ``swa_utils`` for averaged weights;
 PyTorch's interfaces and numbers."""
 
-from deepgrad.optim import lr_scheduler, swa_utils
+from deepgrad._lazy import lazy_names
+from deepgrad.optim import lr_scheduler
 from deepgrad.optim.adagrad import Adadelta, Adagrad
 from deepgrad.optim.adam import Adam, AdamW
 from deepgrad.optim.adam_variants import Adamax, NAdam, RAdam
-from deepgrad.optim.lbfgs import LBFGS
 from deepgrad.optim.optimizer import Optimizer
 from deepgrad.optim.rmsprop import RMSprop
 from deepgrad.optim.sgd import SGD
 
 __all__ = ["LBFGS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "Optimizer",
            "RAdam", "RMSprop", "lr_scheduler", "swa_utils"]
+
+# Read on first use: import deepgrad stays quick.
+__getattr__, __dir__ = lazy_names(globals(), {"LBFGS": ("deepgrad.optim.lbfgs", "LBFGS"),
+                                              "swa_utils": ("deepgrad.optim.swa_utils", None)})
