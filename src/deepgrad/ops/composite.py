@@ -20,6 +20,7 @@ from deepgrad.ops import (
     reductions,
     shape,
     sorting,
+    unary,
 )
 from deepgrad.ops._util import normalize_dim
 from deepgrad.tensor import Tensor, check_tensor
@@ -33,12 +34,10 @@ def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:
 
 def logaddexp(input: Tensor, other: Any) -> Tensor:
     """``log(exp(input) + exp(other))`` without overflow: max + log1p(exp(-|input - other|))."""
-    from deepgrad.ops.unary import log1p
-
     x = check_tensor("logaddexp", input)
     top = indexing.maximum(x, other)
     gap = elementwise.abs(arithmetic.sub(x, other))
-    return arithmetic.add(top, log1p(elementwise.exp(arithmetic.neg(gap))))
+    return arithmetic.add(top, unary.log1p(elementwise.exp(arithmetic.neg(gap))))
 
 
 def hypot(input: Tensor, other: Any) -> Tensor:
