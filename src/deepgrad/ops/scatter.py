@@ -27,13 +27,14 @@ class Scatter(Function):
     @staticmethod
     def forward(ctx, x, src, dim, index, add):
         targets = _targets(index, dim)
-        part = src[tuple(slice(0, n) for n in index.shape)]  # src may be larger than index
+        block = tuple(slice(0, n) for n in index.shape)  # src may be larger than index
+        part = src[block]
         y = x.copy()
         if add:
             xp.add.at(y, targets, part)
         else:
             y[targets] = part
-        ctx.save(targets=targets, add=add, src_shape=src.shape, index_shape=index.shape)
+        ctx.save(targets=targets, add=add, src_shape=src.shape, block=block)
         return y
 
     @staticmethod
@@ -46,7 +47,7 @@ class Scatter(Function):
         gsrc = None
         if ctx.needs_input_grad[1]:
             gsrc = xp.zeros(ctx.src_shape, gy.dtype)
-            gsrc[tuple(slice(0, n) for n in ctx.index_shape)] = gy[ctx.targets]
+            gsrc[ctx.block] = gy[ctx.targets]
         return gx, gsrc, None, None, None
 
 
