@@ -72,6 +72,46 @@ def test_resuming_keeps_the_time_of_earlier_pieces_and_refuses_other_arguments(t
 
 
 @needs_data
+def test_swa_from_a_trained_model_saves_the_average_of_the_epochs(trained, tmp_path, capsys):
+    from deepgrad.serialization import load_file
+
+    args = ["train", "--model", "mlp", "--limit", "256", "--quiet", "--out", str(tmp_path),
+            "--init", str(trained / "model.safetensors"), "--epochs", "2"]
+    start, _ = load_file(trained / "model.safetensors")
+    # At a rate too small to move the weights, the average is the model it started from.
+    assert main([*args, "--swa-lr", "1e-30"]) == 0
+    averaged, _ = load_file(tmp_path / "model.safetensors")
+    assert start.keys() == averaged.keys()
+    for key in start:
+        np.testing.assert_allclose(averaged[key], start[key], rtol=1e-6, err_msg=key)
+    recipe = json.loads((tmp_path / "results.json").read_text())["recipe"]
+    assert recipe["swa_lr"] == 1e-30 and recipe["init"] == str(trained / "model.safetensors")
+    # The rate is constant, and the saved model is the mean that the checkpoint carries (the
+    # checkpoint's model is the last epoch's own weights).
+    assert main([*args, "--swa-lr", "0.05", "--out", str(tmp_path / "swa")]) == 0
+    history = json.loads((tmp_path / "swa" / "history.json").read_text())
+    assert [epoch["lr"] for epoch in history] == [0.05, 0.05]
+    saved, _ = load_file(tmp_path / "swa" / "model.safetensors")
+    checkpoint, _ = load_file(tmp_path / "swa" / "checkpoint.safetensors")
+    averaging = next(k.split(".module.")[0] for k in checkpoint if ".module." in k)
+    for key in saved:
+        np.testing.assert_array_equal(saved[key], checkpoint[f"{averaging}.module.{key}"])
+    assert any(not np.array_equal(saved[k], checkpoint[f"model.{k}"]) for k in saved)
+
+
+@needs_data
+def test_init_from_a_model_of_another_architecture_is_refused(trained, tmp_path, capsys):
+    assert main(["train", "--model", "cnn", "--limit", "64", "--quiet", "--out", str(tmp_path),
+                 "--init", str(trained / "model.safetensors")]) == 1
+    err = capsys.readouterr().err
+    assert f"--init {trained / 'model.safetensors'}: a model file of --model mlp on " \
+           "fashion-mnist; this run trains --model cnn on fashion-mnist" in err
+    assert main(["train", "--init", str(tmp_path / "none.safetensors"), "--quiet",
+                 "--out", str(tmp_path)]) == 1
+    assert "none.safetensors: no such file" in capsys.readouterr().err
+
+
+@needs_data
 def test_a_training_checkpoint_is_not_taken_for_the_model(trained, capsys):
     assert main(["evaluate", str(trained / "checkpoint.safetensors")]) == 1
     err = capsys.readouterr().err

@@ -168,19 +168,26 @@ def _train(args: argparse.Namespace) -> int:
                              transform=T.Compose(preprocessing(args.dataset)))
     classes = list(type(load_dataset(args.dataset, train=False)).classes)
     model = build_model(args.model, spec.channels, len(classes), args.dropout, spec.size)
+    if args.init is not None:
+        _initialize(model, args)
+    lr = args.swa_lr if args.swa_lr is not None else args.lr
     if args.optimizer == "sgd":
-        optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
+        optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
                               weight_decay=args.weight_decay)
     else:
-        optimizer = optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr,
-                                              total_steps=args.epochs * len(train_loader))
+        optimizer = optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     checkpoint = out / "checkpoint.safetensors"
+    callbacks = [dg.callbacks.ModelCheckpoint(checkpoint),
+                 dg.callbacks.JSONLogger(out / "history.json")]
+    if args.swa_lr is None:
+        scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr,
+                                                  total_steps=args.epochs * len(train_loader))
+    else:  # a constant rate, the weights of each epoch's end averaged (Izmailov et al., 2018)
+        scheduler = None
+        callbacks.append(dg.callbacks.WeightAveraging(every="epoch", update_bn=True))
     trainer = dg.Trainer(model, nn.CrossEntropyLoss(label_smoothing=args.label_smoothing),
                          optimizer, scheduler=scheduler,
-                         verbose=0 if args.quiet else 1, callbacks=[
-                             dg.callbacks.ModelCheckpoint(checkpoint),
-                             dg.callbacks.JSONLogger(out / "history.json")])
+                         verbose=0 if args.quiet else 1, callbacks=callbacks)
     started = time.perf_counter()
     # Each pass over the test set costs about a twentieth of an epoch: every few epochs, and
     # after the last, is enough for the curves.
@@ -206,9 +213,9 @@ def _train(args: argparse.Namespace) -> int:
     accuracy = float((outputs.argmax(1) == targets).mean())
     written = [model_path, checkpoint, out / "history.json"]
     written += _plots(history, outputs, targets, test_set, classes, out)
-    recipe = {key: getattr(args, key) for key in ("optimizer", "lr", "weight_decay", "batch_size",
-                                                   "dropout", "label_smoothing", "erasing",
-                                                   "no_augment",
+    recipe = {key: getattr(args, key) for key in ("optimizer", "lr", "swa_lr", "init",
+                                                   "weight_decay", "batch_size", "dropout",
+                                                   "label_smoothing", "erasing", "no_augment",
                                                    "validate_every", "limit", "seed")}
     summary = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1),
                "epochs": len(history.epoch), "model": args.model, "dataset": args.dataset,
@@ -218,6 +225,17 @@ def _train(args: argparse.Namespace) -> int:
           f"trained {len(history.epoch)} epochs in {seconds / 60:.1f} min{piece}")
     print("wrote " + ", ".join(str(p) for p in [*written, out / "results.json"]))
     return 0
+
+
+def _initialize(model: Any, args: argparse.Namespace) -> None:
+    """Start from the weights of a model file that ``deepgrad train`` wrote for the same model
+    and dataset (``--init``)."""
+    trained, config = _load(args.init)
+    if (config["model"], config["dataset"]) != (args.model, args.dataset):
+        raise CLIError(f"--init {args.init}: a model file of --model {config['model']} on "
+                       f"{config['dataset']}; this run trains --model {args.model} on "
+                       f"{args.dataset}")
+    model.load_state_dict(trained.state_dict())
 
 
 def _plots(history: Any, outputs: np.ndarray, targets: np.ndarray, test_set: Any,
@@ -378,6 +396,14 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
     train.add_argument("--lr", type=positive_float, default=0.1,
                        help="peak of the one-cycle schedule")
+    train.add_argument("--swa-lr", type=positive_float, metavar="LR",
+                       help="stochastic weight averaging: train at the constant rate LR instead "
+                            "of the one-cycle schedule, average the weights of every epoch's end "
+                            "and measure batch norm's statistics again for the average (with "
+                            "--init, around a trained model)")
+    train.add_argument("--init", metavar="MODEL_FILE",
+                       help="start from the weights of a model file 'deepgrad train' wrote for "
+                            "the same --model and --dataset")
     train.add_argument("--weight-decay", type=nonnegative_float, default=5e-4)
     train.add_argument("--label-smoothing", type=fraction, default=0.0,
                        help="weight of the uniform distribution mixed into the targets")
