@@ -312,13 +312,11 @@ class WeightAveraging(Callback):
             self.averaged.load_state_dict(self._restored)
             self._restored = None
 
-    def _fold(self) -> None:
-        if self.trainer.epoch >= self.start_epoch:
-            self.averaged.update_parameters(self.trainer.model)
-
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
-        if self.every == "batch":
-            self._fold()
+        # Inside a group of accumulated batches the weights have not moved: nothing to fold.
+        if self.every == "batch" and self.trainer.optimizer_stepped and \
+                self.trainer.epoch >= self.start_epoch:
+            self.averaged.update_parameters(self.trainer.model)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         if self.every == "epoch" and epoch >= self.start_epoch:

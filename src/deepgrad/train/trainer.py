@@ -91,12 +91,16 @@ class Trainer:
             ``ReduceLROnPlateau`` gets ``val_loss`` (or ``loss`` without validation data).
         grad_clip: clip the gradients' global L2 norm to this before every step.
         verbose: 0 for silence, 1 for the progress bar.
+        accumulate_grad_batches: step the optimizer once every this many batches, on the mean
+            of their gradients (a batch that many times larger, in the memory of one); the
+            epoch's last group may be shorter. A per-batch schedule steps with the optimizer.
     """
 
     def __init__(self, model: Module, loss: Callable | str, optimizer: Any,
                  metrics: Sequence[Any] | None = None, callbacks: Iterable[Callback] = (),
                  scheduler: Any = None, grad_clip: float | None = None, verbose: int = 1,
-                 scheduler_interval: str | None = None) -> None:
+                 scheduler_interval: str | None = None,
+                 accumulate_grad_batches: int = 1) -> None:
         if not isinstance(model, Module):
             raise TypeError(f"Trainer: model must be a dg.nn.Module; got {type(model).__name__}")
         self.model = model
@@ -116,6 +120,15 @@ class Trainer:
                              f"{scheduler_interval!r}")
         self.scheduler_interval = scheduler_interval
         self.grad_clip = grad_clip
+        k = accumulate_grad_batches
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"Trainer: accumulate_grad_batches must be an integer >= 1; got "
+                             f"{accumulate_grad_batches!r}")
+        if accumulate_grad_batches > 1 and getattr(optimizer, "needs_closure", False):
+            raise ValueError(f"Trainer: {type(optimizer).__name__} evaluates the loss several "
+                             f"times per step, on one batch: it cannot accumulate gradients "
+                             f"over batches (accumulate_grad_batches=1)")
+        self.accumulate_grad_batches = accumulate_grad_batches
         self.history = History()
         self.epoch = 0
         self.epochs = 0
@@ -123,6 +136,9 @@ class Trainer:
         self.batches_per_epoch = 0
         self.stop_training = False
         self.stop_reason: str | None = None
+        # Whether the last batch ended with an optimizer step (not inside a group of
+        # accumulated batches): what per-step callbacks such as weight averages follow.
+        self.optimizer_stepped = False
         self._loader: DataLoader | None = None
         self._train_metrics: list = []
 
@@ -151,10 +167,20 @@ class Trainer:
             y = y.astype(outputs.data.dtype)
         return Tensor(y)
 
+    def _group(self) -> tuple[int, int]:
+        """Where the current batch is in its group of ``accumulate_grad_batches``: its position
+        and the group's length (shorter at the end of the epoch)."""
+        k = self.accumulate_grad_batches
+        position = self.batch % k
+        return position, min(k, self.batches_per_epoch - (self.batch - position))
+
     def train_step(self, batch: Sequence[Any]) -> dict[str, Any]:
-        """One optimization step on ``batch = (x, y)``: forward, loss, backward, clip, step.
-        Returns ``{"loss": float, "outputs": array, "targets": array}``."""
+        """One optimization step on ``batch = (x, y)``: forward, loss, backward, clip, step
+        (with ``accumulate_grad_batches``, the gradient is added up and the step taken on a
+        group's last batch). Returns ``{"loss": float, "outputs": array, "targets": array}``."""
         x, y = batch[0], batch[1]
+        if self.accumulate_grad_batches > 1:
+            return self._accumulation_step(x, y)
         first: list = []  # the first evaluation's outputs and loss: the step's, for the logs
 
         def closure() -> Tensor:
@@ -174,6 +200,22 @@ class Trainer:
             closure()
             self.optimizer.step()
         outputs, loss = first
+        return {"loss": float(loss.item()), "outputs": outputs.data, "targets": np.asarray(y)}
+
+    def _accumulation_step(self, x: Any, y: Any) -> dict[str, Any]:
+        if not self.batches_per_epoch:
+            raise RuntimeError("Trainer.train_step: with accumulate_grad_batches > 1 it runs "
+                               "inside fit, which knows where each group of batches ends")
+        position, length = self._group()
+        if position == 0:
+            self.optimizer.zero_grad()
+        outputs = self.model(self.to_input(x))
+        loss = self.loss_fn(outputs, self.to_target(y, outputs))
+        (loss / length).backward()  # the group's step follows the mean of its gradients
+        if position == length - 1:
+            if self.grad_clip is not None:
+                clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            self.optimizer.step()
         return {"loss": float(loss.item()), "outputs": outputs.data, "targets": np.asarray(y)}
 
     def eval_step(self, batch: Sequence[Any]) -> dict[str, Any]:
@@ -264,7 +306,10 @@ class Trainer:
             targets = hard_labels(result["targets"], result["outputs"])
             for metric in self._train_metrics:
                 metric.update(result["outputs"], targets)
-            if self.scheduler is not None and self.scheduler_interval == "batch":
+            position, length = self._group()
+            self.optimizer_stepped = position == length - 1
+            if self.scheduler is not None and self.scheduler_interval == "batch" and \
+                    self.optimizer_stepped:
                 self.scheduler.step()
             self._epoch_seconds = time.perf_counter() - started
             batch_index = self.batch
@@ -356,6 +401,11 @@ class Trainer:
             "train_metrics": [m.state_dict() for m in self._train_metrics],
             "history": self.history.state_dict(),
             "callbacks": [c.state_dict() for c in self.callbacks],
+            "accumulate_grad_batches": self.accumulate_grad_batches,
+            # Inside a group of accumulated batches, the gradient added up so far.
+            "grads": [None if p.grad is None else p.grad.data
+                      for p in self.model.parameters()]
+            if self.batch % self.accumulate_grad_batches else [],
         }
 
     def save_checkpoint(self, path: str | os.PathLike) -> Path:
@@ -379,6 +429,10 @@ class Trainer:
         if self._loader is not None and state["loader"] is not None:
             differ += [f"its data loader had {text}"
                        for text in self._loader.mismatches(state["loader"])]
+        saved_k = int(state.get("accumulate_grad_batches", 1))
+        if saved_k != self.accumulate_grad_batches:
+            differ.append(f"it accumulated gradients over {saved_k} batches, this Trainer over "
+                          f"{self.accumulate_grad_batches}")
         if len(state["train_metrics"]) != len(self._train_metrics):
             differ.append(f"it has {len(state['train_metrics'])} metrics, this Trainer "
                           f"{len(self._train_metrics)}")
@@ -403,6 +457,8 @@ class Trainer:
             self._loader.load_state_dict(state["loader"])
         set_rng_state(state["rng"])
         self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
+        for param, grad in zip(self.model.parameters(), state.get("grads", [])):
+            param.grad = None if grad is None else Tensor._make(np.array(grad))
         self._resumed_seconds = float(state["epoch_seconds"])
         self._train_loss.load_state_dict(state["train_loss"])
         for metric, metric_state in zip(self._train_metrics, state["train_metrics"]):
