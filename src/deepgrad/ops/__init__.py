@@ -18,6 +18,7 @@ from deepgrad.ops import (
     einsum,
     elementwise,
     indexing,
+    inplace,
     join,
     piecewise,
     rearrange,
@@ -33,7 +34,7 @@ from deepgrad.tensor import Tensor
 
 FAMILIES = (arithmetic, elementwise, unary, activations, piecewise, reductions, shape, join,
             indexing, rearrange, scatter, compare, sorting, scan, vector_norm, einsum,
-            composite)
+            composite, inplace)
 
 for _family in (*FAMILIES, creation):
     for _name, _fn in _family.METHODS.items():

@@ -1,0 +1,100 @@
+"""In-place variants of the elementwise ops, by PyTorch's names (``x.clamp_(0, 1)``,
+``w.normal_(0, 0.02)``, ``mask.logical_not_()``), and the random fills.
+
+Like ``add_`` and the other updates in ``tensor.py``, an in-place op is not recorded in a graph:
+it is for tensors outside one (weights under ``no_grad``, buffers, data), and on a tensor that
+requires grad while gradients are recorded it raises, naming the out-of-place form. A tensor
+that an earlier operation saved for its backward and that is then changed in place makes that
+backward fail (the version check), as in PyTorch. Each op is its out-of-place form computed
+without a graph and stored back into the tensor's memory, so a view writes through to its base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from deepgrad.backend import xp
+from deepgrad.creation import generator
+from deepgrad.errors import ShapeError, shape_str
+from deepgrad.grad_mode import no_grad
+from deepgrad.tensor import Tensor
+
+# The ops whose result has the input's shape, so that it can be stored back in place.
+_NAMES = """abs neg sign floor ceil round trunc reciprocal square sqrt rsqrt exp expm1 log log1p
+log2 log10 sin cos sinh cosh asin acos atan tanh sigmoid relu erf logit nan_to_num
+clamp clamp_min clamp_max clip pow fmod remainder floor_divide atan2 hypot xlogy lerp
+eq ne lt le gt ge logical_and logical_or logical_xor logical_not
+bitwise_and bitwise_or bitwise_xor bitwise_not
+tril triu cumsum cumprod masked_fill scatter scatter_add""".split()
+
+
+def store(tensor: Tensor, op: str, value: Any, operands: tuple = ()) -> Tensor:
+    """Write ``value`` into ``tensor``'s memory as the in-place op ``op``, after checking that
+    the update is allowed (no graph to record it in, no operand that requires grad) and that the
+    value keeps the tensor's shape and fits its dtype."""
+    if xp.shape(value) != tensor.shape:
+        raise ShapeError(f"{op}: the result has shape {shape_str(xp.shape(value))}, which cannot "
+                         f"be stored in this tensor of shape {shape_str(tensor.shape)} (an "
+                         f"in-place op keeps the tensor's shape)")
+    if not xp.can_cast(xp.result_type(value), tensor.dtype, casting="same_kind"):
+        raise TypeError(f"{op}: the result has dtype {xp.result_type(value)}, which cannot be "
+                        f"stored in this {tensor.dtype} tensor; use the out-of-place "
+                        f"{op.rstrip('_')}")
+    for operand in operands or (None,):
+        tensor._prepare_inplace(operand)
+    xp.copyto(tensor.data, value, casting="same_kind")
+    return tensor
+
+
+def _in_place(name: str) -> Callable:
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        with no_grad():
+            value = getattr(self, name)(*args, **kwargs).data
+        operands = tuple(a for a in (*args, *kwargs.values()) if isinstance(a, Tensor))
+        return store(self, f"{name}_", value, operands)
+
+    method.__name__ = f"{name}_"
+    method.__doc__ = f"In place: ``self = self.{name}(...)`` (not recorded in a graph)."
+    return method
+
+
+def _fill(tensor: Tensor, op: str, draw: Callable[[Any], Any]) -> Tensor:
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"{op}: fills floating tensors; got {tensor.dtype}")
+    return store(tensor, op, draw(generator()).astype(tensor.dtype, copy=False))
+
+
+def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0) -> Tensor:
+    """In place: numbers drawn uniformly from [from_, to) (deepgrad's generator)."""
+    return _fill(self, "uniform_", lambda g: g.uniform(from_, to, self.shape))
+
+
+def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """In place: numbers drawn from the normal distribution N(mean, std^2)."""
+    if std < 0:
+        raise ValueError(f"normal_: std must be >= 0; got {std}")
+    return _fill(self, "normal_", lambda g: g.normal(mean, std, self.shape))
+
+
+def exponential_(self: Tensor, lambd: float = 1.0) -> Tensor:
+    """In place: numbers drawn from the exponential distribution of rate ``lambd``."""
+    if not lambd > 0:
+        raise ValueError(f"exponential_: lambd must be > 0; got {lambd}")
+    return _fill(self, "exponential_", lambda g: g.exponential(1.0 / lambd, self.shape))
+
+
+def bernoulli_(self: Tensor, p: Any = 0.5) -> Tensor:
+    """In place: 1 with probability ``p`` (a number, or a tensor broadcast to this shape),
+    else 0. (``x.bernoulli()`` draws with x's own values as the probabilities.)"""
+    probabilities = xp.asarray(p.data if isinstance(p, Tensor) else p)
+    if probabilities.size and (not xp.all(xp.isfinite(probabilities))
+                               or probabilities.min() < 0 or probabilities.max() > 1):
+        raise ValueError("bernoulli_: p must be in [0, 1]")
+    return store(self, "bernoulli_", generator().random(self.shape) < probabilities)
+
+
+METHODS = {f"{name}_": _in_place(name) for name in _NAMES}
+METHODS.update(uniform_=uniform_, normal_=normal_, exponential_=exponential_,
+               bernoulli_=bernoulli_)
+__all__: list[str] = []
