@@ -166,6 +166,7 @@ from deepgrad.ops.rearrange import (
     prod,
     repeat_interleave,
     roll,
+    rot90,
     t,
     tril,
     triu,
@@ -186,8 +187,8 @@ from deepgrad.ops.reductions import (
     sum,
     var,
 )
-from deepgrad.ops.scan import cumprod, cumsum
-from deepgrad.ops.scatter import scatter, scatter_add
+from deepgrad.ops.scan import cummax, cummin, cumprod, cumsum
+from deepgrad.ops.scatter import index_add, index_copy, index_fill, scatter, scatter_add
 from deepgrad.ops.shape import (
     broadcast_to,
     clone,
@@ -205,7 +206,10 @@ from deepgrad.ops.shape import (
 from deepgrad.ops.sorting import (
     argsort,
     bincount,
+    histc,
+    kthvalue,
     median,
+    mode,
     sort,
     topk,
     unique,
@@ -290,6 +294,8 @@ __all__ = [
     "cosh",
     "count_nonzero",
     "cross",
+    "cummax",
+    "cummin",
     "cumprod",
     "cumsum",
     "data",
@@ -327,7 +333,11 @@ __all__ = [
     "get_rng_state",
     "gradcheck",
     "gt",
+    "histc",
     "hypot",
+    "index_add",
+    "index_copy",
+    "index_fill",
     "index_select",
     "inference_mode",
     "int32",
@@ -339,6 +349,7 @@ __all__ = [
     "isinf",
     "isnan",
     "kron",
+    "kthvalue",
     "le",
     "leaky_relu",
     "lerp",
@@ -370,6 +381,7 @@ __all__ = [
     "min",
     "minimum",
     "mm",
+    "mode",
     "models",
     "movedim",
     "mul",
@@ -405,6 +417,7 @@ __all__ = [
     "repeat_interleave",
     "reshape",
     "roll",
+    "rot90",
     "round",
     "rsqrt",
     "save",

@@ -1,11 +1,12 @@
 """Rearranging and small linear algebra, PyTorch's names: flip roll tril triu index_select prod
 (primitives), and narrow unbind movedim t expand_as view_as reshape_as type_as repeat_interleave
-diag outer dot mm bmm mv masked_select diff (compositions of other ops, differentiable through
-them).
+diag outer dot mm bmm mv masked_select diff rot90 (compositions of other ops, differentiable
+through them).
 """
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from deepgrad.autograd import Function
@@ -298,6 +299,36 @@ def diff(input: Tensor, n: int = 1, dim: int = -1) -> Tensor:
     return x
 
 
+def rot90(input: Tensor, k: int = 1, dims: Any = (0, 1)) -> Tensor:
+    """``input`` rotated by ``k`` quarter turns in the plane of ``dims`` (two dimensions), from
+    the first toward the second: k=1 turns [[1, 2], [3, 4]] into [[2, 4], [1, 3]]."""
+    x = check_tensor("rot90", input)
+    try:
+        dims = tuple(dims)
+    except TypeError:
+        raise TypeError(f"rot90: dims must be a pair of ints; got {dims!r}") from None
+    if len(dims) != 2:
+        raise ValueError(f"rot90: dims must name 2 dimensions; got {len(dims)}: {dims!r}")
+    if x.ndim < 2:
+        raise ShapeError(f"rot90: expects a tensor of at least 2 dimensions; got shape "
+                         f"{shape_str(x.shape)}")
+    d0, d1 = (normalize_dim(int(d), x.ndim, "rot90") for d in dims)
+    if d0 == d1:
+        raise ValueError(f"rot90: dims must name two different dimensions; got {dims!r}")
+    try:
+        k = operator.index(k) % 4
+    except TypeError:
+        raise TypeError(f"rot90: k must be an int; got {k!r}") from None
+    # PyTorch's composition: flip one dimension (both for a half turn), then swap the two.
+    if k == 1:
+        return shape.transpose(flip(x, d1), d0, d1)
+    if k == 2:
+        return flip(x, (d0, d1))
+    if k == 3:
+        return shape.transpose(flip(x, d0), d0, d1)
+    return shape.clone(x)
+
+
 def _vectors(op: str, *tensors: Tensor, ndim: int) -> None:
     for t_ in tensors:
         if check_tensor(op, t_).ndim != ndim:
@@ -360,6 +391,6 @@ METHODS = {"flip": flip, "roll": roll, "tril": tril, "triu": triu, "index_select
            "expand_as": expand_as, "view_as": view_as, "reshape_as": reshape_as,
            "type_as": type_as, "repeat_interleave": repeat_interleave, "diag": diag,
            "outer": outer, "dot": dot, "mm": mm, "bmm": bmm, "mv": mv,
-           "masked_select": masked_select, "diff": diff}
+           "masked_select": masked_select, "diff": diff, "rot90": rot90}
 # The Tensor-only methods of PyTorch stay methods.
 __all__ = [n for n in METHODS if n not in ("expand_as", "view_as", "reshape_as", "type_as")]

@@ -1,7 +1,8 @@
-"""Scans (cumulative ops) along one dimension: cumsum and cumprod.
+"""Scans (cumulative ops) along one dimension: cumsum and cumprod, cummax and cummin.
 
-As in PyTorch, integer and boolean inputs accumulate as int64, and ``dtype`` converts the input
-before the scan (differentiably between floating types).
+As in PyTorch, integer and boolean inputs of cumsum and cumprod accumulate as int64, and ``dtype``
+converts the input before the scan (differentiably between floating types). cummax and cummin
+keep the input's dtype and return ``(values, indices)``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.ops.elementwise import to
 from deepgrad.ops.reductions import _axis
+from deepgrad.ops.sorting import ValuesIndices
 from deepgrad.tensor import Tensor, check_tensor, int64
 
 _INTEGER_KINDS = "biu"
@@ -81,6 +83,64 @@ class Cumprod(Function):
         return xp.where(first_zero, at_zero * prefix, gx)
 
 
+class CumExtreme(Function):
+    """values_j = the max (``largest``) or min of x_0 ... x_j along axis, indices_j = where it
+    is;  gx_k = the sum of gy_j over the j whose index is k.
+
+    As PyTorch: among equal extremes the index is the last one so far; from the first NaN on
+    the value is NaN and the index that of the last NaN so far.
+    """
+
+    non_differentiable_outputs = (1,)
+
+    @staticmethod
+    def forward(ctx, x, *, axis, largest):
+        if axis is None:  # a 0-d tensor is its own extreme
+            ctx.save(axis=None)
+            return x.copy(), xp.zeros((), int64)
+        values = (xp.maximum if largest else xp.minimum).accumulate(x, axis=axis)
+        # x_j takes over where it equals the extreme so far (ties too) or is NaN.
+        takes_over = values == x
+        if x.dtype.kind in "fc":
+            takes_over |= xp.isnan(x)
+        positions = xp.arange(x.shape[axis]).reshape([-1 if d == axis else 1
+                                                      for d in range(x.ndim)])
+        indices = xp.maximum.accumulate(xp.where(takes_over, positions, 0), axis=axis)
+        indices = indices.astype(int64, copy=False)
+        ctx.save(axis=axis, indices=indices)
+        return values, indices
+
+    @staticmethod
+    def backward(ctx, gy, g_indices):
+        if ctx.axis is None:
+            return gy
+        targets = list(xp.indices(gy.shape, sparse=True))
+        targets[ctx.axis] = ctx.indices
+        gx = xp.zeros_like(gy)
+        xp.add.at(gx, tuple(targets), gy)
+        return gx
+
+
+def _cum_extreme(x: Tensor, dim: int, largest: bool, op: str) -> ValuesIndices:
+    check_tensor(op, x)
+    values, indices = CumExtreme.apply(x, axis=_axis(x, dim, op), largest=largest)
+    return ValuesIndices(values, indices)
+
+
+def cummax(x: Tensor, dim: int) -> ValuesIndices:
+    """``(values, indices)``: the running maximum of ``x`` along ``dim`` and where each came
+    from (the last of equal maxima; NaN, once met, stays). The gradient goes to those
+    positions."""
+    return _cum_extreme(x, dim, True, "cummax")
+
+
+def cummin(x: Tensor, dim: int) -> ValuesIndices:
+    """``(values, indices)``: the running minimum of ``x`` along ``dim`` and where each came
+    from (the last of equal minima; NaN, once met, stays). The gradient goes to those
+    positions."""
+    return _cum_extreme(x, dim, False, "cummin")
+
+
 def _scan(fn: type[Function], x: Tensor, dim: int, dtype: Any, op: str) -> Tensor:
     check_tensor(op, x)
     axis = _axis(x, dim, op)
@@ -112,5 +172,5 @@ def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     return _scan(Cumprod, x, dim, dtype, "cumprod")
 
 
-METHODS = {"cumsum": cumsum, "cumprod": cumprod}
+METHODS = {"cumsum": cumsum, "cumprod": cumprod, "cummax": cummax, "cummin": cummin}
 __all__ = list(METHODS)

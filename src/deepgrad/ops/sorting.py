@@ -1,5 +1,5 @@
-"""Sorting and what builds on it: sort, argsort and topk along one dimension, median, and
-unique and bincount (counting, without gradient).
+"""Sorting and what builds on it: sort, argsort and topk along one dimension, median, kthvalue
+and mode, and unique, bincount and histc (counting, without gradient).
 
 The order is always stable: equal elements keep their order in the input (first occurrence first)
 in both directions, also with ``stable=False``, where PyTorch leaves the order of ties unspecified.
@@ -20,12 +20,13 @@ from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import shape_str
 from deepgrad.ops.indexing import gather
-from deepgrad.ops.reductions import _axis, _scatter_to_indices
+from deepgrad.ops.reductions import _axis, _check_float, _check_nonempty, _scatter_to_indices
 from deepgrad.tensor import Tensor, check_tensor, int64
 
 
 class ValuesIndices(NamedTuple):
-    """What ``sort`` and ``topk`` return, like ``torch.return_types.sort`` and ``.topk``."""
+    """What ``sort``, ``topk``, ``median``, ``kthvalue``, ``mode``, ``cummax`` and ``cummin``
+    return, like ``torch.return_types.sort``, ``.topk`` and the others."""
 
     values: Tensor
     indices: Tensor
@@ -144,6 +145,68 @@ def median(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:
     return ValuesIndices(value, Tensor._make(index))
 
 
+def _select(x: Tensor, axis: int | None, index: Any, keepdim: bool) -> ValuesIndices:
+    """The values of ``x`` at ``index`` (one per slice along ``axis``, kept as a dimension of 1)
+    with the indices; the gradient goes to those positions."""
+    if axis is None:  # a 0-d tensor: its one element
+        index = xp.zeros((), int64)
+        return ValuesIndices(gather(x, 0, index), Tensor._make(index))
+    value = gather(x, axis, index)
+    if not keepdim:
+        value, index = value.squeeze(axis), index.squeeze(axis)
+    return ValuesIndices(value, Tensor._make(index))
+
+
+def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
+    """``(values, indices)``: the ``k``-th smallest element (``k`` from 1) along ``dim`` and its
+    position; NaN counts as larger than every number. The gradient goes to that position.
+
+    Among equal elements the k-th in sorted order is taken, ties in input order (PyTorch leaves
+    which one unspecified).
+    """
+    check_tensor("kthvalue", x)
+    axis = _axis(x, dim, "kthvalue")
+    try:
+        k = operator.index(k)
+    except TypeError:
+        raise TypeError(f"kthvalue: k must be an int; got {k!r}") from None
+    size = 1 if axis is None else x.shape[axis]
+    if axis is not None:
+        _check_nonempty(x, (axis,), "kthvalue")
+    if not 1 <= k <= size:
+        raise ValueError(f"kthvalue: k={k} is out of range for dimension {dim} of size {size} "
+                         f"(input shape {shape_str(x.shape)}); expected 1 <= k <= {size}")
+    index = None
+    if axis is not None:
+        order = _stable_order(x.data, axis, descending=False)
+        index = order[(slice(None),) * axis + (slice(k - 1, k),)]
+    return _select(x, axis, index, keepdim)
+
+
+def mode(x: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
+    """``(values, indices)``: the most frequent value along ``dim`` (the smallest of equally
+    frequent ones, as PyTorch) and the position of its last occurrence; each NaN counts as a
+    value of its own. The gradient goes to that position."""
+    check_tensor("mode", x)
+    axis = _axis(x, dim, "mode")
+    index = None
+    if axis is not None:
+        _check_nonempty(x, (axis,), "mode")
+        data = xp.moveaxis(x.data, axis, -1)
+        order = _stable_order(data, -1, descending=False)
+        ordered = xp.take_along_axis(data, order, axis=-1)
+        # In sorted order, equal values form runs; count within each run from its start.
+        starts = xp.ones(ordered.shape, bool)
+        starts[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
+        positions = xp.arange(ordered.shape[-1])
+        run_start = xp.maximum.accumulate(xp.where(starts, positions, 0), axis=-1)
+        # The first longest count ends the run of the smallest mode, at its last occurrence
+        # (the sort is stable).
+        end = (positions - run_start).argmax(axis=-1, keepdims=True)
+        index = xp.moveaxis(xp.take_along_axis(order, end, axis=-1), -1, axis)
+    return _select(x, axis, index, keepdim)
+
+
 def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False,
            return_counts: bool = False) -> Any:
     """The distinct values of ``x``, flattened and in increasing order; with ``return_inverse``
@@ -176,6 +239,37 @@ def bincount(x: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Te
     return Tensor._make(counts.astype(int64 if w is None else w.dtype))
 
 
-METHODS = {"sort": sort, "argsort": argsort, "topk": topk, "median": median, "unique": unique,
-           "bincount": bincount}
+def histc(x: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
+    """The histogram of ``x``'s elements: ``bins`` equal-width bins from ``min`` to ``max`` (when
+    both are equal, from the smallest to the largest element), in ``x``'s float dtype. Elements
+    outside the range (and NaN) are not counted; ``max`` falls in the last bin. No gradient.
+    """
+    _check_float(x, "histc")
+    try:
+        bins = operator.index(bins)
+    except TypeError:
+        raise TypeError(f"histc: bins must be an int; got {bins!r}") from None
+    if bins <= 0:
+        raise ValueError(f"histc: bins must be > 0; got {bins}")
+    data = x.data.reshape(-1)
+    dtype = data.dtype.type
+    low, high = dtype(min), dtype(max)
+    if low == high and data.size:
+        low, high = data.min(), data.max()
+    if low == high:  # one value: a range of width 2 around it, as PyTorch
+        low, high = low - 1, high + 1
+    if not (xp.isfinite(low) and xp.isfinite(high)):
+        raise ValueError(f"histc: the range [{low}, {high}] is not finite")
+    if low > high:
+        raise ValueError(f"histc: max must be larger than min; got min={min}, max={max}")
+    inside = data[(data >= low) & (data <= high)]
+    # The same arithmetic, in x's dtype, as PyTorch's, so that edge cases fall in the same bin.
+    position = ((inside - low) * dtype(bins) / (high - low)).astype(int64)
+    position = xp.minimum(position, bins - 1)
+    return Tensor._make(xp.bincount(position, minlength=bins).astype(data.dtype))
+
+
+METHODS = {"sort": sort, "argsort": argsort, "topk": topk, "median": median,
+           "kthvalue": kthvalue, "mode": mode, "unique": unique, "bincount": bincount,
+           "histc": histc}
 __all__ = list(METHODS)
