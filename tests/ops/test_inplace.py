@@ -16,6 +16,8 @@ Y = rng.uniform(0.1, 0.9, (3, 4))
 MIXED = rng.standard_normal((3, 4)) * 3
 MASK = X > 0.5
 INDEX = np.array([[0, 3], [2, 1], [1, 1]])
+ROWS = np.array([2, 0])
+SRC_ROWS = rng.standard_normal((2, 4))
 SRC = rng.standard_normal((3, 2))
 INTS = np.array([[5, -3, 12], [7, 0, -1]])
 BOOLS = np.array([[True, False, True], [False, False, True]])
@@ -32,7 +34,9 @@ WITH_ARGS = [
     ("ne", X, (Y,)), ("lt", X, (Y,)), ("le", X, (0.5,)), ("gt", X, (Y,)), ("ge", X, (0.5,)),
     ("tril", MIXED, ()), ("triu", MIXED, (1,)), ("cumsum", MIXED, (1,)), ("cumprod", X, (0,)),
     ("masked_fill", MIXED, (MASK, -7.0)), ("scatter", MIXED, (1, INDEX, SRC)),
-    ("scatter_add", MIXED, (1, INDEX, SRC)), ("abs", MIXED, ()), ("sign", MIXED, ()),
+    ("scatter_add", MIXED, (1, INDEX, SRC)), ("index_add", MIXED, (0, ROWS, SRC_ROWS)),
+    ("index_copy", MIXED, (1, ROWS, SRC)), ("index_fill", MIXED, (1, ROWS, 2.5)),
+    ("abs", MIXED, ()), ("sign", MIXED, ()),
     ("floor", MIXED, ()), ("round", MIXED, ()), ("relu", MIXED, ()),
     ("logical_and", BOOLS, (~BOOLS[::-1].copy(),)), ("logical_or", BOOLS, (BOOLS[::-1].copy(),)),
     ("logical_xor", BOOLS, (BOOLS[::-1].copy(),)), ("logical_not", BOOLS, ()),
