@@ -65,6 +65,17 @@ OPS: dict[str, frozenset[str]] = {name: frozenset(attrs) for name, attrs in {
     # Running sums, sorting, contraction and repetition; Einsum's equation is a string.
     "CumSum": ("exclusive", "reverse"), "TopK": ("axis", "largest", "sorted"),
     "Einsum": ("equation",), "Tile": (),
+    # More elementwise math; comparisons and logic give bool tensors; Mod's fmod=1 is C's fmod
+    # (required for floats), fmod=0 Python's % of integers.
+    "Sin": (), "Cos": (), "Asin": (), "Acos": (), "Atan": (), "Sinh": (), "Cosh": (),
+    "Reciprocal": (), "Floor": (), "Ceil": (), "Round": (), "Sign": (), "Mod": ("fmod",),
+    "IsNaN": (), "IsInf": ("detect_negative", "detect_positive"),
+    "Equal": (), "Less": (), "Greater": (), "LessOrEqual": (), "GreaterOrEqual": (),
+    "And": (), "Or": (), "Xor": (), "Not": (), "Where": (),
+    # Selecting and placing values; ReduceProd takes its axes as ReduceMean does.
+    "Pad": ("mode",), "Trilu": ("upper",), "GatherElements": ("axis",),
+    "ScatterElements": ("axis", "reduction"),
+    "ReduceProd": ("axes", "keepdims", "noop_with_empty_axes"),
 }.items()}
 
 # The dtypes a graph holds, by their number in ONNX's TensorProto (Cast's "to", ONNX files).

@@ -285,16 +285,19 @@ class Model:
         for spec, x in zip(self._inputs, inputs):
             env[spec.slot] = self._checked(spec, x)
         where = ""
+        # IEEE results (inf, nan) come silently, as from onnxruntime: exported compositions
+        # compute 0 / 0 or log(0) in branches that a Where then discards.
         try:
-            for kernel, slots, out, frees, where in self._steps:  # noqa: B007 - see except
-                result = kernel(*[env[s] for s in slots])
-                if type(out) is int:
-                    env[out] = result
-                else:
-                    for s, value in zip(out, result):
-                        env[s] = value
-                for s in frees:
-                    env[s] = None
+            with np.errstate(all="ignore"):
+                for kernel, slots, out, frees, where in self._steps:  # noqa: B007 - see except
+                    result = kernel(*[env[s] for s in slots])
+                    if type(out) is int:
+                        env[out] = result
+                    else:
+                        for s, value in zip(out, result):
+                            env[s] = value
+                    for s in frees:
+                        env[s] = None
         except _KERNEL_ERRORS as e:
             raise ValueError(f"{where}: {type(e).__name__}: {e}") from e
         # A constant or an input passed straight through is copied: the caller owns results.

@@ -26,6 +26,8 @@ def i64(*values: int) -> np.ndarray:
 
 INT64_MAX, INT64_MIN = 2 ** 63 - 1, -(2 ** 63)
 TIES = rng.integers(-2, 3, (4, 6)).astype(np.float32)  # equal values: TopK orders by index
+HALVES = rng.integers(-6, 7, (4, 6)).astype(np.float32) / 2  # ties of Round, zeros, negatives
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.5], np.float32)
 
 # (id, op, inputs, attrs, indices of constant inputs, number of outputs)
 CASES = [
@@ -150,6 +152,61 @@ CASES = [
     ("einsum-transpose", "Einsum", [f32(2, 3)], {"equation": "ij->ji"}, [], 1),
     ("tile", "Tile", [f32(2, 3), i64(2, 1)], {}, [1], 1),
     ("tile-runtime-repeats", "Tile", [f32(2, 1, 3), i64(1, 3, 0)], {}, [], 1),
+    ("sin", "Sin", [f32(50, low=-10, high=10)], {}, [], 1),
+    ("cos", "Cos", [f32(50, low=-10, high=10)], {}, [], 1),
+    ("asin", "Asin", [f32(50, low=-1, high=1)], {}, [], 1),
+    ("acos", "Acos", [f32(50, low=-1, high=1)], {}, [], 1),
+    ("atan", "Atan", [f32(50, low=-10, high=10)], {}, [], 1),
+    ("sinh", "Sinh", [f32(50, low=-5, high=5)], {}, [], 1),
+    ("cosh", "Cosh", [f32(50, low=-5, high=5)], {}, [], 1),
+    ("reciprocal", "Reciprocal", [f32(5, low=0.5, high=2)], {}, [], 1),
+    ("floor", "Floor", [HALVES], {}, [], 1),
+    ("ceil", "Ceil", [HALVES], {}, [], 1),
+    ("round-half-to-even", "Round", [HALVES], {}, [], 1),
+    ("sign", "Sign", [HALVES], {}, [], 1),
+    ("sign-int64", "Sign", [i64(-3, 0, 2)], {}, [], 1),
+    ("is-nan", "IsNaN", [SPECIAL], {}, [], 1),
+    ("is-inf", "IsInf", [SPECIAL], {}, [], 1),
+    ("is-inf-positive", "IsInf", [SPECIAL], {"detect_negative": 0}, [], 1),
+    ("is-inf-negative", "IsInf", [SPECIAL], {"detect_positive": 0}, [], 1),
+    ("equal", "Equal", [HALVES, HALVES[::-1]], {}, [], 1),
+    ("less-broadcast", "Less", [HALVES, np.float32(0)], {}, [1], 1),
+    ("greater", "Greater", [HALVES, HALVES[::-1]], {}, [], 1),
+    ("less-or-equal", "LessOrEqual", [i64(1, 2, 3), i64(2)], {}, [], 1),
+    ("greater-or-equal", "GreaterOrEqual", [HALVES, HALVES[::-1]], {}, [], 1),
+    ("and", "And", [HALVES > 0, HALVES < 1], {}, [], 1),
+    ("or", "Or", [HALVES > 0, HALVES < -1], {}, [], 1),
+    ("xor", "Xor", [HALVES > 0, HALVES[::-1] > 0], {}, [], 1),
+    ("not", "Not", [HALVES > 0], {}, [], 1),
+    ("where", "Where", [HALVES > 0, f32(4, 6), f32(6)], {}, [], 1),
+    ("mod-fmod", "Mod", [f32(4, 6) * 5, f32(6, low=0.5, high=2) * np.float32(-1)],
+     {"fmod": 1}, [], 1),
+    ("mod-integers", "Mod", [i64(-7, 7, -7, 7, 6), i64(3, 3, -3, -3, 3)], {}, [], 1),
+    ("mod-integers-fmod", "Mod", [i64(-7, 7, -7, 7), i64(3, 3, -3, -3)], {"fmod": 1}, [], 1),
+    ("gather-elements", "GatherElements", [f32(3, 4), i64(2, 0, -1, 1).reshape(1, 4)],
+     {}, [1], 1),
+    ("gather-elements-axis1", "GatherElements",
+     [f32(2, 3, 4), rng.integers(-4, 4, (2, 3, 5))], {"axis": -1}, [], 1),
+    ("scatter-elements", "ScatterElements",
+     [f32(3, 4), np.array([[1, 0, 2, 2], [0, 2, 1, -1]]), f32(2, 4)], {}, [1], 1),
+    ("scatter-elements-add-repeated", "ScatterElements",
+     [f32(3, 4), np.array([[1, 1], [0, 1]]), f32(2, 2)], {"axis": 1, "reduction": "add"},
+     [], 1),
+    ("scatter-elements-mul", "ScatterElements",
+     [f32(3, 4), np.array([[2, 2, 0, 1]]), f32(1, 4)], {"reduction": "mul"}, [], 1),
+    ("trilu-upper", "Trilu", [f32(2, 4, 5)], {}, [], 1),
+    ("trilu-lower-k", "Trilu", [f32(4, 5), np.array(-1, np.int64)], {"upper": 0}, [1], 1),
+    ("trilu-runtime-k", "Trilu", [f32(3, 4), np.array(2, np.int64)], {}, [], 1),
+    ("pad-constant", "Pad", [f32(2, 3, 4), i64(0, 1, 2, 0, 0, 1), np.float32(-1.5)], {},
+     [1, 2], 1),
+    ("pad-crop", "Pad", [f32(4, 5), i64(-1, 2, 1, -2)], {}, [1], 1),
+    ("pad-reflect", "Pad", [f32(2, 4, 5), i64(0, 1, 3, 0, 2, 1)], {"mode": "reflect"}, [], 1),
+    ("pad-edge", "Pad", [f32(2, 3), i64(1, 2, 3, 0)], {"mode": "edge"}, [1], 1),
+    ("pad-int64", "Pad", [i64(1, 2, 3), i64(2, 1), np.array(7, np.int64)], {}, [], 1),
+    ("reduce-prod", "ReduceProd", [f32(3, 4, 5, low=0.5, high=1.5)], {"axes": [1]}, [], 1),
+    ("reduce-prod-attribute", "ReduceProd", [f32(3, 4, 5, low=0.5, high=1.5)],
+     {"axes": [0, 2], "keepdims": 0}, [], 1),
+    ("reduce-prod-all-int64", "ReduceProd", [i64(1, -2, 3, 4)], {"keepdims": 0}, [], 1),
 ]
 
 
@@ -212,6 +269,32 @@ def test_bad_attributes_and_inputs_name_the_node(op, inputs, attrs, message):
 ])
 def test_scan_sort_einsum_and_tile_errors_name_the_node(op, inputs, attrs, outputs, message):
     graph, feeds = one_node(op, inputs, attrs, outputs, constant=range(1, len(inputs)))
+    with pytest.raises(ValueError, match=message) as info:
+        outputs_of(graph, feeds)
+    assert f"({op} 'the_node')" in str(info.value)
+
+
+@pytest.mark.parametrize(("op", "inputs", "attrs", "message"), [
+    ("Mod", [f32(3), f32(3)], {}, "fmod=0 takes integers"),
+    ("Where", [f32(3), f32(3), f32(3)], {}, "expects bool tensors; got float32"),
+    ("Where", [np.ones(3, bool), f32(3), i64(1, 2, 3)], {}, "X and Y must have one dtype"),
+    ("And", [np.ones(3, bool), i64(1, 0, 1)], {}, "expects bool tensors; got int64"),
+    ("GatherElements", [f32(2, 3), i64(0, 3).reshape(1, 2)], {"axis": 1},
+     r"indices must be in \[-3, 2\]"),
+    ("GatherElements", [f32(2, 3), i64(0, 1, 0, 1, 0, 1).reshape(3, 2)], {"axis": 1},
+     "be no larger in any dimension but 1"),
+    ("ScatterElements", [f32(2, 3), i64(0, 1).reshape(1, 2), f32(1, 3)], {},
+     "must have the indices' shape"),
+    ("ScatterElements", [f32(2, 3), i64(0).reshape(1, 1), f32(1, 1)], {"reduction": "max"},
+     "attribute 'reduction' must be one of"),
+    ("Trilu", [f32(3)], {}, "needs an input of rank >= 2"),
+    ("Pad", [f32(2, 3), i64(1, 1)], {}, r"must hold 2 \* 2 widths"),
+    ("Pad", [f32(2, 3), i64(0, -2, 0, -2)], {}, "crop more than the input"),
+    ("Pad", [f32(2, 3), i64(0, 3, 0, 0)], {"mode": "reflect"}, "cannot pad a dimension of size 3"),
+    ("Pad", [f32(2, 3), i64(0, 0, 0, 0)], {"mode": "wrap"}, "attribute 'mode' must be one of"),
+])
+def test_selection_and_logic_errors_name_the_node(op, inputs, attrs, message):
+    graph, feeds = one_node(op, inputs, attrs, 1, constant=range(1, len(inputs)))
     with pytest.raises(ValueError, match=message) as info:
         outputs_of(graph, feeds)
     assert f"({op} 'the_node')" in str(info.value)

@@ -4,7 +4,8 @@ A converter gets an :class:`~deepgrad.export.emit.Emitter` for one traced op and
 value name of each of the op's outputs (None for an output nothing may read). This module holds
 the elementwise, shape, reduction and indexing ops; :mod:`deepgrad.export.convert_layers` the
 layers' fused ops (convolution, pooling, normalization, recurrent);
-:mod:`deepgrad.export.convert_tensor` norms, scans, sorting, einsum and repetition.
+:mod:`deepgrad.export.convert_tensor` norms, scans, sorting, einsum and repetition;
+:mod:`deepgrad.export.convert_math` the elementwise math composed of several operators.
 ``CONVERTERS`` maps every exportable Function class to its converter.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.export.convert_layers import LAYER_CONVERTERS
+from deepgrad.export.convert_math import MATH_CONVERTERS
 from deepgrad.export.convert_tensor import ONNX_CODES, TENSOR_CONVERTERS
 from deepgrad.export.emit import INT64_MAX, Emitter, data_of
 from deepgrad.ops import (
@@ -33,6 +35,7 @@ from deepgrad.ops import (
     reductions,
     shape,
     smooth,
+    unary,
 )
 
 Converter = Callable[[Emitter], list]
@@ -42,6 +45,9 @@ _BINARY = {arithmetic.Add: "Add", arithmetic.Sub: "Sub", arithmetic.Mul: "Mul",
            indexing.Maximum: "Max", indexing.Minimum: "Min"}
 _UNARY = {arithmetic.Neg: "Neg", elementwise.Exp: "Exp", elementwise.Log: "Log",
           elementwise.Sqrt: "Sqrt", elementwise.Abs: "Abs", elementwise.Tanh: "Tanh",
+          elementwise.Sin: "Sin", elementwise.Cos: "Cos", elementwise.Erf: "Erf",
+          unary.Asin: "Asin", unary.Acos: "Acos", unary.Atan: "Atan", unary.Sinh: "Sinh",
+          unary.Cosh: "Cosh", unary.Reciprocal: "Reciprocal",
           activations.Sigmoid: "Sigmoid", activations.ReLU: "Relu"}
 
 
@@ -357,6 +363,7 @@ CONVERTERS: dict[type, Converter] = {
     embedding.Embedding: _embedding,
     **LAYER_CONVERTERS,
     **TENSOR_CONVERTERS,
+    **MATH_CONVERTERS,
 }
 # Ops whose options may differ between the two traces of a dynamic batch: their converters
 # write those options in a form that holds for any batch size.

@@ -151,6 +151,18 @@ class Emitter:
         """The shape of argument ``i`` in the (first) trace."""
         return tuple(self.array(i).shape)
 
+    def dtype(self, *indices: int) -> np.dtype:
+        """The dtype of the op's tensor arguments (those at ``indices``, or all of them), which
+        its Python-number operands take; an error unless they all have the same one."""
+        arrays = [data_of(self.args[i]) for i in (indices or range(len(self.args)))]
+        dtypes = list(dict.fromkeys(a.dtype for a in arrays if isinstance(a, np.ndarray)))
+        if not dtypes:
+            raise self.fail("it has no tensor argument")
+        if len(dtypes) > 1:
+            raise self.fail(f"its operands have different dtypes ({dtypes[0]} and {dtypes[1]}); "
+                            f"convert one with .to() first")
+        return dtypes[0]
+
     def dynamic_axes(self, i: int) -> set[int]:
         """The axes of argument ``i`` whose size differs between the two traces (the batch)."""
         a, b = self.array(i).shape, data_of(self.op2.args[i]).shape

@@ -1,8 +1,10 @@
 """The kernels of :class:`~deepgrad.export.graph_module.GraphModule`: ONNX operators (opset 17
 semantics) computed with deepgrad's differentiable ops. This module holds the kernel tables and
-their helpers, and the elementwise, linear algebra, quantization, normalization and recurrent
-kernels; ``graph_ops_spatial`` has convolution and pooling, ``graph_ops_shape`` the shape
-operators and Cast, ``graph_ops_tensor`` CumSum, TopK, Einsum and Tile.
+their helpers, and the elementwise (with comparisons, logic and Where), linear algebra,
+quantization, normalization, reduction and recurrent kernels; ``graph_ops_spatial`` has
+convolution and pooling, ``graph_ops_shape`` the shape operators (with Pad, Trilu,
+GatherElements and ScatterElements) and Cast, ``graph_ops_tensor`` CumSum, TopK, Einsum and
+Tile.
 
 A kernel gets the module's mode (``training``), the node and its input values, and returns its
 output value, or a tuple with one value per output. A value is a Tensor, or a NumPy array for a
@@ -33,7 +35,16 @@ import numpy as np
 from deepgrad.autograd import Function
 from deepgrad.grad_mode import is_grad_enabled
 from deepgrad.nn import functional as F
-from deepgrad.ops import activations, arithmetic, elementwise, indexing, join, reductions
+from deepgrad.ops import (
+    activations,
+    arithmetic,
+    elementwise,
+    indexing,
+    join,
+    rearrange,
+    reductions,
+    unary,
+)
 from deepgrad.ops.recurrent import recurrent
 from deepgrad.tensor import Tensor
 from deepgrad_runtime.graph import Node
@@ -115,7 +126,10 @@ _UNARY: dict[str, Callable[[Tensor], Tensor]] = {
     "Neg": arithmetic.neg, "Sqrt": elementwise.sqrt, "Exp": elementwise.exp,
     "Log": elementwise.log, "Abs": elementwise.abs, "Tanh": elementwise.tanh,
     "Relu": activations.relu, "Sigmoid": activations.sigmoid, "Softplus": activations.softplus,
-    "Erf": elementwise.erf,
+    "Erf": elementwise.erf, "Sin": elementwise.sin, "Cos": elementwise.cos, "Asin": unary.asin,
+    "Acos": unary.acos, "Atan": unary.atan, "Sinh": unary.sinh, "Cosh": unary.cosh,
+    "Reciprocal": unary.reciprocal, "Floor": unary.floor, "Ceil": unary.ceil,
+    "Round": unary.round, "Sign": unary.sign,
 }
 
 
@@ -138,6 +152,43 @@ def _arithmetic(training: bool, node: Node, xs: list) -> Any:
             return (np.sign(a) * np.sign(b) * (np.abs(a) // np.abs(b))).astype(a.dtype)
         return _NUMPY_BINARY[node.op](a, b).astype(np.result_type(a, b), copy=False)
     return _BINARY[node.op](as_tensor(a), as_tensor(b))
+
+
+@KERNELS.register("Mod")
+def _mod(training: bool, node: Node, xs: list) -> Tensor:
+    # fmod=1: C's fmod (the sign of the dividend); fmod=0: Python's % (the sign of the divisor)
+    return (arithmetic.fmod if node.attrs.get("fmod", 0) else arithmetic.remainder)(*xs)
+
+
+_LOGIC: dict[str, Callable[..., np.ndarray]] = {
+    "Equal": np.equal, "Less": np.less, "Greater": np.greater, "LessOrEqual": np.less_equal,
+    "GreaterOrEqual": np.greater_equal, "And": np.logical_and, "Or": np.logical_or,
+    "Xor": np.logical_xor, "Not": np.logical_not, "IsNaN": np.isnan}
+
+
+@KERNELS.register(*_LOGIC, "IsInf", arrays=True)
+def _logic(training: bool, node: Node, xs: list) -> Any:
+    """Comparisons, logic and the NaN and infinity tests: bool results, which have no gradient
+    (arrays when every input is one, else constant Tensors)."""
+    arrays = [as_array(x) for x in xs]
+    if node.op == "IsInf":
+        (x,) = arrays
+        y = np.isinf(x)
+        if not node.attrs.get("detect_negative", 1):
+            y &= x > 0
+        if not node.attrs.get("detect_positive", 1):
+            y &= x < 0
+    else:
+        y = _LOGIC[node.op](*arrays)
+    return y if all(isinstance(x, np.ndarray) for x in xs) else Tensor(y)
+
+
+@KERNELS.register("Where", arrays=True)
+def _where(training: bool, node: Node, xs: list) -> Any:
+    condition, a, b = xs
+    if all(isinstance(x, np.ndarray) for x in xs):
+        return np.where(condition, a, b)
+    return indexing.where(as_array(condition), as_tensor(a), as_tensor(b))
 
 
 @KERNELS.register("Pow")
@@ -300,7 +351,11 @@ def _instance_norm(training: bool, node: Node, xs: list) -> Tensor:
     return F.group_norm(x, x.shape[1], scale, bias, node.attrs.get("epsilon", 1e-5))
 
 
-@KERNELS.register("ReduceMean", "ReduceSum")
+_REDUCE = {"ReduceMean": reductions.mean, "ReduceSum": reductions.sum,
+           "ReduceProd": rearrange.prod}
+
+
+@KERNELS.register(*_REDUCE)
 def _reduce(training: bool, node: Node, xs: list) -> Tensor:
     x, axes = padded(xs, 2)
     dims = () if axes is None else ints(axes, f"{node.op} axes")
@@ -309,8 +364,9 @@ def _reduce(training: bool, node: Node, xs: list) -> Tensor:
             return x
         dims = tuple(range(x.ndim))
     keepdim = bool(node.attrs.get("keepdims", 1))
-    reduce_op = reductions.mean if node.op == "ReduceMean" else reductions.sum
-    return reduce_op(x, dims, keepdim=keepdim)
+    y = _REDUCE[node.op](x, dims, keepdim=keepdim)
+    # deepgrad sums and multiplies integers as int64; ONNX keeps the input's type.
+    return y if y.dtype == x.dtype else elementwise.to(y, x.dtype)
 
 
 # ------------------------------------------------------------------------------ recurrent

@@ -1,5 +1,6 @@
 """Shape kernels of :class:`~deepgrad.export.graph_module.GraphModule` (see
-:mod:`deepgrad.export.graph_ops`): Reshape, Transpose, Concat, Slice, Gather, ... on Tensors, and
+:mod:`deepgrad.export.graph_ops`): Reshape, Transpose, Concat, Slice, Gather, GatherElements,
+ScatterElements, Trilu, Pad, ... on Tensors, and
 on NumPy arrays when every input is one, which keeps the shape computations of exported models
 (``Shape -> Gather -> Concat -> Reshape``) out of the autograd graph. Cast is here too, as
 exporters write it into those computations; on a float Tensor it is differentiable.
@@ -19,11 +20,14 @@ from deepgrad.export.graph_ops import (
     axis_index,
     ints,
     padded,
+    scalar,
 )
 from deepgrad.nn import functional as F
+from deepgrad.ops import indexing, rearrange, scatter
 from deepgrad.ops.elementwise import to
-from deepgrad.ops.join import cat, split
+from deepgrad.ops.join import cat, pad, split
 from deepgrad.ops.shape import broadcast_to
+from deepgrad.tensor import Tensor
 from deepgrad_runtime.graph import Node, onnx_dtype
 
 KERNELS = KernelTable()
@@ -147,6 +151,65 @@ def _gather(training: bool, node: Node, xs: list) -> Any:
     if axis == 0 and data.ndim == 2:
         return F.embedding(indices, data)
     return data[(slice(None),) * axis + (indices,)]
+
+
+def _element_indices(node: Node, data: Any, indices: Any) -> tuple[int, np.ndarray]:
+    """GatherElements' and ScatterElements' axis and indices, made non-negative."""
+    index = as_array(indices)
+    if index.dtype.kind not in "iu":
+        raise ValueError(f"{node.op}: indices must be integers; got {index.dtype}")
+    axis = axis_index(node.attrs.get("axis", 0), data.ndim, f"{node.op} axis")
+    return axis, np.where(index < 0, index + data.shape[axis], index)
+
+
+@KERNELS.register("GatherElements")
+def _gather_elements(training: bool, node: Node, xs: list) -> Tensor:
+    data, indices = xs
+    axis, index = _element_indices(node, data, indices)
+    return indexing.gather(data, axis, index)
+
+
+@KERNELS.register("ScatterElements")
+def _scatter_elements(training: bool, node: Node, xs: list) -> Tensor:
+    data, indices, updates = xs
+    axis, index = _element_indices(node, data, indices)
+    reduction = node.attrs.get("reduction", "none")
+    if reduction not in ("none", "add"):
+        raise ValueError(f"ScatterElements: reduction {reduction!r} is not supported (none or "
+                         f"add)")
+    fn = scatter.scatter if reduction == "none" else scatter.scatter_add
+    return fn(data, axis, index, updates)
+
+
+@KERNELS.register("Trilu")
+def _trilu(training: bool, node: Node, xs: list) -> Tensor:
+    x, k = padded(xs, 2)
+    diagonal = (0,) if k is None else ints(k, "Trilu k")
+    if len(diagonal) != 1:
+        raise ValueError(f"Trilu: k must hold one integer; got {diagonal}")
+    return (rearrange.triu if node.attrs.get("upper", 1) else rearrange.tril)(x, diagonal[0])
+
+
+# ONNX's padding modes as deepgrad's (PyTorch's)
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
+
+
+@KERNELS.register("Pad")
+def _pad(training: bool, node: Node, xs: list) -> Tensor:
+    x, pads, value = padded(xs, 3)
+    widths = ints(pads, "Pad pads")
+    mode = _PAD_MODES.get(node.attrs.get("mode", "constant"))
+    if mode is None:
+        raise ValueError(f"Pad: mode {node.attrs['mode']!r} is not supported (constant, reflect "
+                         f"or edge)")
+    if len(widths) != 2 * x.ndim:
+        raise ValueError(f"Pad: pads {widths} must hold 2 * {x.ndim} widths for an input of "
+                         f"shape {x.shape}")
+    # ONNX: every dimension's start, then every end; PyTorch: (start, end) pairs, last first
+    pairs = [w for d in reversed(range(x.ndim)) for w in (widths[d], widths[x.ndim + d])]
+    if mode != "constant":
+        return pad(x, pairs, mode)
+    return pad(x, pairs, mode, 0 if value is None else scalar(value, "Pad constant_value"))
 
 
 @KERNELS.register("Shape", arrays=True)

@@ -146,9 +146,9 @@ def _node(onnx: Any, index: int, node: Any, initializers: dict, taken: set) -> N
         raise ValueError(f"{where}: training_mode=1 (a model exported in training mode) is not "
                          f"supported; export it in evaluation mode (the imported module's "
                          f"train() makes batch norm use batch statistics)")
-    if op == "ReduceMean" and "axes" in attrs:
-        # Opset 17 gives ReduceMean's axes as an attribute, deepgrad's graph (like opset 18)
-        # as an input.
+    if op in ("ReduceMean", "ReduceProd") and "axes" in attrs:
+        # Opset 17 gives these reductions' axes as an attribute, deepgrad's graph (like opset
+        # 18) as an input.
         name = f"{node.output[0]}_axes"
         while name in taken:
             name += "_"

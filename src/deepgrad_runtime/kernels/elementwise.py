@@ -1,6 +1,7 @@
 """Elementwise kernels: arithmetic with NumPy broadcasting (ONNX's multidirectional broadcasting
-is the same rule), unary math, activations (with in-place forms for fusion), softmax, the
-pass-through Identity and inference-time Dropout, and Cast."""
+is the same rule), unary math, comparisons and logic (bool results), Where, activations (with
+in-place forms for fusion), softmax, the pass-through Identity and inference-time Dropout, and
+Cast."""
 
 from __future__ import annotations
 
@@ -22,19 +23,93 @@ from deepgrad_runtime.kernels.base import (
 )
 
 _UFUNCS = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Neg": np.negative,
-           "Sqrt": np.sqrt, "Exp": np.exp, "Log": np.log, "Abs": np.abs, "Tanh": np.tanh}
+           "Sqrt": np.sqrt, "Exp": np.exp, "Log": np.log, "Abs": np.abs, "Tanh": np.tanh,
+           "Sin": np.sin, "Cos": np.cos, "Asin": np.arcsin, "Acos": np.arccos,
+           "Atan": np.arctan, "Sinh": np.sinh, "Cosh": np.cosh, "Reciprocal": np.reciprocal,
+           # NumPy rounds halves to even, as ONNX's Round does.
+           "Floor": np.floor, "Ceil": np.ceil, "Round": np.round, "Sign": np.sign,
+           "IsNaN": np.isnan, "Equal": np.equal, "Less": np.less, "Greater": np.greater,
+           "LessOrEqual": np.less_equal, "GreaterOrEqual": np.greater_equal}
+_LOGIC = {"And": np.logical_and, "Or": np.logical_or, "Xor": np.logical_xor,
+          "Not": np.logical_not}
 
 
-@register("Add", "Sub", "Mul")
+@register("Add", "Sub", "Mul", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual")
 def _binary(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     arity(node, (2, 2))
     return _UFUNCS[node.op]
 
 
-@register("Neg", "Sqrt", "Exp", "Log", "Abs", "Tanh")
+@register("Neg", "Sqrt", "Exp", "Log", "Abs", "Tanh", "Sin", "Cos", "Asin", "Acos", "Atan",
+          "Sinh", "Cosh", "Reciprocal", "Floor", "Ceil", "Round", "Sign", "IsNaN")
 def _unary(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     arity(node, (1, 1))
     return _UFUNCS[node.op]
+
+
+def _bools(*xs: np.ndarray) -> None:
+    for x in xs:
+        if x.dtype != np.bool_:
+            raise ValueError(f"expects bool tensors; got {x.dtype}")
+
+
+@register("And", "Or", "Xor", "Not")
+def _logic(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (1, 1) if node.op == "Not" else (2, 2))
+    ufunc = _LOGIC[node.op]
+
+    def logic(*xs: np.ndarray) -> np.ndarray:
+        _bools(*xs)
+        return ufunc(*xs)
+
+    return logic
+
+
+@register("IsInf")
+def _is_inf(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (1, 1))
+    attrs = Attributes(node)
+    negative = bool(attrs.int("detect_negative", 1, 0, 1))
+    positive = bool(attrs.int("detect_positive", 1, 0, 1))
+
+    def is_inf(x: np.ndarray) -> np.ndarray:
+        found = np.isinf(x)
+        if not negative:
+            found &= x > 0
+        if not positive:
+            found &= x < 0
+        return found
+
+    return is_inf
+
+
+@register("Where")
+def _where(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (3, 3))
+
+    def where(condition: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        _bools(condition)
+        if a.dtype != b.dtype:
+            raise ValueError(f"X and Y must have one dtype; got {a.dtype} and {b.dtype}")
+        return np.where(condition, a, b)
+
+    return where
+
+
+@register("Mod")
+def _mod(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """fmod=1: C's fmod, the sign of the dividend; fmod=0 (integers only): Python's %, the sign
+    of the divisor. An integer divided by 0 leaves 0."""
+    arity(node, (2, 2))
+    c_style = bool(Attributes(node).int("fmod", 0, 0, 1))
+
+    def mod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if not c_style and (a.dtype.kind == "f" or b.dtype.kind == "f"):
+            raise ValueError("fmod=0 takes integers; floating-point inputs need fmod=1")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.fmod(a, b) if c_style else np.mod(a, b)
+
+    return mod
 
 
 @register("Div")

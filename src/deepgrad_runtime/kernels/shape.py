@@ -1,9 +1,11 @@
 """Kernels that move, select or sum values without arithmetic on each: Flatten, Reshape,
-Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, Tile, ReduceMean and ReduceSum, and
-the shape computations of exported models: Shape, ConstantOfShape and Expand.
+Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, GatherElements, ScatterElements,
+Trilu, Pad, Tile, ReduceMean, ReduceSum and ReduceProd, and the shape computations of exported
+models: Shape, ConstantOfShape and Expand.
 
 Axes, shapes and slice bounds are inputs (opset 13 style); when they are initializers they are
-parsed once at load time. ReduceMean also takes its axes as an attribute (opset 17's form).
+parsed once at load time. ReduceMean and ReduceProd also take their axes as an attribute (opset
+17's form).
 """
 
 from __future__ import annotations
@@ -215,6 +217,128 @@ def _gather(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     return gather
 
 
+def _element_indices(indices: np.ndarray, data: np.ndarray, axis: int) -> tuple[np.ndarray, int]:
+    """GatherElements' and ScatterElements' indices checked against the data (the same rank,
+    no larger in any other dimension, each in [-size, size) along ``axis``), made non-negative;
+    and the axis, made non-negative."""
+    if indices.dtype.kind not in "iu":
+        raise ValueError(f"indices must be integers; got {indices.dtype}")
+    rank = data.ndim
+    if not -rank <= axis < rank:
+        raise ValueError(f"axis {axis} is out of range for an input of rank {rank}")
+    axis %= rank
+    if indices.ndim != rank or any(n > m for k, (n, m) in enumerate(zip(indices.shape, data.shape))
+                                   if k != axis):
+        raise ValueError(f"indices of shape {indices.shape} must have the rank of the data "
+                         f"{data.shape} and be no larger in any dimension but {axis}")
+    size = data.shape[axis]
+    if indices.size and (indices.min() < -size or indices.max() >= size):
+        raise ValueError(f"indices must be in [{-size}, {size - 1}] for axis {axis}; got values "
+                         f"from {indices.min()} to {indices.max()}")
+    return np.where(indices < 0, indices + size, indices), axis
+
+
+@register("GatherElements")
+def _gather_elements(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """out[i][j] = data[indices[i][j]][j] for axis 0 (any axis likewise), out of indices' shape;
+    indices smaller than the data in another dimension read its leading corner."""
+    arity(node, (2, 2))
+    axis_attr = Attributes(node).int("axis", 0)
+
+    def gather_elements(data: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        index, axis = _element_indices(indices, data, axis_attr)
+        corner = tuple(slice(None) if k == axis else slice(0, n)
+                       for k, n in enumerate(index.shape))
+        return np.take_along_axis(data[corner], index, axis=axis)
+
+    return gather_elements
+
+
+@register("ScatterElements")
+def _scatter_elements(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """A copy of data with updates[p] written (reduction 'add': added, 'mul': multiplied) at
+    each position p of indices, its ``axis`` coordinate replaced by indices[p]."""
+    arity(node, (3, 3))
+    attrs = Attributes(node)
+    axis_attr = attrs.int("axis", 0)
+    reduction = attrs.string("reduction", "none", ("none", "add", "mul"))
+
+    def scatter_elements(data: np.ndarray, indices: np.ndarray,
+                         updates: np.ndarray) -> np.ndarray:
+        index, axis = _element_indices(indices, data, axis_attr)
+        if updates.shape != index.shape or updates.dtype != data.dtype:
+            raise ValueError(f"updates ({updates.dtype}, shape {updates.shape}) must have the "
+                             f"indices' shape {index.shape} and the data's dtype {data.dtype}")
+        targets = list(np.indices(index.shape, sparse=True))
+        targets[axis] = index
+        y = data.copy()
+        if reduction == "none":
+            y[tuple(targets)] = updates
+        else:
+            (np.add if reduction == "add" else np.multiply).at(y, tuple(targets), updates)
+        return y
+
+    return scatter_elements
+
+
+@register("Trilu")
+def _trilu(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """The upper (upper=1) or lower triangle of the last two dimensions from diagonal k (an
+    optional 0-d input, default 0), zeros elsewhere."""
+    arity(node, (1, 2))
+    upper = bool(Attributes(node).int("upper", 1, 0, 1))
+
+    def trilu(x: np.ndarray, k: Any = None) -> np.ndarray:
+        if x.ndim < 2:
+            raise ValueError(f"needs an input of rank >= 2; got shape {x.shape}")
+        diagonal = [0] if k is None else ints_of(k, "Trilu's k")
+        if len(diagonal) != 1:
+            raise ValueError(f"Trilu's k must hold one integer; got {len(diagonal)}")
+        return np.triu(x, diagonal[0]) if upper else np.tril(x, diagonal[0])
+
+    return trilu
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "edge"}
+
+
+@register("Pad")
+def _pad(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """x padded by pads (every dimension's start, then every end) with constant_value (default
+    0), its mirror image without the edge ('reflect') or its edge ('edge'); negative pads
+    crop."""
+    arity(node, (2, 3))
+    mode = Attributes(node).string("mode", "constant", tuple(_PAD_MODES))
+    fixed = const_ints(consts, 1, "Pad's pads")
+
+    def pad(x: np.ndarray, pads: np.ndarray, value: Any = None) -> np.ndarray:
+        widths = fixed if fixed is not None else ints_of(pads, "Pad's pads")
+        rank = x.ndim
+        if len(widths) != 2 * rank:
+            raise ValueError(f"pads {widths} must hold 2 * {rank} widths for an input of shape "
+                             f"{x.shape}")
+        if value is not None and np.asarray(value).size != 1:
+            raise ValueError(f"constant_value must hold one value; got shape "
+                             f"{np.asarray(value).shape}")
+        before, after = widths[:rank], widths[rank:]
+        if any(max(-b, 0) + max(-a, 0) > n for n, b, a in zip(x.shape, before, after)):
+            raise ValueError(f"pads {widths} crop more than the input of shape {x.shape} has")
+        x = x[tuple(slice(max(-b, 0), n - max(-a, 0)) for n, b, a in zip(x.shape, before, after))]
+        pairs = [(max(b, 0), max(a, 0)) for b, a in zip(before, after)]
+        for n, (b, a) in zip(x.shape, pairs):
+            if (b or a) and (n == 0 if mode == "edge" else mode == "reflect" and max(b, a) >= n):
+                raise ValueError(f"mode {mode!r} cannot pad a dimension of size {n} by "
+                                 f"({b}, {a})")
+        check_size("the output", math.prod(n + b + a for n, (b, a) in zip(x.shape, pairs)),
+                   x.size)
+        if mode != "constant":
+            return np.pad(x, pairs, mode=_PAD_MODES[mode])
+        fill = 0 if value is None else np.asarray(value).reshape(()).item()
+        return np.pad(x, pairs, constant_values=fill)
+
+    return pad
+
+
 @register("Tile")
 def _tile(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     """The input repeated ``repeats[i]`` times along each dimension i."""
@@ -232,7 +356,7 @@ def _tile(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     return tile
 
 
-@register("ReduceMean", "ReduceSum")
+@register("ReduceMean", "ReduceSum", "ReduceProd")
 def _reduce(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     arity(node, (1, 2))
     attrs = Attributes(node)
@@ -243,7 +367,6 @@ def _reduce(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
         raise ValueError("axes is given both as an attribute and as an input")
     if fixed is None and given(node, 1) and consts[1] is not None:
         fixed = ints_of(consts[1], f"{node.op}'s axes")
-    mean = node.op == "ReduceMean"
 
     def reduce(x: np.ndarray, axes: Any = None) -> np.ndarray:
         chosen = fixed if fixed is not None or axes is None else ints_of(axes, "axes")
@@ -251,9 +374,10 @@ def _reduce(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
             if noop:
                 return x
             chosen = list(range(x.ndim))
-        if mean:
+        if node.op == "ReduceMean":
             return np.mean(x, axis=tuple(chosen), keepdims=keepdims).astype(x.dtype, copy=False)
-        return np.sum(x, axis=tuple(chosen), keepdims=keepdims, dtype=x.dtype)
+        reduce_op = np.sum if node.op == "ReduceSum" else np.prod
+        return reduce_op(x, axis=tuple(chosen), keepdims=keepdims, dtype=x.dtype)
 
     return reduce
 
