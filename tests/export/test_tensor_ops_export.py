@@ -1,8 +1,9 @@
 """ONNX export of the tensor ops added after the first exporter: elementwise math (trigonometric,
-hyperbolic, steps, log1p / expm1, atan2, nan_to_num, remainder / fmod), where and masked_fill.
-Each model passes onnx.checker (full check); onnxruntime, ``deepgrad_runtime`` and the file
-imported back (``from_onnx``) match deepgrad in float32 at batch sizes 1 and 5. The ops that
-cannot export say why."""
+hyperbolic, steps, log1p / expm1, atan2, nan_to_num, remainder / fmod), where and masked_fill,
+flip, roll, tril / triu, diag, index_select, gather, scatter / scatter_add and pad. Each model
+passes onnx.checker (full check); onnxruntime, ``deepgrad_runtime`` and the file imported back
+(``from_onnx``) match deepgrad in float32 at batch sizes 1 and 5. The ops that cannot export say
+why."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import deepgrad as dg
 import deepgrad_runtime
 from deepgrad import nn
 from deepgrad.export import ExportError, from_onnx, to_onnx, to_runtime
+from deepgrad.nn import functional as F
 
 onnx = pytest.importorskip("onnx", reason="ONNX export tests need pip install 'deepgrad[onnx]'")
 ort = pytest.importorskip("onnxruntime",
@@ -60,6 +62,13 @@ def _nonzero_integers(batch, shape, rng):
 
 
 MASK = np.array([True, False, False, True, True, False])
+FIRST_ROW = np.zeros((1, 3), np.int64)
+REPEATED = np.array([[0, 2, 2, 5]])
+
+
+def _causal_softmax(x):
+    future = dg.triu(dg.ones(6, 6), 1).bool()  # a constant: computed once, at export
+    return dg.softmax(x.masked_fill(future, float("-inf")), -1)
 
 # (id, model factory, input shape without the batch, input maker)
 CASES = [
@@ -106,6 +115,36 @@ CASES = [
     ("masked-fill", lambda: Net(lambda x: x.masked_fill(MASK, -1e9)), (6,), _spread),
     ("masked-fill-integers", lambda: Net(lambda x: x.masked_fill(MASK, 3), linear=False), (6,),
      _integers),
+    ("flip", lambda: Net(lambda x: x.flip(1)), (6,), _spread),
+    ("flip-with-batch", lambda: Net(lambda x: x.flip((0, 2))), (3, 6), _spread),
+    ("roll", lambda: Net(lambda x: x.roll(2, 1)), (6,), _spread),
+    ("roll-two-dims-wrapping", lambda: Net(lambda x: x.roll((-8, 1), (2, 1))), (3, 6), _spread),
+    ("tril", lambda: Net(dg.tril), (4, 6), _spread),
+    ("triu-diagonal", lambda: Net(lambda x: dg.triu(x, 2)), (4, 6), _spread),
+    ("tril-integers", lambda: Net(lambda x: dg.tril(x, -1), linear=False), (3, 3), _integers),
+    ("causal-mask", lambda: Net(_causal_softmax), (6, 6), _spread),
+    ("diag", lambda: Net(lambda x: dg.diag(x[0])), (6,), _spread),
+    ("diag-above", lambda: Net(lambda x: dg.diag(x[-1], 2)), (6,), _spread),
+    ("diag-below", lambda: Net(lambda x: dg.diag(x[0, 1:], -1), linear=False), (6,), _special),
+    ("index-select", lambda: Net(lambda x: x.index_select(1, np.array([4, 0, 4, -1]))), (6,),
+     _spread),
+    ("gather", lambda: Net(lambda x: x.gather(1, dg.argsort(x, 1)[:, :3])), (6,), _spread),
+    ("gather-batch-axis-corner", lambda: Net(lambda x: x.gather(0, FIRST_ROW)), (6,), _spread),
+    ("gather-row-block", lambda: Net(lambda x: x.gather(2, FIRST_ROW[None])), (2, 6), _spread),
+    ("scatter", lambda: Net(lambda x: x.scatter(1, dg.argsort(x, 1), x * 10)), (6,), _spread),
+    ("scatter-number", lambda: Net(lambda x: x.scatter(1, dg.argsort(x, 1)[:, :2], -1.0)), (6,),
+     _spread),
+    ("scatter-add-repeated", lambda: Net(lambda x: dg.scatter_add(x, 1, REPEATED, x)), (6,),
+     _spread),
+    ("pad", lambda: Net(lambda x: F.pad(x, (1, 2))), (6,), _spread),
+    ("pad-crop-batch", lambda: Net(lambda x: F.pad(x, (1, -2, -1, 1, 2, 0), value=3.0)), (3, 6),
+     _spread),
+    ("pad-integers", lambda: Net(lambda x: F.pad(x, (0, 2), value=-4), linear=False), (6,),
+     _integers),
+    ("pad-reflect", lambda: Net(lambda x: F.pad(x, (2, 1, 1, 0), "reflect")), (3, 6), _spread),
+    ("pad-replicate", lambda: Net(lambda x: F.pad(x, (0, 3), "replicate")), (6,), _spread),
+    ("pad-circular", lambda: Net(lambda x: F.pad(x, (2, 1, 0, 3), "circular")), (3, 6),
+     _spread),
 ]
 
 
@@ -150,6 +189,23 @@ def test_export_matches(tmp_path, make_model, shape, make_input):
             assert len(got) == len(expected), who
             for g, e in zip(got, expected):
                 _assert_close(g, e, who)
+
+
+@pytest.mark.parametrize(("fn", "message"), [
+    (lambda x: x.roll(1), "op Roll .*: it rolls the flattened tensor, whose length changes"),
+    (lambda x: x.roll(1, 0), "op Roll .*: it rolls dimension 0, whose size changes"),
+    (lambda x: dg.diag(x[:, 0]), "op Diag .*: the vector's length, and so the matrix's size, "
+                                 "changes"),
+])
+def test_what_needs_a_fixed_batch_says_why(tmp_path, fn, message):
+    x = np.random.default_rng(0).standard_normal((3, 6)).astype(np.float32)
+    with pytest.raises(ExportError, match=message):
+        to_onnx(Net(fn), x, tmp_path / "m.onnx")
+    model = Net(fn).eval()
+    path = to_onnx(model, x, tmp_path / "m.onnx", dynamic_batch=False)
+    with dg.no_grad():
+        expected = model(dg.tensor(x)).numpy()
+    _assert_close(_session(path).run(None, {"input": x})[0], expected, "onnxruntime")
 
 
 @pytest.mark.parametrize(("fn", "message"), [

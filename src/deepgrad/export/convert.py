@@ -5,7 +5,8 @@ value name of each of the op's outputs (None for an output nothing may read). Th
 the elementwise, shape, reduction and indexing ops; :mod:`deepgrad.export.convert_layers` the
 layers' fused ops (convolution, pooling, normalization, recurrent);
 :mod:`deepgrad.export.convert_tensor` norms, scans, sorting, einsum and repetition;
-:mod:`deepgrad.export.convert_math` the elementwise math composed of several operators.
+:mod:`deepgrad.export.convert_math` the elementwise math composed of several operators;
+:mod:`deepgrad.export.convert_rearrange` flip, roll, triangles, gather, scatter and padding.
 ``CONVERTERS`` maps every exportable Function class to its converter.
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from deepgrad.export.convert_layers import LAYER_CONVERTERS
 from deepgrad.export.convert_math import MATH_CONVERTERS
+from deepgrad.export.convert_rearrange import REARRANGE_CONVERTERS
 from deepgrad.export.convert_tensor import ONNX_CODES, TENSOR_CONVERTERS
 from deepgrad.export.emit import INT64_MAX, Emitter, data_of
 from deepgrad.ops import (
@@ -364,6 +366,7 @@ CONVERTERS: dict[type, Converter] = {
     **LAYER_CONVERTERS,
     **TENSOR_CONVERTERS,
     **MATH_CONVERTERS,
+    **REARRANGE_CONVERTERS,
 }
 # Ops whose options may differ between the two traces of a dynamic batch: their converters
 # write those options in a form that holds for any batch size.
