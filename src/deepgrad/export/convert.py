@@ -21,7 +21,7 @@ import numpy as np
 from deepgrad.export.convert_layers import LAYER_CONVERTERS
 from deepgrad.export.convert_math import MATH_CONVERTERS
 from deepgrad.export.convert_rearrange import REARRANGE_CONVERTERS
-from deepgrad.export.convert_tensor import ONNX_CODES, TENSOR_CONVERTERS
+from deepgrad.export.convert_tensor import TENSOR_CONVERTERS, element_count
 from deepgrad.export.emit import INT64_MAX, Emitter, data_of
 from deepgrad.ops import (
     activations,
@@ -207,17 +207,10 @@ def _sum(e: Emitter) -> list:
 
 def _mean(e: Emitter) -> list:
     axes = e.options["axes"]
-    shape = e.shape(0)
-    reduced = range(len(shape)) if axes is None else axes
-    dynamic = sorted(set(reduced) & e.dynamic_axes(0))
+    reduced = tuple(range(len(e.shape(0)))) if axes is None else tuple(axes)
     x, dtype = e.input(0), _dtype_of(e)
     total = _reduce_sum(e, x, axes, e.options["keepdim"])
-    count = e.scalar(math.prod(shape[a] for a in reduced if a not in dynamic), dtype)
-    for axis in dynamic:  # sizes of any length (the batch, a time axis): read from the input
-        size = e.one("Shape", [x], start=axis, end=axis + 1)
-        size = e.one("Reshape", [size, e.ints([], "scalar_shape")])
-        count = e.one("Mul", [count, e.one("Cast", [size], to=ONNX_CODES[np.dtype(dtype)])])
-    return [e.one("Div", [total, count])]
+    return [e.one("Div", [total, element_count(e, x, reduced, dtype)])]
 
 
 def _softmax(e: Emitter) -> list:
@@ -374,6 +367,8 @@ SHAPE_OPTIONS: dict[type, frozenset[str]] = {
     shape.Reshape: frozenset({"shape"}),
     shape.ReshapeCopy: frozenset({"shape"}),
     shape.Expand: frozenset({"shape"}),
+    reductions.Var: frozenset({"dof"}),
+    reductions.Std: frozenset({"dof"}),
 }
 
 __all__ = ["CONVERTERS", "SHAPE_OPTIONS", "Converter"]

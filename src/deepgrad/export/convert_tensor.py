@@ -1,10 +1,15 @@
 """Converters of the tensor ops built from reductions, scans, sorting, contraction and repetition:
-``norm``, ``cumsum``, ``cumprod``, ``sort`` / ``topk``, ``einsum``, ``tile`` / ``repeat`` and
-``expand`` / ``broadcast_to``.
+``norm``, ``prod``, ``amax`` / ``amin``, ``max`` / ``min`` along a dim, ``var`` / ``std``,
+``logsumexp``, ``cumsum``, ``cumprod``, ``sort`` / ``topk``, ``einsum``, ``tile`` / ``repeat``
+and ``expand`` / ``broadcast_to``.
 
 Every op is written with operators whose inputs and attributes are the same in opsets 17 and
-18 (ReduceMax and ReduceMin moved their axes from an attribute to an input in 18, so the
-max-norm takes its maximum with TopK instead). ONNX has no running product: ``cumprod`` is a
+18 (ReduceMax and ReduceMin moved their axes from an attribute to an input in 18, so maxima and
+minima are taken with TopK instead; ReduceProd moved them too, and is written with its axes as an
+input, as deepgrad's graph holds those of ReduceMean, which the ONNX writer turns into the
+attribute of opset 17). ``var`` and ``std`` subtract the mean (ReduceSum over the count) as
+deepgrad does, and ``logsumexp`` shifts by the maximum, 0 where that is infinite, as deepgrad
+does. ONNX has no running product: ``cumprod`` is a
 log-depth scan of Slice, Mul and Concat: the same products associated differently (floats may
 differ in the last bits), exact for zeros, negatives and integers, where Exp(CumSum(Log(x))) is
 not; its step count fixes the length of the scanned dimension.
@@ -18,7 +23,16 @@ from collections.abc import Callable
 import numpy as np
 
 from deepgrad.export.emit import Emitter, data_of
-from deepgrad.ops import einsum, elementwise, scan, shape, sorting, vector_norm
+from deepgrad.ops import (
+    einsum,
+    elementwise,
+    rearrange,
+    reductions,
+    scan,
+    shape,
+    sorting,
+    vector_norm,
+)
 from deepgrad_runtime.graph import ONNX_DTYPES
 
 # ONNX's number of each dtype (Cast's "to")
@@ -74,6 +88,102 @@ def _norm(e: Emitter) -> list:
     if p in (0, 1):
         return [total]
     return [e.one("Pow", [total, e.scalar(1 / p, dtype)])]
+
+
+# ------------------------------------------------------------------------------ reductions
+def element_count(e: Emitter, x: str, axes: tuple[int, ...], dtype: np.dtype) -> str:
+    """How many elements of argument 0 (``x``) a reduction over ``axes`` takes into each result,
+    as a 0-d value of ``dtype``: a constant, times each size that changes with the batch (read
+    from ``x``)."""
+    shape = e.shape(0)
+    dynamic = sorted(set(axes) & e.dynamic_axes(0))
+    count = e.scalar(math.prod(shape[a] for a in axes if a not in dynamic), dtype)
+    for axis in dynamic:
+        size = e.one("Shape", [x], start=axis, end=axis + 1)
+        size = e.one("Reshape", [size, e.ints([], "scalar_shape")])
+        count = e.one("Mul", [count, e.one("Cast", [size], to=ONNX_CODES[np.dtype(dtype)])])
+    return count
+
+
+def _all_axes(e: Emitter, axes: tuple[int, ...] | None) -> tuple[int, ...]:
+    return tuple(range(len(e.shape(0)))) if axes is None else tuple(axes)
+
+
+def _prod(e: Emitter) -> list:
+    _, axes, keepdim = e.args
+    x = _as_int64(e)
+    if axes == ():  # a product of each element alone
+        return [x] if x != e.input(0) else [e.one("Identity", [x])]
+    inputs = [x] if axes is None else [x, e.ints(axes, "axes")]
+    return [e.one("ReduceProd", inputs, keepdims=int(keepdim))]
+
+
+def _amax(e: Emitter) -> list:
+    axes, keepdim = _all_axes(e, e.options["axes"]), e.options["keepdim"]
+    x = e.input(0)
+    if not axes:  # a 0-d tensor: its own maximum
+        return [e.one("Identity", [x])]
+    y = _extremum(e, x, axes, e.options["largest"])
+    return [y if keepdim else e.one("Squeeze", [y, e.ints(axes, "axes")])]
+
+
+def _max_dim(e: Emitter) -> list:
+    """max / min along a dim with the index of the first: TopK with k=1, which puts the lower
+    index of equal elements first, in both directions."""
+    axis, keepdim = e.options["axis"], e.options["keepdim"]
+    x = e.input(0)
+    if not e.shape(0):  # a 0-d tensor: itself, at index 0
+        return [e.one("Identity", [x]), e.builder.cached_constant(np.zeros((), np.int64),
+                                                                  "index")]
+    values, indices = e.node("TopK", [x, e.ints([1], "k")], 2, axis=axis,
+                             largest=int(e.options["largest"]))
+    if keepdim:
+        return [values, indices]
+    return [e.one("Squeeze", [v, e.ints([axis], "axes")]) for v in (values, indices)]
+
+
+def _degrees_of_freedom(e: Emitter, count: str, axes: tuple[int, ...], dtype: np.dtype) -> str:
+    """max(N - correction, 0): a constant, or computed from the count where N changes with the
+    batch (the correction found from a trace that left degrees of freedom)."""
+    dof = e.options["dof"]
+    if not set(axes) & e.dynamic_axes(0):
+        return e.scalar(dof, dtype)
+    traces = [(math.prod(e.shape(0)[a] for a in axes), dof),
+              (math.prod(data_of(e.op2.args[0]).shape[a] for a in axes), e.op2.options["dof"])]
+    corrections = {n - d for n, d in traces if d > 0}
+    if len(corrections) != 1:
+        raise e.fail("the correction leaves no degrees of freedom at the example's batch size; "
+                     "export with a larger example batch")
+    free = e.one("Sub", [count, e.scalar(corrections.pop(), dtype)])
+    return e.one("Max", [free, e.scalar(0, dtype)])
+
+
+def _variance(e: Emitter) -> list:
+    """var and std: sum((x - mean)**2) / (N - correction), the mean a ReduceSum over N."""
+    axes, keepdim = _all_axes(e, e.options["axes"]), e.options["keepdim"]
+    x, dtype = e.input(0), e.dtype(0)
+    reduce_axes = [e.ints(axes, "axes")] if axes else []
+    count = element_count(e, x, axes, dtype)
+    mean = e.one("Div", [e.one("ReduceSum", [x, *reduce_axes], keepdims=1), count])
+    d = e.one("Sub", [x, mean])
+    total = e.one("ReduceSum", [e.one("Mul", [d, d]), *reduce_axes], keepdims=int(keepdim))
+    y = e.one("Div", [total, _degrees_of_freedom(e, count, axes, dtype)])
+    return [e.one("Sqrt", [y]) if e.op.cls is reductions.Std else y]
+
+
+def _logsumexp(e: Emitter) -> list:
+    """m + log(sum(exp(x - m))) with m the maximum (TopK), 0 where it is infinite."""
+    axes, keepdim = _all_axes(e, e.options["axes"]), e.options["keepdim"]
+    x, dtype = e.input(0), e.dtype(0)
+    if not axes:  # a 0-d tensor: log(exp(x)) is x
+        return [e.one("Identity", [x])]
+    m = _extremum(e, x, axes, True)
+    zero = e.scalar(0, dtype)
+    m = e.one("Where", [e.one("IsInf", [m]), zero, m])
+    total = e.one("ReduceSum", [e.one("Exp", [e.one("Sub", [x, m])]), e.ints(axes, "axes")],
+                  keepdims=1)
+    y = e.one("Add", [e.one("Log", [total]), m])
+    return [y if keepdim else e.one("Squeeze", [y, e.ints(axes, "axes")])]
 
 
 # ------------------------------------------------------------------------------ scans
@@ -173,6 +283,12 @@ def _cast(e: Emitter) -> list:
 TENSOR_CONVERTERS: dict[type, Callable[[Emitter], list]] = {
     elementwise.Cast: _cast,
     vector_norm.Norm: _norm,
+    rearrange.Prod: _prod,
+    reductions.Amax: _amax,
+    reductions.MaxDim: _max_dim,
+    reductions.Var: _variance,
+    reductions.Std: _variance,
+    reductions.LogSumExp: _logsumexp,
     scan.Cumsum: _cumsum,
     scan.Cumprod: _cumprod,
     sorting.Sort: _sort,
@@ -181,4 +297,4 @@ TENSOR_CONVERTERS: dict[type, Callable[[Emitter], list]] = {
     shape.Expand: _expand,
 }
 
-__all__ = ["ONNX_CODES", "TENSOR_CONVERTERS"]
+__all__ = ["ONNX_CODES", "TENSOR_CONVERTERS", "element_count"]

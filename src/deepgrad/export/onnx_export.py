@@ -24,6 +24,9 @@ from deepgrad_runtime.graph import Graph
 from deepgrad_runtime.safetensors import atomic_write
 
 MIN_OPSET = 17  # LayerNormalization, and the opset whose semantics the graph's nodes follow
+# Reductions whose axes deepgrad's graph holds as an input, as opset 18 does; opset 17 takes
+# them as an attribute.
+_AXES_ATTRIBUTE_BEFORE_18 = frozenset({"ReduceMean", "ReduceProd"})
 
 
 def require_onnx() -> Any:
@@ -55,11 +58,14 @@ def _attribute(onnx: Any, schema: Any, name: str, value: Any, where: str) -> Any
 
 def graph_to_onnx(graph: Graph, opset: int = 17) -> Any:
     """The ONNX ``ModelProto`` of a graph (dimensions of any size named by the graph's values,
-    ``batch`` where they name none; left unnamed where the trace could not tell them).
+    ``batch`` where they name none; left unnamed where the trace could not tell them). Below
+    opset 18, the axes that the graph gives ReduceMean and ReduceProd as an input (a constant)
+    become their attribute.
 
     Raises:
         ValueError: an opset below 17 or beyond what the installed onnx knows, or a node whose
-            operator or attribute the opset lacks (naming the node).
+            operator or attribute the opset lacks, or computed axes that opset 17 needs as an
+            attribute (naming the node).
     """
     onnx = require_onnx()
     helper = onnx.helper
@@ -68,7 +74,7 @@ def graph_to_onnx(graph: Graph, opset: int = 17) -> Any:
         raise ValueError(f"graph_to_onnx: opset must be an int from {MIN_OPSET} to {latest} "
                          f"(the installed onnx's newest); got {opset!r}")
     graph.check()
-    nodes = []
+    nodes, moved = [], set()
     for i, node in enumerate(graph.nodes):
         label = f"{node.name}/{node.op}_{i}" if node.name else f"{node.op}_{i}"
         where = f"node {i} ({node.op}{' in ' + repr(node.name) if node.name else ''})"
@@ -76,12 +82,24 @@ def graph_to_onnx(graph: Graph, opset: int = 17) -> Any:
             schema = onnx.defs.get_schema(node.op, opset)
         except onnx.defs.SchemaError:
             raise ValueError(f"{where}: opset {opset} has no operator {node.op}") from None
-        proto = helper.make_node(node.op, node.inputs, node.outputs, name=label)
+        inputs, attrs = node.inputs, node.attrs
+        if opset < 18 and node.op in _AXES_ATTRIBUTE_BEFORE_18 and len(inputs) > 1 and inputs[1]:
+            axes = graph.initializers.get(inputs[1])
+            if axes is None:
+                raise ValueError(f"{where}: opset {opset} takes {node.op}'s axes as an "
+                                 f"attribute, but the graph computes them; write opset 18 or "
+                                 f"newer")
+            moved.add(inputs[1])
+            inputs, attrs = inputs[:1], {**attrs, "axes": np.asarray(axes).reshape(-1).tolist()}
+        proto = helper.make_node(node.op, inputs, node.outputs, name=label)
         proto.attribute.extend(_attribute(onnx, schema, key, value, where)
-                               for key, value in sorted(node.attrs.items()))
+                               for key, value in sorted(attrs.items()))
         nodes.append(proto)
+    # An initializer that only held such axes is left out.
+    read = {name for proto in nodes for name in proto.input} | {v.name for v in graph.outputs}
     initializers = [onnx.numpy_helper.from_array(np.asarray(array, order="C"), name)
-                    for name, array in graph.initializers.items()]
+                    for name, array in graph.initializers.items()
+                    if name in read or name not in moved]
 
     def value_info(value: Any) -> Any:
         dtype = helper.np_dtype_to_tensor_dtype(np.dtype(value.dtype))
