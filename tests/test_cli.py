@@ -112,6 +112,47 @@ def test_init_from_a_model_of_another_architecture_is_refused(trained, tmp_path,
 
 
 @needs_data
+def test_depth_and_width_are_trained_saved_and_rebuilt(tmp_path, capsys):
+    args = ["train", "--model", "resnet", "--depth", "8", "--width", "4", "--limit", "64",
+            "--epochs", "1", "--quiet", "--out", str(tmp_path)]
+    assert main(args) == 0
+    model, config = dg.cli.load_model(tmp_path / "model.safetensors")
+    assert (config["depth"], config["width"]) == (8, 4)
+    assert model.state_dict()["stem.0.weight"].shape == (4, 1, 3, 3)
+    assert main(["evaluate", str(tmp_path / "model.safetensors"), "--limit", "64"]) == 0
+    capsys.readouterr()
+    assert main([*args[:-1], str(tmp_path / "again"), "--init",
+                 str(tmp_path / "model.safetensors")]) == 0
+    assert main([*args[:-1], str(tmp_path / "wider"), "--width", "8", "--init",
+                 str(tmp_path / "model.safetensors")]) == 1
+    assert "a model of --width 4; this run's --width is 8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--model", "resnet", "--depth", "21"], "--depth: a resnet has 6n + 2 layers (8, 14, 20, "
+                                             "32, 44, 56, ...); got 21"),
+    (["--model", "resnet", "--width", "1.5"], "--width: a resnet's width is its first stage's "
+                                              "channel count, a whole number; got 1.5"),
+    (["--model", "cnn", "--depth", "8"], "--depth applies to the resnet model; cnn has a fixed "
+                                         "depth"),
+    (["--model", "mlp", "--width", "2"], "--width applies to the resnet and mobilenet models; "
+                                         "not to mlp"),
+])
+def test_architecture_arguments_that_do_not_fit_the_model(argv, message, capsys):
+    assert main(["summary", *argv]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_summary_builds_the_chosen_depth_and_width(capsys):
+    assert main(["summary", "--model", "resnet", "--depth", "32", "--width", "8"]) == 0
+    params = sum(p.data.size for p in dg.models.resnet(depth=32, width=8).parameters())
+    assert f"Total params: {params:,}" in capsys.readouterr().out
+    assert main(["summary", "--model", "mobilenet", "--width", "0.5"]) == 0
+    params = sum(p.data.size for p in dg.models.mobilenet(width=0.5).parameters())
+    assert f"Total params: {params:,}" in capsys.readouterr().out
+
+
+@needs_data
 def test_a_training_checkpoint_is_not_taken_for_the_model(trained, capsys):
     assert main(["evaluate", str(trained / "checkpoint.safetensors")]) == 1
     err = capsys.readouterr().err

@@ -61,17 +61,36 @@ class CLIError(Exception):
 
 
 def build_model(name: str, in_channels: int = 1, num_classes: int = 10,
-                dropout: float | None = None, image_size: int = 28) -> Any:
+                dropout: float | None = None, image_size: int = 28, depth: int | None = None,
+                width: float | None = None) -> Any:
     """A zoo model by name, for square images of ``image_size`` pixels a side with
     ``in_channels`` channels; ``dropout`` (mlp and cnn) replaces the model's default
-    probability."""
+    probability, ``depth`` (resnet) and ``width`` (resnet: the first stage's channels;
+    mobilenet: the channel multiplier) the architecture's defaults."""
     from deepgrad import models
 
     if name not in _MODELS:
         raise CLIError(f"unknown model {name!r}; choose one of {', '.join(_MODELS)}")
     if dropout is not None and name not in ("mlp", "cnn"):
         raise CLIError(f"--dropout applies to the mlp and cnn models; {name} has no dropout")
-    options = {} if dropout is None else {"dropout": dropout}
+    if depth is not None and name != "resnet":
+        raise CLIError(f"--depth applies to the resnet model; {name} has a fixed depth")
+    if width is not None and name not in ("resnet", "mobilenet"):
+        raise CLIError(f"--width applies to the resnet and mobilenet models; not to {name}")
+    options: dict[str, Any] = {} if dropout is None else {"dropout": dropout}
+    if name == "resnet":
+        if depth is not None:
+            if depth < 8 or (depth - 2) % 6:
+                raise CLIError(f"--depth: a resnet has 6n + 2 layers (8, 14, 20, 32, 44, 56, "
+                               f"...); got {depth}")
+            options["depth"] = depth
+        if width is not None:
+            if width != int(width):
+                raise CLIError(f"--width: a resnet's width is its first stage's channel count, "
+                               f"a whole number; got {width:g}")
+            options["width"] = int(width)
+    elif width is not None:
+        options["width"] = width
     if name == "mlp":
         return models.mlp((in_channels * image_size ** 2, 256, 256, num_classes),
                           **{"dropout": 0.2, **options})
@@ -141,7 +160,8 @@ def load_model(path: str | Path) -> tuple[Any, dict[str, Any]]:
                        f"by 'deepgrad train' (load it with dg.load_into(model, path))")
     config = json.loads(metadata[_MODEL_KEY])
     model = build_model(config["model"], config["in_channels"], len(config["classes"]),
-                        image_size=config.get("image_size", 28))  # files before CIFAR-10: 28
+                        image_size=config.get("image_size", 28),  # files before CIFAR-10: 28
+                        depth=config.get("depth"), width=config.get("width"))
     model.load_state_dict(arrays)
     return model.eval(), config
 
@@ -167,7 +187,8 @@ def _train(args: argparse.Namespace) -> int:
     test_loader = DataLoader(test_set, batch_size=512,
                              transform=T.Compose(preprocessing(args.dataset)))
     classes = list(type(load_dataset(args.dataset, train=False)).classes)
-    model = build_model(args.model, spec.channels, len(classes), args.dropout, spec.size)
+    model = build_model(args.model, spec.channels, len(classes), args.dropout, spec.size,
+                        args.depth, args.width)
     if args.init is not None:
         _initialize(model, args)
     lr = args.swa_lr if args.swa_lr is not None else args.lr
@@ -206,17 +227,20 @@ def _train(args: argparse.Namespace) -> int:
              if resume_from is not None else "")
     config = {"model": args.model, "dataset": args.dataset, "in_channels": spec.channels,
               "image_size": spec.size, "classes": classes, "normalize": [spec.mean, spec.std],
-              "epochs": args.epochs, "seed": args.seed}
+              "epochs": args.epochs, "seed": args.seed,
+              **{key: getattr(args, key) for key in ("depth", "width")
+                 if getattr(args, key) is not None}}
     model_path = save_model(model, out / "model.safetensors", config)
     outputs = trainer.predict(test_loader)
     targets = np.concatenate([y for _, y in test_loader])
     accuracy = float((outputs.argmax(1) == targets).mean())
     written = [model_path, checkpoint, out / "history.json"]
     written += _plots(history, outputs, targets, test_set, classes, out)
-    recipe = {key: getattr(args, key) for key in ("optimizer", "lr", "swa_lr", "init",
-                                                   "weight_decay", "batch_size", "dropout",
-                                                   "label_smoothing", "erasing", "no_augment",
-                                                   "validate_every", "limit", "seed")}
+    recipe = {key: getattr(args, key) for key in ("depth", "width", "optimizer", "lr", "swa_lr",
+                                                   "init", "weight_decay", "batch_size",
+                                                   "dropout", "label_smoothing", "erasing",
+                                                   "no_augment", "validate_every", "limit",
+                                                   "seed")}
     summary = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1),
                "epochs": len(history.epoch), "model": args.model, "dataset": args.dataset,
                "recipe": recipe}
@@ -235,6 +259,14 @@ def _initialize(model: Any, args: argparse.Namespace) -> None:
         raise CLIError(f"--init {args.init}: a model file of --model {config['model']} on "
                        f"{config['dataset']}; this run trains --model {args.model} on "
                        f"{args.dataset}")
+    def shown(value: float | None) -> str:
+        return "the default" if value is None else f"{value:g}"
+
+    for key in ("depth", "width"):
+        theirs, ours = config.get(key), getattr(args, key)
+        if theirs != ours:
+            raise CLIError(f"--init {args.init}: a model of --{key} {shown(theirs)}; this run's "
+                           f"--{key} is {shown(ours)}")
     model.load_state_dict(trained.state_dict())
 
 
@@ -323,7 +355,7 @@ def _summary(args: argparse.Namespace) -> int:
     from deepgrad import nn
 
     model = build_model(args.model, args.in_channels, args.num_classes,
-                        image_size=args.image_size)
+                        image_size=args.image_size, depth=args.depth, width=args.width)
     nn.summary(model, (args.batch_size, args.in_channels, args.image_size, args.image_size))
     return 0
 
@@ -382,6 +414,14 @@ def fraction(value: str) -> float:
     return number
 
 
+def _architecture_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--depth", type=positive_int,
+                         help="layers of the resnet, 6n + 2 (default 20)")
+    command.add_argument("--width", type=positive_float,
+                         help="the resnet's channels in its first stage (default 16), or the "
+                              "mobilenet's channel multiplier (default 1)")
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line's parser (its ``--help`` is the CLI's documentation)."""
     top = _Parser(prog="deepgrad", description="deepgrad: train, evaluate and run image "
@@ -391,6 +431,7 @@ def parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train an image classifier and evaluate it")
     train.add_argument("--model", choices=_MODELS, default="cnn")
     train.add_argument("--dataset", choices=_DATASETS, default="fashion-mnist")
+    _architecture_arguments(train)
     train.add_argument("--epochs", type=positive_int, default=15)
     train.add_argument("--batch-size", type=positive_int, default=128)
     train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
@@ -442,6 +483,7 @@ def parser() -> argparse.ArgumentParser:
 
     summary = commands.add_parser("summary", help="layers, output shapes and parameter counts")
     summary.add_argument("--model", choices=_MODELS, default="cnn")
+    _architecture_arguments(summary)
     summary.add_argument("--in-channels", type=positive_int, default=1)
     summary.add_argument("--num-classes", type=positive_int, default=10)
     summary.add_argument("--batch-size", type=positive_int, default=1)
