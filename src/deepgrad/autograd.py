@@ -187,6 +187,32 @@ class Function:
         return outs
 
 
+class NoGradFunction:
+    """Base class of the ops that have no gradient but compute from their inputs what a model
+    goes on to use: comparisons, logic, argmax (bool and integer results).
+
+    Subclasses define ``forward(*args, **options)`` on arrays, as a Function's without ``ctx``.
+    ``apply`` returns a Tensor that never requires grad and records no graph node (gradients
+    are those without the op), but an export's trace sees it as it sees every Function, so that
+    a mask computed from the input exports. Callers on hot paths (comparisons, argmax) write
+    ``apply`` out, without its generic argument handling.
+    """
+
+    @staticmethod
+    def forward(*args: Any, **options: Any) -> Any:
+        """Compute the output array from the input arrays."""
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args: Any, **options: Any) -> Tensor:
+        """Run the operation on Tensors (and plain values); the output needs no grad."""
+        out = cls.forward(*[a.data if isinstance(a, Tensor) else a for a in args], **options)
+        y = Tensor._make(out if type(out) is _ndarray else xp.asarray(out))
+        if _Trace.observer is not None:
+            _Trace.observer(cls, args, options, y)
+        return y
+
+
 def _freed_error(node: Function) -> BackwardError:
     return BackwardError(
         f"{type(node).__name__}: trying to backward through the graph a second time (its saved "

@@ -64,6 +64,8 @@ OPS: dict[str, frozenset[str]] = {name: frozenset(attrs) for name, attrs in {
     "Shape": ("start", "end"), "ConstantOfShape": ("value",), "Expand": (),
     # Running sums, sorting, contraction and repetition; Einsum's equation is a string.
     "CumSum": ("exclusive", "reverse"), "TopK": ("axis", "largest", "sorted"),
+    "ArgMax": ("axis", "keepdims", "select_last_index"),
+    "ArgMin": ("axis", "keepdims", "select_last_index"),
     "Einsum": ("equation",), "Tile": (),
     # More elementwise math; comparisons and logic give bool tensors; Mod's fmod=1 is C's fmod
     # (required for floats), fmod=0 Python's % of integers.

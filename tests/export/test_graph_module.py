@@ -133,6 +133,8 @@ CASES = [
     ("cumsum-exclusive-reverse", "CumSum", [r(3, 4), C(-2)], {"exclusive": 1, "reverse": 1}, 1),
     ("topk", "TopK", [r(3, 5), C([2])], {}, (1, 7)),
     ("topk-smallest-axis0", "TopK", [r(4, 3), C([3])], {"axis": 0, "largest": 0}, (1, 7)),
+    ("argmax-ties", "ArgMax", [HALVES], {"axis": 1, "keepdims": 0}, (7,)),
+    ("argmin-last-index", "ArgMin", [HALVES], {"select_last_index": 1}, (7,)),
     ("einsum", "Einsum", [r(2, 3, 4), C(r(4, 5))], {"equation": "bij,jk->bik"}, 1),
     ("einsum-diagonal", "Einsum", [r(2, 3, 3)], {"equation": "...ii ->...i"}, 1),
     ("tile", "Tile", [r(2, 3), C([2, 1])], {}, 1),

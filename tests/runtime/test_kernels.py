@@ -207,6 +207,11 @@ CASES = [
     ("reduce-prod-attribute", "ReduceProd", [f32(3, 4, 5, low=0.5, high=1.5)],
      {"axes": [0, 2], "keepdims": 0}, [], 1),
     ("reduce-prod-all-int64", "ReduceProd", [i64(1, -2, 3, 4)], {"keepdims": 0}, [], 1),
+    ("argmax-ties", "ArgMax", [TIES], {"axis": 1}, [], 1),
+    ("argmin-axis0-keepdims0", "ArgMin", [TIES], {"keepdims": 0}, [], 1),
+    ("argmax-last-index", "ArgMax", [TIES], {"axis": -1, "select_last_index": 1}, [], 1),
+    ("argmin-int64-last-index", "ArgMin", [TIES.astype(np.int64)], {"select_last_index": 1},
+     [], 1),
 ]
 
 

@@ -6,8 +6,9 @@ the elementwise, shape, reduction and indexing ops; :mod:`deepgrad.export.conver
 layers' fused ops (convolution, pooling, normalization, recurrent);
 :mod:`deepgrad.export.convert_tensor` norms, scans, sorting, einsum and repetition;
 :mod:`deepgrad.export.convert_math` the elementwise math composed of several operators;
-:mod:`deepgrad.export.convert_rearrange` flip, roll, triangles, gather, scatter and padding.
-``CONVERTERS`` maps every exportable Function class to its converter.
+:mod:`deepgrad.export.convert_rearrange` flip, roll, triangles, gather, scatter and padding;
+:mod:`deepgrad.export.convert_compare` comparisons, logic and argmax. ``CONVERTERS`` maps every
+exportable Function class to its converter, ``UNEXPORTABLE`` says why some have none.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from deepgrad.export.convert_compare import COMPARE_CONVERTERS
 from deepgrad.export.convert_layers import LAYER_CONVERTERS
 from deepgrad.export.convert_math import MATH_CONVERTERS
 from deepgrad.export.convert_rearrange import REARRANGE_CONVERTERS
@@ -35,8 +37,10 @@ from deepgrad.ops import (
     linear,
     piecewise,
     reductions,
+    scan,
     shape,
     smooth,
+    sorting,
     unary,
 )
 
@@ -360,6 +364,14 @@ CONVERTERS: dict[type, Converter] = {
     **TENSOR_CONVERTERS,
     **MATH_CONVERTERS,
     **REARRANGE_CONVERTERS,
+    **COMPARE_CONVERTERS,
+}
+# Ops that ONNX has no natural form for, and what the trace's error says instead of naming only
+# the class.
+UNEXPORTABLE: dict[type, str] = {
+    scan.CumExtreme: "cummax and cummin have no ONNX equivalent (ONNX has a running sum only)",
+    sorting.ModeIndex: "mode has no ONNX equivalent (it counts runs of equal sorted values)",
+    sorting.Histc: "histc has no ONNX equivalent (a histogram's counts by value)",
 }
 # Ops whose options may differ between the two traces of a dynamic batch: their converters
 # write those options in a form that holds for any batch size.
@@ -371,4 +383,4 @@ SHAPE_OPTIONS: dict[type, frozenset[str]] = {
     reductions.Std: frozenset({"dof"}),
 }
 
-__all__ = ["CONVERTERS", "SHAPE_OPTIONS", "Converter"]
+__all__ = ["CONVERTERS", "SHAPE_OPTIONS", "UNEXPORTABLE", "Converter"]

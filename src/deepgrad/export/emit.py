@@ -217,7 +217,8 @@ class Emitter:
             raise self.fail(
                 f"argument {i} is a tensor that changes with the batch size or the input's "
                 f"values but was not computed by deepgrad ops that the trace records (made "
-                f"from x.shape, from NumPy, or by a comparison?), so it cannot be a constant")
+                f"from x.shape, with NumPy, or by nonzero or unique?), so it cannot be a "
+                f"constant")
 
     # ----------------------------------------------------------------------------- writing
     def scalar(self, value: Any, dtype: Any) -> str:

@@ -1,7 +1,8 @@
 """Running sums, sorting, contraction and repetition kernels of
 :class:`~deepgrad.export.graph_module.GraphModule` (see :mod:`deepgrad.export.graph_ops`):
 CumSum, TopK, Einsum and Tile, on deepgrad's differentiable ``cumsum``, ``topk``, ``einsum`` and
-``tile``. TopK's values pass their gradient back to where they came from; its indices have none.
+``tile``, and ArgMax / ArgMin on ``argmax`` / ``argmin``. TopK's values pass their gradient back
+to where they came from; its indices have none.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepgrad.export.graph_ops import KernelTable, as_tensor, axis_index, ints
-from deepgrad.ops import join, scan, shape, sorting
+from deepgrad.ops import join, reductions, scan, shape, sorting
 from deepgrad.ops.einsum import einsum
 from deepgrad.ops.elementwise import to
 from deepgrad.tensor import Tensor
@@ -57,6 +58,23 @@ def _topk(training: bool, node: Node, xs: list) -> tuple:
     values, indices = sorting.topk(x, _one_int(k, "TopK K"), axis,
                                    largest=bool(node.attrs.get("largest", 1)))
     return values, indices
+
+
+@KERNELS.register("ArgMax", "ArgMin", arrays=True)
+def _arg_extremum(training: bool, node: Node, xs: list) -> Tensor | np.ndarray:
+    """The first index of the extremum (NaN counts as one, as NumPy's), or with
+    ``select_last_index`` the last (the first of the reversed input); arrays when the input is
+    one."""
+    (x,) = xs
+    t = as_tensor(x)
+    axis = axis_index(node.attrs.get("axis", 0), t.ndim, f"{node.op} axis")
+    keepdim = bool(node.attrs.get("keepdims", 1))
+    find = reductions.argmax if node.op == "ArgMax" else reductions.argmin
+    if node.attrs.get("select_last_index", 0):
+        y = (t.shape[axis] - 1) - find(_reversed(t, axis), axis, keepdim)
+    else:
+        y = find(t, axis, keepdim)
+    return y.data if isinstance(x, np.ndarray) else y
 
 
 @KERNELS.register("Einsum")

@@ -12,7 +12,7 @@ and become constants.
 The model runs twice: on the example, then on its elements shuffled (plus one more example with
 ``dynamic_batch``). Sizes that change between the two runs are the batch, so the graph works for
 any batch size; a constant or a plain argument that changes depends on the input (made from
-``x.shape``, by a comparison, by NumPy) and is reported instead of being baked into the graph.
+``x.shape`` or with NumPy) and is reported instead of being baked into the graph.
 A value that the second input happens to leave unchanged cannot be caught this way.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 from deepgrad.anomaly import _Anomaly
 from deepgrad.autograd import _Trace
 from deepgrad.errors import ShapeError
-from deepgrad.export.convert import CONVERTERS, SHAPE_OPTIONS
+from deepgrad.export.convert import CONVERTERS, SHAPE_OPTIONS, UNEXPORTABLE
 from deepgrad.export.emit import Emitter, ExportError, GraphBuilder, TracedOp, same, where
 from deepgrad.grad_mode import no_grad
 from deepgrad.nn.module import Module
@@ -58,9 +58,10 @@ class _Recorder:
         layer = self._layer()
         dynamic = any(self._is_dynamic(a) for a in args)
         if dynamic and cls not in CONVERTERS:
-            raise ExportError(f"cannot export {where(cls, layer)}: deepgrad's exporter has no "
-                              f"ONNX equivalent for {cls.__name__}; write the layer with "
-                              f"exportable ops")
+            reason = UNEXPORTABLE.get(cls, f"deepgrad's exporter has no ONNX equivalent for "
+                                           f"{cls.__name__}")
+            raise ExportError(f"cannot export {where(cls, layer)}: {reason}; write the layer "
+                              f"with exportable ops")
         self.ops.append(TracedOp(cls, args, options, outs, layer, dynamic))
         self.keep.extend(outs)
         if dynamic:
@@ -327,8 +328,8 @@ def _outputs(builder: GraphBuilder, outputs: list[Tensor], outputs2: list[Tensor
         if name is None:
             if not same(t.data, t2.data):
                 raise ExportError(f"the model's output {k} was computed outside the traced ops "
-                                  f"(by NumPy, a comparison or a cast) from the input, so it "
-                                  f"would be written as a constant{advice}")
+                                  f"(with NumPy, or by nonzero or unique) from the input, so "
+                                  f"it would be written as a constant{advice}")
             name = builder.constant(t.data, "output_constant")
             builder.bind(t, name)
         target = builder.unique("output" if len(outputs) == 1 else f"output{k}")

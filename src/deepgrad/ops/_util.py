@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from deepgrad.autograd import _Trace
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
+from deepgrad.ops.elementwise import Cast
 from deepgrad.tensor import DEFAULT_FLOAT, Tensor, to_array
 
 _ndarray = xp.ndarray
@@ -64,10 +66,14 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
 
 def _as_float_like(t: Tensor, other: Any) -> Tensor:
     if isinstance(other, float):
-        return Tensor._make(t.data.astype(DEFAULT_FLOAT))
-    if isinstance(other, Tensor) and other.data.dtype.kind == "f":
-        return Tensor._make(t.data.astype(other.data.dtype))
-    return t
+        dtype = DEFAULT_FLOAT
+    elif isinstance(other, Tensor) and other.data.dtype.kind == "f":
+        dtype = other.data.dtype
+    else:
+        return t
+    if _Trace.observer is not None:  # an export records the promotion (x * (x > 0)) as a Cast
+        return Cast.apply(t, dtype)
+    return Tensor._make(t.data.astype(dtype))
 
 
 def normalize_dim(dim: int, ndim: int, op: str) -> int:

@@ -15,7 +15,7 @@ import math
 import warnings
 from typing import Any, NamedTuple
 
-from deepgrad.autograd import Function
+from deepgrad.autograd import Function, NoGradFunction, _Trace
 from deepgrad.backend import silent_float_errors, xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops._util import normalize_dim, normalize_dims
@@ -223,6 +223,15 @@ class LogSoftmax(Function):
         return gx
 
 
+class ArgExtremum(NoGradFunction):
+    """y = the int64 index of the first maximum (``largest``) or minimum of x along ``axis``
+    (into the flattened x for None); no gradient."""
+
+    @staticmethod
+    def forward(x, *, axis, keepdim, largest):
+        return (x.argmax if largest else x.argmin)(axis=axis, keepdims=keepdim)
+
+
 class MaxMin(NamedTuple):
     """What ``max`` and ``min`` with a ``dim`` return, like ``torch.return_types.max``."""
 
@@ -339,9 +348,14 @@ def _arg_extremum(x: Tensor, dim: int | None, keepdim: bool, largest: bool, op: 
     check_tensor(op, x)
     axis = None if dim is None else _axis(x, dim, op)
     _check_nonempty(x, None if axis is None else (axis,), op)
-    data = x.data
-    index = (data.argmax if largest else data.argmin)(axis=axis, keepdims=keepdim)
-    return Tensor._make(xp.asarray(index))
+    # ArgExtremum.apply written out: argmax runs per batch (predictions, accuracy), and the
+    # generic argument handling would double its cost on small tensors.
+    y = Tensor._make(xp.asarray(ArgExtremum.forward(x.data, axis=axis, keepdim=keepdim,
+                                                    largest=largest)))
+    if _Trace.observer is not None:
+        _Trace.observer(ArgExtremum, (x,), {"axis": axis, "keepdim": keepdim,
+                                            "largest": largest}, y)
+    return y
 
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import operator
 from typing import Any, NamedTuple
 
-from deepgrad.autograd import Function
+from deepgrad.autograd import Function, NoGradFunction
 from deepgrad.backend import xp
 from deepgrad.errors import shape_str
 from deepgrad.ops.indexing import gather
@@ -183,16 +183,13 @@ def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesI
     return _select(x, axis, index, keepdim)
 
 
-def mode(x: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
-    """``(values, indices)``: the most frequent value along ``dim`` (the smallest of equally
-    frequent ones, as PyTorch) and the position of its last occurrence; each NaN counts as a
-    value of its own. The gradient goes to that position."""
-    check_tensor("mode", x)
-    axis = _axis(x, dim, "mode")
-    index = None
-    if axis is not None:
-        _check_nonempty(x, (axis,), "mode")
-        data = xp.moveaxis(x.data, axis, -1)
+class ModeIndex(NoGradFunction):
+    """y = where the mode of x along ``axis`` (the smallest of the most frequent values) last
+    occurs, kept as a dimension of size 1."""
+
+    @staticmethod
+    def forward(x, *, axis):
+        data = xp.moveaxis(x, axis, -1)
         order = _stable_order(data, -1, descending=False)
         ordered = xp.take_along_axis(data, order, axis=-1)
         # In sorted order, equal values form runs; count within each run from its start.
@@ -203,7 +200,20 @@ def mode(x: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
         # The first longest count ends the run of the smallest mode, at its last occurrence
         # (the sort is stable).
         end = (positions - run_start).argmax(axis=-1, keepdims=True)
-        index = xp.moveaxis(xp.take_along_axis(order, end, axis=-1), -1, axis)
+        return xp.moveaxis(xp.take_along_axis(order, end, axis=-1), -1, axis)
+
+
+def mode(x: Tensor, dim: int = -1, keepdim: bool = False) -> ValuesIndices:
+    """``(values, indices)``: the most frequent value along ``dim`` (the smallest of equally
+    frequent ones, as PyTorch) and the position of its last occurrence; each NaN counts as a
+    value of its own. The gradient goes to that position."""
+    check_tensor("mode", x)
+    axis = _axis(x, dim, "mode")
+    index = None
+    if axis is not None:
+        _check_nonempty(x, (axis,), "mode")
+        # An export stops at ModeIndex, which has no ONNX form; the array serves _select.
+        index = ModeIndex.apply(x, axis=axis).data
     return _select(x, axis, index, keepdim)
 
 
@@ -239,6 +249,32 @@ def bincount(x: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Te
     return Tensor._make(counts.astype(int64 if w is None else w.dtype))
 
 
+class Histc(NoGradFunction):
+    """y = how many of x's elements fall in each of ``bins`` equal-width bins from ``minimum``
+    to ``maximum`` (from x's smallest to largest element when both are equal), in x's dtype."""
+
+    @staticmethod
+    def forward(x, *, bins, minimum, maximum):
+        data = x.reshape(-1)
+        dtype = data.dtype.type
+        low, high = dtype(minimum), dtype(maximum)
+        if low == high and data.size:
+            low, high = data.min(), data.max()
+        if low == high:  # one value: a range of width 2 around it, as PyTorch
+            low, high = low - 1, high + 1
+        if not (xp.isfinite(low) and xp.isfinite(high)):
+            raise ValueError(f"histc: the range [{low}, {high}] is not finite")
+        if low > high:
+            raise ValueError(f"histc: max must be larger than min; got min={minimum}, "
+                             f"max={maximum}")
+        inside = data[(data >= low) & (data <= high)]
+        # The same arithmetic, in x's dtype, as PyTorch's, so that edge cases fall in the same
+        # bin.
+        position = ((inside - low) * dtype(bins) / (high - low)).astype(int64)
+        position = xp.minimum(position, bins - 1)
+        return xp.bincount(position, minlength=bins).astype(data.dtype)
+
+
 def histc(x: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
     """The histogram of ``x``'s elements: ``bins`` equal-width bins from ``min`` to ``max`` (when
     both are equal, from the smallest to the largest element), in ``x``'s float dtype. Elements
@@ -251,22 +287,7 @@ def histc(x: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
         raise TypeError(f"histc: bins must be an int; got {bins!r}") from None
     if bins <= 0:
         raise ValueError(f"histc: bins must be > 0; got {bins}")
-    data = x.data.reshape(-1)
-    dtype = data.dtype.type
-    low, high = dtype(min), dtype(max)
-    if low == high and data.size:
-        low, high = data.min(), data.max()
-    if low == high:  # one value: a range of width 2 around it, as PyTorch
-        low, high = low - 1, high + 1
-    if not (xp.isfinite(low) and xp.isfinite(high)):
-        raise ValueError(f"histc: the range [{low}, {high}] is not finite")
-    if low > high:
-        raise ValueError(f"histc: max must be larger than min; got min={min}, max={max}")
-    inside = data[(data >= low) & (data <= high)]
-    # The same arithmetic, in x's dtype, as PyTorch's, so that edge cases fall in the same bin.
-    position = ((inside - low) * dtype(bins) / (high - low)).astype(int64)
-    position = xp.minimum(position, bins - 1)
-    return Tensor._make(xp.bincount(position, minlength=bins).astype(data.dtype))
+    return Histc.apply(x, bins=bins, minimum=min, maximum=max)
 
 
 METHODS = {"sort": sort, "argsort": argsort, "topk": topk, "median": median,

@@ -1,8 +1,11 @@
-"""Running sums and sorting: CumSum (with ``exclusive`` and ``reverse``) and TopK.
+"""Running sums and sorting: CumSum (with ``exclusive`` and ``reverse``), TopK, ArgMax and
+ArgMin.
 
 TopK orders equal elements by their index, lower first, in both directions (as ONNX specifies
 and deepgrad's stable sort does); NaN counts as larger than every number, as in deepgrad. The
-values always come sorted, which ``sorted=0`` (any order) allows.
+values always come sorted, which ``sorted=0`` (any order) allows. ArgMax and ArgMin take the
+first of equal elements (``select_last_index=1``: the last) and, where a slice holds NaN, a NaN,
+as NumPy and deepgrad do (ONNX leaves NaN open).
 """
 
 from __future__ import annotations
@@ -100,3 +103,25 @@ def _topk(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
 
     return topk
 
+
+@register("ArgMax", "ArgMin")
+def _arg_extremum(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """The int64 index of the largest (ArgMin: smallest) element along the axis."""
+    arity(node, (1, 1))
+    attrs = Attributes(node)
+    axis = attrs.int("axis", 0)
+    keepdims = bool(attrs.int("keepdims", 1, 0, 1))
+    last = bool(attrs.int("select_last_index", 0, 0, 1))
+    find = np.argmax if node.op == "ArgMax" else np.argmin
+
+    def arg_extremum(x: np.ndarray) -> np.ndarray:
+        a = _axis(axis, x.ndim)
+        if x.shape[a] == 0:
+            raise ValueError(f"axis {axis} of the input (shape {x.shape}) is empty")
+        if last:  # the first from the end
+            index = (x.shape[a] - 1) - find(np.flip(x, a), axis=a, keepdims=keepdims)
+        else:
+            index = find(x, axis=a, keepdims=keepdims)
+        return np.asarray(index, np.int64)
+
+    return arg_extremum
