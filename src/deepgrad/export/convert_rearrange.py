@@ -1,8 +1,8 @@
 """Converters of the ops that rearrange, select or place values: ``flip`` and ``roll`` (Slice and
 Concat), ``tril`` / ``triu`` (Trilu), ``index_select`` (Gather), ``gather`` (GatherElements),
-``scatter`` / ``scatter_add`` (ScatterElements), ``diag`` of a vector (Where over a constant
-diagonal) and ``pad`` (Pad; 'circular' as Slice and Concat, which ONNX's Pad has only from opset
-19).
+``scatter`` / ``scatter_add`` and ``index_add`` / ``index_copy`` (ScatterElements),
+``index_fill`` and ``diag`` of a vector (Where over a constant mask) and ``pad`` (Pad;
+'circular' as Slice and Concat, which ONNX's Pad has only from opset 19).
 
 PyTorch's gather and scatter accept an index smaller than the input in the other dimensions (and
 scatter a larger source): the exported graph slices the input's (or source's) leading block to
@@ -174,6 +174,47 @@ def _scatter(e: Emitter) -> list:
                   reduction="add" if add else "none")]
 
 
+def _along(positions: np.ndarray, dim: int, ndim: int) -> np.ndarray:
+    """1-D ``positions`` shaped to lie along ``dim`` of ``ndim`` dimensions."""
+    return positions.reshape([-1 if k == dim else 1 for k in range(ndim)])
+
+
+def _index_source(e: Emitter) -> list:
+    """index_add and index_copy: a ScatterElements of the source (times alpha, added), whose
+    indices are the positions along ``dim`` expanded to the source's shape. Of a position
+    named twice, index_copy keeps one slice, which ONNX leaves open (onnxruntime and
+    deepgrad_runtime keep the last, as deepgrad does)."""
+    dim = int(e.args[2])
+    ndim = len(e.shape(0))
+    positions = _along(e.constant_array(3).astype(np.int64), dim, ndim)
+    index = e.builder.cached_constant(positions, f"{e.layer or 'model'}.indices")
+    index = e.one("Expand", [index, _sizes(e, 1, list(range(ndim)))])
+    updates, add = e.input(1), e.op.cls is scatter.IndexAdd
+    if add and e.args[4] != 1:
+        updates = e.one("Mul", [updates, e.scalar(e.args[4], e.dtype(0))])
+    return [e.one("ScatterElements", [e.input(0), index, updates], axis=dim,
+                  reduction="add" if add else "none")]
+
+
+def _index_fill(e: Emitter) -> list:
+    """Where over a constant mask of the filled slices (of the dimension's size)."""
+    dim = int(e.args[2])
+    if dim in e.dynamic_axes(0):
+        raise e.fail(f"it fills slices of dimension {dim}, whose size changes with the batch "
+                     f"(the mask of the filled slices has that size); export with "
+                     f"dynamic_batch=False")
+    shape = e.shape(0)
+    mask = np.zeros(shape[dim], np.bool_)
+    mask[e.constant_array(3)] = True
+    mask_name = e.builder.cached_constant(_along(mask, dim, len(shape)),
+                                          f"{e.layer or 'model'}.mask")
+    if isinstance(e.array(1), np.ndarray):  # a 0-d tensor, in x's dtype
+        value = e.input(1)
+    else:
+        value = e.scalar(e.args[1], e.dtype(0))
+    return [e.one("Where", [mask_name, value, e.input(0)])]
+
+
 # ------------------------------------------------------------------------------ padding
 def _onnx_pads(widths: list[tuple[int, int]]) -> list[int]:
     return [before for before, _ in widths] + [after for _, after in widths]
@@ -221,6 +262,9 @@ REARRANGE_CONVERTERS: dict[type, Callable[[Emitter], list]] = {
     rearrange.IndexSelect: _index_select,
     indexing.Gather: _gather,
     scatter.Scatter: _scatter,
+    scatter.IndexAdd: _index_source,
+    scatter.IndexCopy: _index_source,
+    scatter.IndexFill: _index_fill,
     join.ConstantPad: _constant_pad,
     join.Pad: _pad,
 }

@@ -176,11 +176,15 @@ def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesI
     if not 1 <= k <= size:
         raise ValueError(f"kthvalue: k={k} is out of range for dimension {dim} of size {size} "
                          f"(input shape {shape_str(x.shape)}); expected 1 <= k <= {size}")
-    index = None
-    if axis is not None:
-        order = _stable_order(x.data, axis, descending=False)
-        index = order[(slice(None),) * axis + (slice(k - 1, k),)]
-    return _select(x, axis, index, keepdim)
+    if axis is None:
+        return _select(x, None, None, keepdim)
+    # The last of the k smallest: an export traces it as a TopK and a slice.
+    values, indices = Sort.apply(x, axis=axis, descending=False, k=k)
+    kth = (slice(None),) * axis + (slice(k - 1, k),)
+    value, index = values[kth], indices[kth]
+    if not keepdim:
+        value, index = value.squeeze(axis), index.squeeze(axis)
+    return ValuesIndices(value, index)
 
 
 class ModeIndex(NoGradFunction):
