@@ -24,6 +24,14 @@ from deepgrad.ops.reductions import _axis, _check_float, _check_nonempty, _scatt
 from deepgrad.tensor import Tensor, check_tensor, int64
 
 
+def _int(op: str, name: str, value: Any) -> int:
+    """``value`` as an int (an integer of any kind: Python, NumPy, a 0-d integer tensor)."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{op}: {name} must be an int; got {value!r}") from None
+
+
 class ValuesIndices(NamedTuple):
     """What ``sort``, ``topk``, ``median``, ``kthvalue``, ``mode``, ``cummax`` and ``cummin``
     return, like ``torch.return_types.sort``, ``.topk`` and the others."""
@@ -104,10 +112,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True,
     """
     check_tensor("topk", x)
     axis = _axis(x, dim, "topk")
-    try:
-        k = operator.index(k)
-    except TypeError:
-        raise TypeError(f"topk: k must be an int; got {k!r}") from None
+    k = _int("topk", "k", k)
     size = 1 if axis is None else x.shape[axis]
     if not 0 <= k <= size:
         raise ValueError(f"topk: k={k} is out of range for dimension {dim} of size {size} "
@@ -166,10 +171,7 @@ def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ValuesI
     """
     check_tensor("kthvalue", x)
     axis = _axis(x, dim, "kthvalue")
-    try:
-        k = operator.index(k)
-    except TypeError:
-        raise TypeError(f"kthvalue: k must be an int; got {k!r}") from None
+    k = _int("kthvalue", "k", k)
     size = 1 if axis is None else x.shape[axis]
     if axis is not None:
         _check_nonempty(x, (axis,), "kthvalue")
@@ -285,10 +287,7 @@ def histc(x: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
     outside the range (and NaN) are not counted; ``max`` falls in the last bin. No gradient.
     """
     _check_float(x, "histc")
-    try:
-        bins = operator.index(bins)
-    except TypeError:
-        raise TypeError(f"histc: bins must be an int; got {bins!r}") from None
+    bins = _int("histc", "bins", bins)
     if bins <= 0:
         raise ValueError(f"histc: bins must be > 0; got {bins}")
     return Histc.apply(x, bins=bins, minimum=min, maximum=max)
