@@ -7,28 +7,12 @@ export say why."""
 
 import numpy as np
 import pytest
+from export_harness import Net, check_export, integers, onnx, spread, ties
 
 import deepgrad as dg
-import deepgrad_runtime
 from deepgrad import nn
-from deepgrad.export import ExportError, from_onnx, to_onnx, to_runtime
+from deepgrad.export import ExportError, from_onnx, to_onnx
 from deepgrad.nn import functional as F
-
-onnx = pytest.importorskip("onnx", reason="ONNX export tests need pip install 'deepgrad[onnx]'")
-ort = pytest.importorskip("onnxruntime",
-                          reason="ONNX export tests need pip install 'deepgrad[onnx]'")
-
-
-class Net(nn.Module):
-    """A Linear over the last dimension (a weight to import as a parameter), then ``fn``."""
-
-    def __init__(self, fn, features=6, linear=True):
-        super().__init__()
-        self.fc = nn.Linear(features, features) if linear else None
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(self.fc(x) if self.fc is not None else x)
 
 
 class Einsum(nn.Module):
@@ -49,149 +33,89 @@ def _with_zeros(x):
     return F.relu(x) - F.relu(-x - 0.5)
 
 
-def _spread(batch, shape, rng):
-    return rng.standard_normal((batch, *shape)) * 2
-
-
-def _ties(batch, shape, rng):
-    return rng.integers(-2, 3, (batch, *shape)).astype(np.float64)
-
-
-def _integers(batch, shape, rng):
-    return rng.integers(-3, 4, (batch, *shape)).astype(np.int32)
+def _tolerance(dtype):
+    # float64 outputs are held to float64's precision (integer ones are exact either way)
+    return (1e-5, 1e-5) if dtype == np.float32 else (1e-10, 1e-10)
 
 
 # (id, model factory, input shape without the batch, input maker, differentiable)
 CASES = [
-    ("norm-2", lambda: Net(lambda x: x.norm(dim=1)), (6,), _spread, True),
+    ("norm-2", lambda: Net(lambda x: x.norm(dim=1)), (6,), spread, True),
     ("norm-2-all-keepdim", lambda: Net(lambda x: dg.norm(x, dim=(1, 2), keepdim=True)), (3, 6),
-     _spread, True),
-    ("norm-whole-batch", lambda: Net(lambda x: x.norm()), (6,), _spread, True),
-    ("norm-1", lambda: Net(lambda x: dg.norm(x, 1, dim=-1)), (6,), _spread, True),
-    ("norm-inf", lambda: Net(lambda x: dg.norm(x, float("inf"), dim=(1, 2))), (3, 6), _spread,
+     spread, True),
+    ("norm-whole-batch", lambda: Net(lambda x: x.norm()), (6,), spread, True),
+    ("norm-1", lambda: Net(lambda x: dg.norm(x, 1, dim=-1)), (6,), spread, True),
+    ("norm-inf", lambda: Net(lambda x: dg.norm(x, float("inf"), dim=(1, 2))), (3, 6), spread,
      True),
     ("norm-minus-inf-keepdim", lambda: Net(lambda x: dg.norm(x, -float("inf"), 1, True)),
-     (6,), _spread, True),
-    ("norm-inf-whole-batch", lambda: Net(lambda x: dg.norm(x, float("inf"))), (6,), _spread,
+     (6,), spread, True),
+    ("norm-inf-whole-batch", lambda: Net(lambda x: dg.norm(x, float("inf"))), (6,), spread,
      True),
-    ("norm-0", lambda: Net(lambda x: dg.norm(_with_zeros(x), 0, dim=1)), (6,), _spread, False),
-    ("norm-3", lambda: Net(lambda x: dg.norm(x, 3, dim=1)), (6,), _spread, True),
-    ("norm-half", lambda: Net(lambda x: dg.norm(x, 0.5, dim=1)), (6,), _spread, True),
-    ("normalize", lambda: Net(lambda x: F.normalize(x, dim=1)), (6,), _spread, True),
-    ("normalize-p1", lambda: Net(lambda x: F.normalize(x, p=1, dim=-1)), (2, 6), _spread, True),
+    ("norm-0", lambda: Net(lambda x: dg.norm(_with_zeros(x), 0, dim=1)), (6,), spread, False),
+    ("norm-3", lambda: Net(lambda x: dg.norm(x, 3, dim=1)), (6,), spread, True),
+    ("norm-half", lambda: Net(lambda x: dg.norm(x, 0.5, dim=1)), (6,), spread, True),
+    ("normalize", lambda: Net(lambda x: F.normalize(x, dim=1)), (6,), spread, True),
+    ("normalize-p1", lambda: Net(lambda x: F.normalize(x, p=1, dim=-1)), (2, 6), spread, True),
     ("cosine-similarity", lambda: Net(lambda x: F.cosine_similarity(x[:, :3], x[:, 3:])), (6,),
-     _spread, True),
+     spread, True),
     # The norms' clamp to eps is in the graph: 0, not NaN. (Values only: an imported graph
     # differentiates the norm as Sqrt(ReduceSum(x * x)), infinite at 0.)
     ("cosine-similarity-zero-vectors",
      lambda: Net(lambda x: F.cosine_similarity(F.relu(x[:, :3] - 9), x[:, 3:]), linear=False),
-     (6,), _ties, False),
+     (6,), ties, False),
     ("cosine-similarity-broadcast",
-     lambda: Net(lambda x: F.cosine_similarity(x, x[:, :1], dim=-1)), (3, 6), _spread, True),
+     lambda: Net(lambda x: F.cosine_similarity(x, x[:, :1], dim=-1)), (3, 6), spread, True),
     ("pairwise-distance", lambda: Net(lambda x: F.pairwise_distance(x[:, :3], x[:, 3:])),
-     (6,), _spread, True),
+     (6,), spread, True),
     ("pairwise-distance-p1-keepdim",
      lambda: Net(lambda x: F.pairwise_distance(x[:, :3], x[:, 3:], p=1, keepdim=True)), (6,),
-     _spread, True),
-    ("cumsum", lambda: Net(lambda x: x.cumsum(1)), (6,), _spread, True),
-    ("cumsum-batch-axis", lambda: Net(lambda x: x.cumsum(0)), (6,), _spread, True),
-    ("cumsum-integers", lambda: Net(lambda x: x.cumsum(-1), linear=False), (6,), _integers,
+     spread, True),
+    ("cumsum", lambda: Net(lambda x: x.cumsum(1)), (6,), spread, True),
+    ("cumsum-batch-axis", lambda: Net(lambda x: x.cumsum(0)), (6,), spread, True),
+    ("cumsum-integers", lambda: Net(lambda x: x.cumsum(-1), linear=False), (6,), integers,
      False),
-    ("cumprod", lambda: Net(lambda x: _with_zeros(x).cumprod(1)), (6,), _spread, True),
-    ("cumprod-odd-length", lambda: Net(lambda x: x.cumprod(1), features=5), (3, 5), _spread,
+    ("cumprod", lambda: Net(lambda x: _with_zeros(x).cumprod(1)), (6,), spread, True),
+    ("cumprod-odd-length", lambda: Net(lambda x: x.cumprod(1), features=5), (3, 5), spread,
      True),
-    ("cumprod-integers", lambda: Net(lambda x: x.cumprod(1), linear=False), (7,), _integers,
+    ("cumprod-integers", lambda: Net(lambda x: x.cumprod(1), linear=False), (7,), integers,
      False),
-    ("sort", lambda: Net(lambda x: dg.sort(x, 1).values), (6,), _spread, True),
+    ("sort", lambda: Net(lambda x: dg.sort(x, 1).values), (6,), spread, True),
     ("sort-descending-indices", lambda: Net(lambda x: tuple(dg.sort(x, -1, descending=True))),
-     (6,), _spread, True),
-    ("sort-ties", lambda: Net(lambda x: tuple(dg.sort(x, 1)), linear=False), (8,), _ties, True),
+     (6,), spread, True),
+    ("sort-ties", lambda: Net(lambda x: tuple(dg.sort(x, 1)), linear=False), (8,), ties, True),
     ("sort-ties-descending", lambda: Net(lambda x: tuple(dg.sort(x, 1, descending=True)),
-                                         linear=False), (8,), _ties, True),
-    ("sort-batch-axis", lambda: Net(lambda x: tuple(dg.sort(x, 0))), (6,), _spread, True),
-    ("topk", lambda: Net(lambda x: tuple(dg.topk(x, 3))), (6,), _spread, True),
-    ("cast-float64", lambda: Net(lambda x: x.double() * 2, linear=False), (6,), _spread, True),
-    ("cast-int64", lambda: Net(lambda x: (x * 3).long()), (6,), _spread, False),
+                                         linear=False), (8,), ties, True),
+    ("sort-batch-axis", lambda: Net(lambda x: tuple(dg.sort(x, 0))), (6,), spread, True),
+    ("topk", lambda: Net(lambda x: tuple(dg.topk(x, 3))), (6,), spread, True),
+    ("cast-float64", lambda: Net(lambda x: x.double() * 2, linear=False), (6,), spread, True),
+    ("cast-int64", lambda: Net(lambda x: (x * 3).long()), (6,), spread, False),
     ("argsort-ties", lambda: Net(lambda x: dg.argsort(x, 1, descending=True), linear=False),
-     (8,), _ties, False),
+     (8,), ties, False),
     ("topk-smallest-ties", lambda: Net(lambda x: tuple(dg.topk(x, 4, 1, largest=False)),
-                                       linear=False), (8,), _ties, True),
-    ("einsum-weight", lambda: Einsum("bi,oi->bo", (4, 6)), (6,), _spread, True),
-    ("einsum-batched", lambda: Net(lambda x: dg.einsum("bij,bkj->bik", x, x)), (3, 6), _spread,
+                                       linear=False), (8,), ties, True),
+    ("einsum-weight", lambda: Einsum("bi,oi->bo", (4, 6)), (6,), spread, True),
+    ("einsum-batched", lambda: Net(lambda x: dg.einsum("bij,bkj->bik", x, x)), (3, 6), spread,
      True),
-    ("einsum-ellipsis", lambda: Einsum("...ij->...ji"), (2, 3, 4), _spread, True),
-    ("einsum-diagonal", lambda: Einsum("bii->bi"), (4, 4), _spread, True),
-    ("einsum-implicit", lambda: Net(lambda x: dg.einsum("bi,bj", x, x[:, :2])), (6,), _spread,
+    ("einsum-ellipsis", lambda: Einsum("...ij->...ji"), (2, 3, 4), spread, True),
+    ("einsum-diagonal", lambda: Einsum("bii->bi"), (4, 4), spread, True),
+    ("einsum-implicit", lambda: Net(lambda x: dg.einsum("bi,bj", x, x[:, :2])), (6,), spread,
      True),
-    ("tile", lambda: Net(lambda x: x.tile(2)), (6,), _spread, True),
-    ("repeat-new-dimension", lambda: Net(lambda x: x.repeat(2, 1, 3)), (6,), _spread, True),
-    ("repeat-batch-axis", lambda: Net(lambda x: x.repeat(3, 1)), (6,), _spread, True),
+    ("tile", lambda: Net(lambda x: x.tile(2)), (6,), spread, True),
+    ("repeat-new-dimension", lambda: Net(lambda x: x.repeat(2, 1, 3)), (6,), spread, True),
+    ("repeat-batch-axis", lambda: Net(lambda x: x.repeat(3, 1)), (6,), spread, True),
     ("adaptive-max-pool", lambda: Net(lambda x: F.adaptive_max_pool2d(x, (3, 4)), features=7),
-     (2, 5, 7), _spread, True),
+     (2, 5, 7), spread, True),
     ("adaptive-max-pool-tiling", lambda: Net(lambda x: F.adaptive_max_pool2d(x, (2, 3))),
-     (2, 4, 6), _spread, True),
+     (2, 4, 6), spread, True),
 ]
-
-
-def _flat(output):
-    return [output] if isinstance(output, dg.Tensor) else list(output)
-
-
-def _session(path):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _assert_close(got, expected, who):
-    assert got.shape == expected.shape and got.dtype == expected.dtype, who
-    tolerance = 1e-5 if expected.dtype == np.float32 else 1e-10
-    np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance, err_msg=who)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("make_model", "shape", "make_input", "differentiable"),
                          [case[1:] for case in CASES], ids=[case[0] for case in CASES])
 def test_export_matches(tmp_path, make_model, shape, make_input, differentiable, dtype):
-    dg.manual_seed(0)
-    model = make_model().eval()
-    model = model.double() if dtype == np.float64 else model
-
-    def inputs(batch, seed):
-        x = make_input(batch, shape, np.random.default_rng(seed))
-        return x if x.dtype.kind in "iu" else x.astype(dtype)
-
-    path = to_onnx(model, inputs(2, 0), tmp_path / "model.onnx")
-    onnx.checker.check_model(str(path), full_check=True)
-    session, imported = _session(path), from_onnx(path)
-    runtime = deepgrad_runtime.load(to_runtime(model, tmp_path / "model.rt", inputs(2, 0)))
-    for batch in (1, 5):
-        x = inputs(batch, batch)
-        with dg.no_grad():
-            expected = [t.numpy() for t in _flat(model(dg.tensor(x)))]
-            outputs = {"from_onnx": [t.numpy() for t in _flat(imported(dg.tensor(x)))]}
-        outputs["onnxruntime"] = session.run(None, {"input": x})
-        ran = runtime.run(x)
-        outputs["runtime"] = list(ran) if isinstance(ran, tuple) else [ran]
-        for who, got in outputs.items():
-            assert len(got) == len(expected), who
-            for g, e in zip(got, expected):
-                _assert_close(g, e, who)
-    if differentiable and dtype == np.float64:
-        _check_gradients(model, imported, inputs(4, 9))
-
-
-def _check_gradients(model, imported, x):
-    """The gradient of a weighted sum of the outputs with respect to the input, through the
-    imported module's kernels, is deepgrad's own."""
-    grads = []
-    for module in (model, imported):
-        t = dg.tensor(x, requires_grad=True)
-        outputs = [o for o in _flat(module(t)) if o.dtype.kind == "f"]
-        weights = [np.random.default_rng(1).standard_normal(o.shape) for o in outputs]
-        sum(((o * w).sum() for o, w in zip(outputs, weights)), dg.tensor(0.0)).backward()
-        grads.append(t.grad.numpy())
-    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-9, atol=1e-9)
+    check_export(tmp_path, make_model, shape, make_input, dtype, _tolerance,
+                 gradients=differentiable and dtype == np.float64)
 
 
 def test_operators_stay_within_opset_17_and_18(tmp_path):

@@ -9,32 +9,21 @@ why."""
 
 import numpy as np
 import pytest
+from export_harness import (
+    Net,
+    assert_close,
+    check_export,
+    integers,
+    onnx,
+    session,
+    special,
+    spread,
+    ties,
+)
 
 import deepgrad as dg
-import deepgrad_runtime
-from deepgrad import nn
-from deepgrad.export import ExportError, from_onnx, to_onnx, to_runtime
+from deepgrad.export import ExportError, from_onnx, to_onnx
 from deepgrad.nn import functional as F
-
-onnx = pytest.importorskip("onnx", reason="ONNX export tests need pip install 'deepgrad[onnx]'")
-ort = pytest.importorskip("onnxruntime",
-                          reason="ONNX export tests need pip install 'deepgrad[onnx]'")
-
-
-class Net(nn.Module):
-    """``fn`` of a Linear over the last dimension (of the input itself with linear=False)."""
-
-    def __init__(self, fn, features=6, linear=True):
-        super().__init__()
-        self.fc = nn.Linear(features, features) if linear else None
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(self.fc(x) if self.fc is not None else x)
-
-
-def _spread(batch, shape, rng):
-    return rng.standard_normal((batch, *shape)) * 2
 
 
 def _halves(batch, shape, rng):
@@ -49,16 +38,6 @@ def _scales(batch, shape, rng):
         batch, *shape))
 
 
-def _special(batch, shape, rng):
-    # NaN, infinities, signed zeros among ordinary numbers
-    values = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.5, -2.5, 3.0])
-    return rng.choice(values, (batch, *shape))
-
-
-def _ties(batch, shape, rng):
-    return rng.integers(-2, 3, (batch, *shape)).astype(np.float64)
-
-
 def _infinite_rows(batch, shape, rng):
     # logsumexp's rows of -inf (-inf), with +inf (inf), and ordinary ones
     x = rng.standard_normal((batch, *shape))
@@ -68,7 +47,8 @@ def _infinite_rows(batch, shape, rng):
 
 
 def _integers(batch, shape, rng):
-    return rng.integers(-7, 8, (batch, *shape)).astype(np.int32)
+    # wider than the shared -3..3: square and prod reach larger values
+    return integers(batch, shape, rng, bound=7)
 
 
 def _nonzero_integers(batch, shape, rng):
@@ -86,20 +66,20 @@ def _causal_softmax(x):
 
 # (id, model factory, input shape without the batch, input maker)
 CASES = [
-    ("sin", lambda: Net(dg.sin), (6,), _spread),
-    ("cos", lambda: Net(dg.cos), (6,), _spread),
-    ("erf", lambda: Net(dg.erf), (6,), _spread),
-    ("asin", lambda: Net(lambda x: dg.asin(dg.tanh(x))), (6,), _spread),
-    ("acos", lambda: Net(lambda x: dg.acos(dg.tanh(x))), (6,), _spread),
-    ("atan", lambda: Net(dg.atan), (6,), _spread),
-    ("sinh", lambda: Net(dg.sinh), (6,), _spread),
-    ("cosh", lambda: Net(dg.cosh), (6,), _spread),
-    ("reciprocal", lambda: Net(dg.reciprocal), (6,), _spread),
-    ("rsqrt", lambda: Net(lambda x: dg.rsqrt(x * x + 0.1)), (6,), _spread),
-    ("square", lambda: Net(dg.square), (6,), _spread),
+    ("sin", lambda: Net(dg.sin), (6,), spread),
+    ("cos", lambda: Net(dg.cos), (6,), spread),
+    ("erf", lambda: Net(dg.erf), (6,), spread),
+    ("asin", lambda: Net(lambda x: dg.asin(dg.tanh(x))), (6,), spread),
+    ("acos", lambda: Net(lambda x: dg.acos(dg.tanh(x))), (6,), spread),
+    ("atan", lambda: Net(dg.atan), (6,), spread),
+    ("sinh", lambda: Net(dg.sinh), (6,), spread),
+    ("cosh", lambda: Net(dg.cosh), (6,), spread),
+    ("reciprocal", lambda: Net(dg.reciprocal), (6,), spread),
+    ("rsqrt", lambda: Net(lambda x: dg.rsqrt(x * x + 0.1)), (6,), spread),
+    ("square", lambda: Net(dg.square), (6,), spread),
     ("square-integers", lambda: Net(dg.square, linear=False), (6,), _integers),
-    ("log2", lambda: Net(lambda x: dg.log2(x * x + 0.1)), (6,), _spread),
-    ("log10", lambda: Net(lambda x: dg.log10(x * x + 0.1)), (6,), _spread),
+    ("log2", lambda: Net(lambda x: dg.log2(x * x + 0.1)), (6,), spread),
+    ("log10", lambda: Net(lambda x: dg.log10(x * x + 0.1)), (6,), spread),
     ("log1p", lambda: Net(dg.log1p, linear=False), (6,), lambda *a: np.abs(_scales(*a)) - 0.9),
     ("expm1", lambda: Net(dg.expm1, linear=False), (6,), _scales),
     ("sign", lambda: Net(dg.sign, linear=False), (6,), _halves),
@@ -110,94 +90,79 @@ CASES = [
     ("trunc", lambda: Net(dg.trunc, linear=False), (6,), _halves),
     ("floor-integers", lambda: Net(lambda x: dg.floor(x) * 2, linear=False), (6,), _integers),
     ("atan2", lambda: Net(lambda x: dg.atan2(x[:, :3], x[:, 3:]), linear=False), (6,),
-     _special),
-    ("atan2-number", lambda: Net(lambda x: dg.atan2(x, -1.0)), (6,), _spread),
-    ("nan-to-num", lambda: Net(dg.nan_to_num, linear=False), (6,), _special),
+     special),
+    ("atan2-number", lambda: Net(lambda x: dg.atan2(x, -1.0)), (6,), spread),
+    ("nan-to-num", lambda: Net(dg.nan_to_num, linear=False), (6,), special),
     ("nan-to-num-values", lambda: Net(lambda x: dg.nan_to_num(x, 1.0, 7.0, -8.0), linear=False),
-     (6,), _special),
-    ("remainder", lambda: Net(lambda x: dg.remainder(x[:, :3], x[:, 3:])), (6,), _spread),
-    ("remainder-number", lambda: Net(lambda x: x % -1.5), (6,), _spread),
+     (6,), special),
+    ("remainder", lambda: Net(lambda x: dg.remainder(x[:, :3], x[:, 3:])), (6,), spread),
+    ("remainder-number", lambda: Net(lambda x: x % -1.5), (6,), spread),
     ("remainder-exact-multiples", lambda: Net(lambda x: dg.remainder(x, 1.5), linear=False),
      (6,), _halves),
-    ("fmod", lambda: Net(lambda x: dg.fmod(x[:, :3], x[:, 3:])), (6,), _spread),
+    ("fmod", lambda: Net(lambda x: dg.fmod(x[:, :3], x[:, 3:])), (6,), spread),
     ("remainder-integers", lambda: Net(lambda x: x[:, :3] % x[:, 3:], linear=False), (6,),
      _nonzero_integers),
     ("fmod-integers", lambda: Net(lambda x: dg.fmod(x[:, :3], x[:, 3:]), linear=False), (6,),
      _nonzero_integers),
-    ("where", lambda: Net(lambda x: dg.where(MASK, x, -x)), (6,), _spread),
-    ("where-number", lambda: Net(lambda x: dg.where(MASK, 0.5, x)), (3, 6), _spread),
-    ("masked-fill", lambda: Net(lambda x: x.masked_fill(MASK, -1e9)), (6,), _spread),
+    ("where", lambda: Net(lambda x: dg.where(MASK, x, -x)), (6,), spread),
+    ("where-number", lambda: Net(lambda x: dg.where(MASK, 0.5, x)), (3, 6), spread),
+    ("masked-fill", lambda: Net(lambda x: x.masked_fill(MASK, -1e9)), (6,), spread),
     ("masked-fill-integers", lambda: Net(lambda x: x.masked_fill(MASK, 3), linear=False), (6,),
      _integers),
-    ("flip", lambda: Net(lambda x: x.flip(1)), (6,), _spread),
-    ("flip-with-batch", lambda: Net(lambda x: x.flip((0, 2))), (3, 6), _spread),
-    ("roll", lambda: Net(lambda x: x.roll(2, 1)), (6,), _spread),
-    ("roll-two-dims-wrapping", lambda: Net(lambda x: x.roll((-8, 1), (2, 1))), (3, 6), _spread),
-    ("tril", lambda: Net(dg.tril), (4, 6), _spread),
-    ("triu-diagonal", lambda: Net(lambda x: dg.triu(x, 2)), (4, 6), _spread),
+    ("flip", lambda: Net(lambda x: x.flip(1)), (6,), spread),
+    ("flip-with-batch", lambda: Net(lambda x: x.flip((0, 2))), (3, 6), spread),
+    ("roll", lambda: Net(lambda x: x.roll(2, 1)), (6,), spread),
+    ("roll-two-dims-wrapping", lambda: Net(lambda x: x.roll((-8, 1), (2, 1))), (3, 6), spread),
+    ("tril", lambda: Net(dg.tril), (4, 6), spread),
+    ("triu-diagonal", lambda: Net(lambda x: dg.triu(x, 2)), (4, 6), spread),
     ("tril-integers", lambda: Net(lambda x: dg.tril(x, -1), linear=False), (3, 3), _integers),
-    ("causal-mask", lambda: Net(_causal_softmax), (6, 6), _spread),
-    ("diag", lambda: Net(lambda x: dg.diag(x[0])), (6,), _spread),
-    ("diag-above", lambda: Net(lambda x: dg.diag(x[-1], 2)), (6,), _spread),
-    ("diag-below", lambda: Net(lambda x: dg.diag(x[0, 1:], -1), linear=False), (6,), _special),
+    ("causal-mask", lambda: Net(_causal_softmax), (6, 6), spread),
+    ("diag", lambda: Net(lambda x: dg.diag(x[0])), (6,), spread),
+    ("diag-above", lambda: Net(lambda x: dg.diag(x[-1], 2)), (6,), spread),
+    ("diag-below", lambda: Net(lambda x: dg.diag(x[0, 1:], -1), linear=False), (6,), special),
     ("index-select", lambda: Net(lambda x: x.index_select(1, np.array([4, 0, 4, -1]))), (6,),
-     _spread),
-    ("gather", lambda: Net(lambda x: x.gather(1, dg.argsort(x, 1)[:, :3])), (6,), _spread),
-    ("gather-batch-axis-corner", lambda: Net(lambda x: x.gather(0, FIRST_ROW)), (6,), _spread),
-    ("gather-row-block", lambda: Net(lambda x: x.gather(2, FIRST_ROW[None])), (2, 6), _spread),
-    ("scatter", lambda: Net(lambda x: x.scatter(1, dg.argsort(x, 1), x * 10)), (6,), _spread),
+     spread),
+    ("gather", lambda: Net(lambda x: x.gather(1, dg.argsort(x, 1)[:, :3])), (6,), spread),
+    ("gather-batch-axis-corner", lambda: Net(lambda x: x.gather(0, FIRST_ROW)), (6,), spread),
+    ("gather-row-block", lambda: Net(lambda x: x.gather(2, FIRST_ROW[None])), (2, 6), spread),
+    ("scatter", lambda: Net(lambda x: x.scatter(1, dg.argsort(x, 1), x * 10)), (6,), spread),
     ("scatter-number", lambda: Net(lambda x: x.scatter(1, dg.argsort(x, 1)[:, :2], -1.0)), (6,),
-     _spread),
+     spread),
     ("scatter-add-repeated", lambda: Net(lambda x: dg.scatter_add(x, 1, REPEATED, x)), (6,),
-     _spread),
-    ("pad", lambda: Net(lambda x: F.pad(x, (1, 2))), (6,), _spread),
+     spread),
+    ("pad", lambda: Net(lambda x: F.pad(x, (1, 2))), (6,), spread),
     ("pad-crop-batch", lambda: Net(lambda x: F.pad(x, (1, -2, -1, 1, 2, 0), value=3.0)), (3, 6),
-     _spread),
+     spread),
     ("pad-integers", lambda: Net(lambda x: F.pad(x, (0, 2), value=-4), linear=False), (6,),
      _integers),
-    ("pad-reflect", lambda: Net(lambda x: F.pad(x, (2, 1, 1, 0), "reflect")), (3, 6), _spread),
-    ("pad-replicate", lambda: Net(lambda x: F.pad(x, (0, 3), "replicate")), (6,), _spread),
+    ("pad-reflect", lambda: Net(lambda x: F.pad(x, (2, 1, 1, 0), "reflect")), (3, 6), spread),
+    ("pad-replicate", lambda: Net(lambda x: F.pad(x, (0, 3), "replicate")), (6,), spread),
     ("pad-circular", lambda: Net(lambda x: F.pad(x, (2, 1, 0, 3), "circular")), (3, 6),
-     _spread),
-    ("prod", lambda: Net(lambda x: x.prod(1)), (6,), _spread),
-    ("prod-keepdim", lambda: Net(lambda x: x.prod((1, 2), keepdim=True)), (3, 6), _spread),
-    ("prod-batch-axis", lambda: Net(lambda x: x.prod(0)), (6,), _spread),
+     spread),
+    ("prod", lambda: Net(lambda x: x.prod(1)), (6,), spread),
+    ("prod-keepdim", lambda: Net(lambda x: x.prod((1, 2), keepdim=True)), (3, 6), spread),
+    ("prod-batch-axis", lambda: Net(lambda x: x.prod(0)), (6,), spread),
     ("prod-all", lambda: Net(lambda x: x.prod(), linear=False), (6,), _halves),
     ("prod-integers", lambda: Net(lambda x: x.prod(1), linear=False), (6,), _integers),
-    ("amax", lambda: Net(lambda x: x.amax(1)), (6,), _spread),
+    ("amax", lambda: Net(lambda x: x.amax(1)), (6,), spread),
     ("amin-keepdim-batch", lambda: Net(lambda x: x.amin((0, 2), keepdim=True), linear=False),
-     (3, 6), _ties),
-    ("amax-all", lambda: Net(lambda x: x.amax()), (6,), _spread),
+     (3, 6), ties),
+    ("amax-all", lambda: Net(lambda x: x.amax()), (6,), spread),
     ("amax-integers", lambda: Net(lambda x: x.amax(-1), linear=False), (6,), _integers),
-    ("max-dim", lambda: Net(lambda x: tuple(x.max(1)), linear=False), (6,), _ties),
+    ("max-dim", lambda: Net(lambda x: tuple(x.max(1)), linear=False), (6,), ties),
     ("min-dim-keepdim", lambda: Net(lambda x: tuple(dg.min(x, 1, keepdim=True)), linear=False),
-     (3, 6), _ties),
-    ("max-dim-batch-axis", lambda: Net(lambda x: x.max(0).values), (6,), _spread),
-    ("var", lambda: Net(lambda x: x.var(1)), (6,), _spread),
+     (3, 6), ties),
+    ("max-dim-batch-axis", lambda: Net(lambda x: x.max(0).values), (6,), spread),
+    ("var", lambda: Net(lambda x: x.var(1)), (6,), spread),
     ("std-keepdim-population", lambda: Net(lambda x: x.std((1, 2), keepdim=True, correction=0)),
-     (3, 6), _spread),
-    ("var-batch-axis", lambda: Net(lambda x: x.var(0, correction=2)), (6,), _spread),
-    ("std-all", lambda: Net(lambda x: x.std()), (6,), _spread),
-    ("logsumexp", lambda: Net(lambda x: x.logsumexp(1)), (6,), _spread),
+     (3, 6), spread),
+    ("var-batch-axis", lambda: Net(lambda x: x.var(0, correction=2)), (6,), spread),
+    ("std-all", lambda: Net(lambda x: x.std()), (6,), spread),
+    ("logsumexp", lambda: Net(lambda x: x.logsumexp(1)), (6,), spread),
     ("logsumexp-keepdim-infinite", lambda: Net(lambda x: dg.logsumexp(x, (1, 2), keepdim=True),
                                                linear=False), (3, 6), _infinite_rows),
-    ("logsumexp-batch-axis", lambda: Net(lambda x: x.logsumexp((0, 1))), (6,), _spread),
+    ("logsumexp-batch-axis", lambda: Net(lambda x: x.logsumexp((0, 1))), (6,), spread),
 ]
-
-
-def _flat(output):
-    return [output] if isinstance(output, dg.Tensor) else list(output)
-
-
-def _session(path):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _assert_close(got, expected, who):
-    assert got.shape == expected.shape and got.dtype == expected.dtype, who
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=who)
 
 
 # var-batch-axis at batch 1 and 2 on purpose: no degrees of freedom left, as in the graph
@@ -205,29 +170,7 @@ def _assert_close(got, expected, who):
 @pytest.mark.parametrize(("make_model", "shape", "make_input"), [case[1:] for case in CASES],
                          ids=[case[0] for case in CASES])
 def test_export_matches(tmp_path, make_model, shape, make_input):
-    dg.manual_seed(0)
-    model = make_model().eval()
-
-    def inputs(batch, seed):
-        x = make_input(batch, shape, np.random.default_rng(seed))
-        return x if x.dtype.kind in "iu" else x.astype(np.float32)
-
-    path = to_onnx(model, inputs(2, 0), tmp_path / "model.onnx")
-    onnx.checker.check_model(str(path), full_check=True)
-    session, imported = _session(path), from_onnx(path)
-    runtime = deepgrad_runtime.load(to_runtime(model, tmp_path / "model.rt", inputs(2, 0)))
-    for batch in (1, 5):
-        x = inputs(batch, batch)
-        with dg.no_grad():
-            expected = [t.numpy() for t in _flat(model(dg.tensor(x)))]
-            outputs = {"from_onnx": [t.numpy() for t in _flat(imported(dg.tensor(x)))]}
-        outputs["onnxruntime"] = session.run(None, {"input": x})
-        ran = runtime.run(x)
-        outputs["runtime"] = list(ran) if isinstance(ran, tuple) else [ran]
-        for who, got in outputs.items():
-            assert len(got) == len(expected), who
-            for g, e in zip(got, expected):
-                _assert_close(g, e, who)
+    check_export(tmp_path, make_model, shape, make_input)
 
 
 def test_opsets_17_and_18(tmp_path):
@@ -248,10 +191,10 @@ def test_opsets_17_and_18(tmp_path):
             (1, ["axes", "keepdims"]) if opset == 17 else (2, ["keepdims"]))
         with dg.no_grad():
             imported = [t.numpy() for t in from_onnx(path)(dg.tensor(x))]
-        for who, got in (("onnxruntime", _session(path).run(None, {"input": x})),
+        for who, got in (("onnxruntime", session(path).run(None, {"input": x})),
                          ("from_onnx", imported)):
             for g, e in zip(got, expected, strict=True):
-                _assert_close(g, e, f"{who}, opset {opset}")
+                assert_close(g, e, f"{who}, opset {opset}")
 
 
 @pytest.mark.parametrize(("fn", "message"), [
@@ -268,7 +211,7 @@ def test_what_needs_a_fixed_batch_says_why(tmp_path, fn, message):
     path = to_onnx(model, x, tmp_path / "m.onnx", dynamic_batch=False)
     with dg.no_grad():
         expected = model(dg.tensor(x)).numpy()
-    _assert_close(_session(path).run(None, {"input": x})[0], expected, "onnxruntime")
+    assert_close(session(path).run(None, {"input": x})[0], expected, "onnxruntime")
 
 
 @pytest.mark.parametrize(("fn", "message"), [
