@@ -1,6 +1,6 @@
-"""What ``Trainer.fit`` accepts as data, made uniform: Datasets, DataLoaders or ``(x, y)`` pairs
-as DataLoaders, Keras' ``validation_split``, the ``validation_freq`` argument, and the targets as
-the metrics score them."""
+"""What ``Trainer.fit`` accepts as data, made uniform: Datasets, DataLoaders, ``(x, y)`` pairs or
+``(x, y, sample_weight)`` triples as DataLoaders, Keras' ``validation_split``, the
+``validation_freq`` argument, and the targets as the metrics score them."""
 
 from __future__ import annotations
 
@@ -39,15 +39,20 @@ def check_validation_freq(freq: Any) -> int | frozenset[int]:
 
 
 def as_dataset(data: Any, what: str) -> Dataset:
-    """``data`` (a Dataset or an (x, y) pair of arrays) as a Dataset."""
-    if isinstance(data, tuple) and len(data) == 2:
-        x, y = (np.asarray(a.numpy() if isinstance(a, Tensor) else a) for a in data)
+    """``data`` (a Dataset, or an (x, y) pair or (x, y, sample_weight) triple of arrays) as a
+    Dataset."""
+    if isinstance(data, tuple) and len(data) in (2, 3):
+        arrays = [np.asarray(a.numpy() if isinstance(a, Tensor) else a) for a in data]
+        x, y = arrays[:2]
         if len(x) != len(y):
             raise ValueError(f"Trainer: {what} has {len(x)} inputs but {len(y)} targets")
-        data = TensorDataset(x, y)
+        if len(arrays) == 3 and (arrays[2].ndim == 0 or len(arrays[2]) != len(x)):
+            raise ValueError(f"Trainer: {what} has {len(x)} inputs but "
+                             f"{arrays[2].size} sample weights; give one per example")
+        data = TensorDataset(*arrays)
     if not isinstance(data, Dataset):
         raise TypeError(f"Trainer: {what} must be a Dataset, a DataLoader or an (x, y) pair "
-                        f"of arrays; got {type(data).__name__}")
+                        f"or (x, y, sample_weight) triple of arrays; got {type(data).__name__}")
     return data
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from deepgrad.train import metrics as metrics_module
 from deepgrad.train.callbacks import Callback, ProgressBar
 from deepgrad.train.history import History
 from deepgrad.train.inputs import check_validation_freq, hard_labels, loader_for, split_off
+from deepgrad.train.weights import check_class_weight, check_weighable, weighted_loss
 
 _LOSSES = {"cross_entropy": F.cross_entropy, "mse": F.mse_loss, "l1": F.l1_loss,
            "huber": F.huber_loss, "bce_with_logits": F.binary_cross_entropy_with_logits,
@@ -70,6 +71,11 @@ def _loss_fn(loss: Callable | str) -> Callable:
         raise TypeError(f"Trainer: loss must be callable (e.g. nn.CrossEntropyLoss()); got "
                         f"{type(loss).__name__}")
     return loss
+
+
+def _sample_weight(batch: Sequence[Any]) -> Any:
+    """The sample weights of an ``(x, y, sample_weight)`` batch; None for ``(x, y)``."""
+    return batch[2] if len(batch) > 2 else None
 
 
 class Trainer:
@@ -141,6 +147,7 @@ class Trainer:
         self.optimizer_stepped = False
         self._loader: DataLoader | None = None
         self._train_metrics: list = []
+        self._class_weight: dict[int, float] | None = None  # fit's, for its training batches
 
     # ----------------------------------------------------------------- steps
     def _param_dtype(self) -> Any:
@@ -174,18 +181,27 @@ class Trainer:
         position = self.batch % k
         return position, min(k, self.batches_per_epoch - (self.batch - position))
 
+    def _loss(self, outputs: Tensor, y: Any, sample_weight: Any = None,
+              class_weight: dict[int, float] | None = None) -> Tensor:
+        """The batch's loss; weighted (see ``fit``) only when weights are given."""
+        targets = self.to_target(y, outputs)
+        if sample_weight is None and class_weight is None:
+            return self.loss_fn(outputs, targets)
+        return weighted_loss(self.loss_fn, outputs, targets, sample_weight, class_weight)
+
     def train_step(self, batch: Sequence[Any]) -> dict[str, Any]:
-        """One optimization step on ``batch = (x, y)``: forward, loss, backward, clip, step
-        (with ``accumulate_grad_batches``, the gradient is added up and the step taken on a
-        group's last batch). Returns ``{"loss": float, "outputs": array, "targets": array}``."""
-        x, y = batch[0], batch[1]
+        """One optimization step on ``batch = (x, y)`` or ``(x, y, sample_weight)`` (and fit's
+        ``class_weight``): forward, loss, backward, clip, step (with
+        ``accumulate_grad_batches``, the gradient is added up and the step taken on a group's
+        last batch). Returns ``{"loss": float, "outputs": array, "targets": array}``."""
+        x, y, sample_weight = batch[0], batch[1], _sample_weight(batch)
         if self.accumulate_grad_batches > 1:
-            return self._accumulation_step(x, y)
+            return self._accumulation_step(x, y, sample_weight)
         first: list = []  # the first evaluation's outputs and loss: the step's, for the logs
 
         def closure() -> Tensor:
             outputs = self.model(self.to_input(x))
-            loss = self.loss_fn(outputs, self.to_target(y, outputs))
+            loss = self._loss(outputs, y, sample_weight, self._class_weight)
             self.optimizer.zero_grad()
             loss.backward()
             if self.grad_clip is not None:
@@ -202,7 +218,7 @@ class Trainer:
         outputs, loss = first
         return {"loss": float(loss.item()), "outputs": outputs.data, "targets": np.asarray(y)}
 
-    def _accumulation_step(self, x: Any, y: Any) -> dict[str, Any]:
+    def _accumulation_step(self, x: Any, y: Any, sample_weight: Any) -> dict[str, Any]:
         if not self.batches_per_epoch:
             raise RuntimeError("Trainer.train_step: with accumulate_grad_batches > 1 it runs "
                                "inside fit, which knows where each group of batches ends")
@@ -210,7 +226,7 @@ class Trainer:
         if position == 0:
             self.optimizer.zero_grad()
         outputs = self.model(self.to_input(x))
-        loss = self.loss_fn(outputs, self.to_target(y, outputs))
+        loss = self._loss(outputs, y, sample_weight, self._class_weight)
         (loss / length).backward()  # the group's step follows the mean of its gradients
         if position == length - 1:
             if self.grad_clip is not None:
@@ -219,11 +235,12 @@ class Trainer:
         return {"loss": float(loss.item()), "outputs": outputs.data, "targets": np.asarray(y)}
 
     def eval_step(self, batch: Sequence[Any]) -> dict[str, Any]:
-        """The loss and outputs on ``batch = (x, y)`` without gradients (in eval mode)."""
+        """The loss and outputs on ``batch = (x, y)`` or ``(x, y, sample_weight)`` (the loss
+        then weighted) without gradients (in eval mode)."""
         x, y = batch[0], batch[1]
         with no_grad():
             outputs = self.model(self.to_input(x))
-            loss = self.loss_fn(outputs, self.to_target(y, outputs))
+            loss = self._loss(outputs, y, _sample_weight(batch))
         return {"loss": float(loss.item()), "outputs": outputs.data, "targets": np.asarray(y)}
 
     def _metrics(self) -> list:
@@ -237,14 +254,17 @@ class Trainer:
     def fit(self, train: Any, epochs: int, batch_size: int = 32, validation_data: Any = None,
             shuffle: bool = True, resume_from: str | os.PathLike | None = None,
             seed: int | None = None, validation_freq: int | Collection[int] = 1,
-            validation_split: float | None = None) -> History:
+            validation_split: float | None = None,
+            class_weight: Mapping[int, float] | None = None) -> History:
         """Train for ``epochs`` epochs (in total, counting those of a resumed run).
 
         Args:
-            train: a Dataset, a DataLoader, or an ``(x, y)`` pair of arrays.
+            train: a Dataset or a DataLoader of ``(x, y)`` or ``(x, y, sample_weight)``
+                batches, or an ``(x, y)`` pair or ``(x, y, sample_weight)`` triple of arrays.
             epochs: the epoch to stop after.
             batch_size: examples per step (ignored when ``train`` is a DataLoader).
-            validation_data: evaluated after every epoch, logged with a ``val_`` prefix.
+            validation_data: evaluated after every epoch, logged with a ``val_`` prefix; as
+                ``train``, its sample weights weigh ``val_loss``.
             shuffle: reshuffle the training data every epoch.
             resume_from: a checkpoint written by ``ModelCheckpoint`` or ``save_checkpoint``:
                 continue that run where it stopped, with identical results.
@@ -254,8 +274,24 @@ class Trainer:
                 that monitor a ``val_`` value skip the epochs without one.
             validation_split: validate on this fraction of ``train`` instead (a Dataset or an
                 ``(x, y)`` pair), its last examples, which are then not trained on (as Keras).
+            class_weight: ``{class index: weight}``, as Keras': each training example's loss
+                times the weight of its class (1 for a class not in the dict), which is the
+                target's class index, the argmax of class probabilities, or the 0/1 target of
+                a binary cross-entropy. Not applied to validation data.
+
+        Weights (sample and class weights, multiplied) follow Keras 3's default reduction
+        "sum_over_batch_size": the batch loss is ``sum_i(w_i * l_i) / N``, N the batch's
+        examples, not the sum of their weights (PyTorch's ``CrossEntropyLoss(weight=...)``
+        divides by the targets' summed weights: use it without ``class_weight`` for that).
+        Targets equal to ``ignore_index`` are not counted in N, as in PyTorch's mean. The
+        per-example losses need a loss with a ``reduction`` (a loss module or name); the
+        metrics are not weighted. Details in :mod:`deepgrad.train.weights`.
         """
         self._validation_freq = check_validation_freq(validation_freq)
+        self._class_weight = check_class_weight(class_weight)
+        if self._class_weight is not None or any(
+                isinstance(data, tuple) and len(data) == 3 for data in (train, validation_data)):
+            check_weighable(self.loss_fn)  # before any callback starts
         if validation_split is not None:
             train, validation_data = split_off(train, validation_split, validation_data)
         if seed is None:
@@ -358,8 +394,9 @@ class Trainer:
         return logs
 
     def evaluate(self, data: Any, batch_size: int = 256) -> dict[str, float]:
-        """The mean loss and every metric over ``data`` (a Dataset, a DataLoader or ``(x, y)``),
-        in eval mode, without gradients."""
+        """The mean loss and every metric over ``data`` (a Dataset, a DataLoader, ``(x, y)``, or
+        ``(x, y, sample_weight)`` for a weighted loss, as in ``fit``), in eval mode, without
+        gradients."""
         return self._evaluate(loader_for(data, batch_size, False, 0, "evaluate data"))
 
     def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
