@@ -53,7 +53,14 @@ from deepgrad.nn.loss_modules import (
     SmoothL1Loss,
 )
 from deepgrad.nn.module import IncompatibleKeys, Module, Parameter
-from deepgrad.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from deepgrad.nn.norm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm2d,
+    LayerNorm,
+    RMSNorm,
+)
 from deepgrad.nn.padding import (
     CircularPad2d,
     ConstantPad2d,
@@ -133,6 +140,7 @@ __all__ = [
     "Parameter",
     "ParameterDict",
     "ParameterList",
+    "RMSNorm",
     "RNNCell",
     "ReLU",
     "ReLU6",

@@ -12,6 +12,7 @@ from deepgrad.nn.losses import (
     nll_loss,
     smooth_l1_loss,
 )
+from deepgrad.nn.norm import rms_norm
 from deepgrad.ops.activations import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus
 from deepgrad.ops.adaptive_pool import adaptive_max_pool2d
 from deepgrad.ops.conv import conv1d, conv2d, conv_transpose2d
@@ -83,6 +84,7 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "rms_norm",
     "selu",
     "sigmoid",
     "silu",

@@ -1,15 +1,18 @@
 """Normalization layers: BatchNorm1d/2d (with running statistics), InstanceNorm2d, LayerNorm,
-GroupNorm."""
+GroupNorm, RMSNorm (and its function ``rms_norm``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from deepgrad.backend import xp
 from deepgrad.creation import ones, zeros
+from deepgrad.errors import ShapeError, shape_str
 from deepgrad.nn.module import Module, Parameter, layer_error
 from deepgrad.ops import norm
 from deepgrad.ops.instance_norm import instance_norm
-from deepgrad.tensor import Tensor, int64
+from deepgrad.tensor import Tensor, check_tensor, int64
 
 
 class _NormBase(Module):
@@ -179,4 +182,67 @@ class GroupNorm(Module):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}"
 
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "InstanceNorm2d", "LayerNorm"]
+def rms_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """x / sqrt(mean(x**2) + eps) * weight over the trailing dims (PyTorch's ``F.rms_norm``).
+
+    Composed of differentiable primitives (square, mean, rsqrt, mul), so its backward is
+    theirs: unlike layer norm there is no mean to subtract, and the graph stays short.
+
+    Args:
+        input: shape (*, *normalized_shape), floating point.
+        normalized_shape: the trailing dims to normalize over (an int for the last one).
+        weight: the scale, shape ``normalized_shape``, or None.
+        eps: added to the mean square; None for the machine epsilon of the input's dtype.
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    x = check_tensor("rms_norm", input)
+    k = len(shape)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ShapeError(f"rms_norm: expects input (*, {', '.join(map(str, shape))}) for "
+                         f"normalized_shape {shape_str(shape)}; got {shape_str(x.shape)}")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"rms_norm: expects a floating point input; got {x.dtype}")
+    if weight is not None and tuple(weight.shape) != shape:
+        raise ShapeError(f"rms_norm: weight must have the normalized shape {shape_str(shape)}; "
+                         f"got {shape_str(weight.shape)}")
+    eps = float(xp.finfo(x.dtype).eps) if eps is None else float(eps)
+    dims = tuple(range(-k, 0))
+    y = x * (x.square().mean(dim=dims, keepdim=True) + eps).rsqrt()
+    return y if weight is None else y * weight
+
+
+class RMSNorm(Module):
+    """Root-mean-square normalization over the last dims (``normalized_shape``) of each example:
+    y = x / sqrt(mean(x**2) + eps) * weight, without centering or bias (PyTorch's ``RMSNorm``).
+
+    Args:
+        normalized_shape: the trailing dims to normalize over (an int for the last one).
+        eps: added to the mean square; None for the machine epsilon of the input's dtype.
+        elementwise_affine: learn ``weight`` (ones at first).
+    """
+
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float | None = None,
+                 elementwise_affine: bool = True) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+            tuple(normalized_shape)
+        self.normalized_shape, self.eps = shape, eps
+        self.elementwise_affine = elementwise_affine
+        self.register_parameter("weight", Parameter(ones(*shape)) if elementwise_affine
+                                else None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n = len(self.normalized_shape)
+        if x.ndim < n or tuple(x.shape[x.ndim - n:]) != self.normalized_shape:
+            raise layer_error(self, "(..., " + ", ".join(map(str, self.normalized_shape)) + ")",
+                              x.shape)
+        return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "InstanceNorm2d", "LayerNorm", "RMSNorm",
+           "rms_norm"]
