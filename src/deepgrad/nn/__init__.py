@@ -26,6 +26,7 @@ from deepgrad.nn.activation import (
     Softsign,
     Tanh,
 )
+from deepgrad.nn.attention import MultiheadAttention
 from deepgrad.nn.containers import (
     ModuleDict,
     ModuleList,
@@ -134,6 +135,7 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "PReLU",
     "PairwiseDistance",

@@ -1,5 +1,6 @@
 """The math of the layers and losses as functions (PyTorch's ``torch.nn.functional``)."""
 
+from deepgrad.nn.attention import scaled_dot_product_attention
 from deepgrad.nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -85,6 +86,7 @@ __all__ = [
     "relu",
     "relu6",
     "rms_norm",
+    "scaled_dot_product_attention",
     "selu",
     "sigmoid",
     "silu",
