@@ -312,9 +312,13 @@ def test_mha_batch_first_confusion_has_a_hint():
     layer = nn.MultiheadAttention(E, 2)
     batch_major = dg.randn(N, L, E)
     with pytest.raises(dg.ShapeError, match=r"key_padding_mask \(N, S\) = \(4, 2\); got \(2, 4\)"
-                                            r"\. Is the input \(N, L, E\)\? This layer has "
-                                            r"batch_first=False"):
+                                            r"\. The sizes are swapped: the mask is transposed, "
+                                            r"or the input is \(N, L, E\) and this layer has "
+                                            r"batch_first=False$"):
         layer(batch_major, batch_major, batch_major, key_padding_mask=np.zeros((N, L), bool))
+    with pytest.raises(dg.ShapeError, match=r"attn_mask .* got \(4, 4\)\. Is the input "
+                                            r"\(N, L, E\)\? This layer has batch_first=False"):
+        layer(batch_major, batch_major, batch_major, attn_mask=np.zeros((L, L), bool))
     with pytest.raises(dg.ShapeError, match=r"query and key of the same batch size \(dim 1 with "
                                             r"batch_first=False\); got \(2, 4, 6\) and "
                                             r"\(2, 5, 6\)\. The sizes match along dim 0 instead"):

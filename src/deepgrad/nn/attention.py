@@ -343,14 +343,17 @@ class MultiheadAttention(Module):
 
     def _mask_error(self, name: str, expected: str, got: tuple, batch: int,
                     source: int) -> LayerShapeError:
-        # The sizes a mask made for the other layout has: (L, N) for the padding mask, (N, N)
-        # for an (L, L) attention mask, since the layer took L for N.
-        confused = (source, batch) if name == "key_padding_mask" else (batch, batch)
+        # A mask made for the other layout: the layer took the sequence length for the batch
+        # size, so a padding mask (N, S) looks swapped and an (L, L) attention mask looks like
+        # (N, N).
+        other = "(L, N, E)" if self.batch_first else "(N, L, E)"
         hint = ""
-        if got == confused:
-            other = "(L, N, E)" if self.batch_first else "(N, L, E)"
-            hint = (f". Is the input {other}? This layer has batch_first={self.batch_first}, "
-                    "so it took the batch size for the sequence length")
+        if name == "key_padding_mask" and got == (source, batch):
+            hint = (f". The sizes are swapped: the mask is transposed, or the input is {other} "
+                    f"and this layer has batch_first={self.batch_first}")
+        elif name == "attn_mask" and got == (batch, batch):
+            hint = (f". Is the input {other}? This layer has batch_first={self.batch_first}, so "
+                    "it took the batch size for the sequence length")
         return LayerShapeError(self, f"{type(self).__name__} expects {name} {expected}; got "
                                      f"{shape_str(got)}{hint}")
 
