@@ -10,34 +10,32 @@
 The loop is a thin composition of :meth:`Trainer.train_step` and :meth:`Trainer.eval_step`, which
 a subclass may override. Everything that decides the numbers of a run (weights, optimizer and
 schedule state, the data order, the random state, the position within the epoch) goes into
-:meth:`Trainer.save_checkpoint`, so ``fit(..., resume_from=path)`` continues a killed run to the
-same weights, bit for bit, as a run that was never interrupted.
+:meth:`Trainer.save_checkpoint` (:mod:`deepgrad.train.checkpointing`), so
+``fit(..., resume_from=path)`` continues a killed run to the same weights, bit for bit, as a run
+that was never interrupted.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from deepgrad.creation import generator, get_rng_state, set_rng_state
+from deepgrad.creation import generator
 from deepgrad.data import DataLoader, Dataset
-from deepgrad.errors import CheckpointError
 from deepgrad.grad_mode import no_grad
 from deepgrad.nn import functional as F
 from deepgrad.nn.loss_modules import BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from deepgrad.nn.module import Module
 from deepgrad.nn.utils import clip_grad_norm_
 from deepgrad.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
-from deepgrad.serialization import load_tree, save_tree
 from deepgrad.tensor import Tensor
 from deepgrad.train import metrics as metrics_module
 from deepgrad.train.callbacks import Callback, ProgressBar
+from deepgrad.train.checkpointing import Checkpointing
 from deepgrad.train.history import History
 from deepgrad.train.inputs import check_validation_freq, hard_labels, loader_for, split_off
 from deepgrad.train.weights import check_class_weight, check_weighable, weighted_loss
@@ -45,7 +43,6 @@ from deepgrad.train.weights import check_class_weight, check_weighable, weighted
 _LOSSES = {"cross_entropy": F.cross_entropy, "mse": F.mse_loss, "l1": F.l1_loss,
            "huber": F.huber_loss, "bce_with_logits": F.binary_cross_entropy_with_logits,
            "nll": F.nll_loss}
-_CHECKPOINT_FORMAT = "deepgrad.trainer.checkpoint/1"
 
 
 _CLASSIFICATION_LOSSES = ("cross_entropy", "nll", "bce_with_logits")
@@ -78,7 +75,7 @@ def _sample_weight(batch: Sequence[Any]) -> Any:
     return batch[2] if len(batch) > 2 else None
 
 
-class Trainer:
+class Trainer(Checkpointing):
     """Trains, evaluates and runs a model.
 
     Args:
@@ -420,91 +417,3 @@ class Trainer:
         if not outputs:
             raise ValueError("Trainer.predict: no inputs")
         return np.concatenate(outputs)
-
-    # ----------------------------------------------------------------- checkpoints
-    def state_dict(self) -> dict[str, Any]:
-        """Everything that decides the rest of the run, as arrays and plain values."""
-        return {
-            "format": _CHECKPOINT_FORMAT,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "loader": None if self._loader is None else self._loader.state_dict(),
-            "rng": get_rng_state(),
-            "epoch": self.epoch,
-            "batch": self.batch,
-            "epoch_seconds": getattr(self, "_epoch_seconds", 0.0) if self.batch else 0.0,
-            "train_loss": self._train_loss.state_dict(),
-            "train_metrics": [m.state_dict() for m in self._train_metrics],
-            "history": self.history.state_dict(),
-            "callbacks": [c.state_dict() for c in self.callbacks],
-            "accumulate_grad_batches": self.accumulate_grad_batches,
-            # Inside a group of accumulated batches, the gradient added up so far.
-            "grads": [None if p.grad is None else p.grad.data
-                      for p in self.model.parameters()]
-            if self.batch % self.accumulate_grad_batches else [],
-        }
-
-    def save_checkpoint(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`state_dict` to one safetensors file, atomically."""
-        return save_tree(self.state_dict(), path)
-
-    def _mismatches(self, state: dict[str, Any]) -> list[str]:
-        """What the run of a checkpoint had otherwise than this Trainer, of what an exact resume
-        needs unchanged: a schedule and its length, the data and batching, the metrics."""
-        saved = state["scheduler"]
-        if (self.scheduler is None) != (saved is None):
-            return [f"it was written {'with' if saved is not None else 'without'} a scheduler, "
-                    f"and this Trainer has {'one' if self.scheduler is not None else 'none'}"]
-        differ = []
-        # A schedule laid out over a number of steps (OneCycleLR) restores that number from
-        # the checkpoint: resumed with more epochs, it would run out before the end.
-        steps = getattr(self.scheduler, "total_steps", None)
-        if isinstance(saved, dict) and steps is not None and saved.get("total_steps") != steps:
-            differ.append(f"its schedule spans {saved.get('total_steps')} steps, this "
-                          f"Trainer's {steps} (were the epochs or the batches changed?)")
-        if self._loader is not None and state["loader"] is not None:
-            differ += [f"its data loader had {text}"
-                       for text in self._loader.mismatches(state["loader"])]
-        saved_k = int(state.get("accumulate_grad_batches", 1))
-        if saved_k != self.accumulate_grad_batches:
-            differ.append(f"it accumulated gradients over {saved_k} batches, this Trainer over "
-                          f"{self.accumulate_grad_batches}")
-        if len(state["train_metrics"]) != len(self._train_metrics):
-            differ.append(f"it has {len(state['train_metrics'])} metrics, this Trainer "
-                          f"{len(self._train_metrics)}")
-        return differ
-
-    def load_checkpoint(self, path: str | os.PathLike) -> None:
-        """Restore a checkpoint written by :meth:`save_checkpoint` into this trainer (its model,
-        optimizer, schedule, data loader, random state, epoch and callbacks)."""
-        state = load_tree(path)
-        if not isinstance(state, dict) or state.get("format") != _CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{path}: not a Trainer checkpoint (a weights file loads with "
-                                  f"dg.load_into(model, path))")
-        differ = self._mismatches(state)
-        if differ:
-            raise CheckpointError(f"{path}: the run that wrote the checkpoint does not fit this "
-                                  f"one: {'; '.join(differ)}")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        if self._loader is not None and state["loader"] is not None:
-            self._loader.load_state_dict(state["loader"])
-        set_rng_state(state["rng"])
-        self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
-        for param, grad in zip(self.model.parameters(), state.get("grads", [])):
-            param.grad = None if grad is None else Tensor._make(np.array(grad))
-        self._resumed_seconds = float(state["epoch_seconds"])
-        self._train_loss.load_state_dict(state["train_loss"])
-        for metric, metric_state in zip(self._train_metrics, state["train_metrics"]):
-            metric.load_state_dict(metric_state)
-        self.history.load_state_dict(state["history"])
-        if len(state["callbacks"]) == len(self.callbacks):
-            for callback, callback_state in zip(self.callbacks, state["callbacks"]):
-                callback.load_state_dict(callback_state)
-        elif any(state["callbacks"]):
-            print(f"Trainer: {path} holds the state of {len(state['callbacks'])} callbacks but "
-                  f"this Trainer has {len(self.callbacks)}; callbacks start afresh",
-                  file=sys.stderr)
