@@ -47,10 +47,10 @@ def _additive(mask: Any, attend_when: bool, dtype: Any) -> Tensor:
 
 
 def _check_mask_dtype(owner: str, name: str, mask: Any) -> None:
-    kind = to_array(mask).dtype.kind
-    if kind not in "bf":
+    dtype = to_array(mask).dtype
+    if dtype.kind not in "bf":
         raise TypeError(f"{owner}: {name} must be a bool or floating point mask; got dtype "
-                        f"{to_array(mask).dtype}")
+                        f"{dtype}")
 
 
 def _attend(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None, dropout_p: float,
@@ -286,16 +286,15 @@ class MultiheadAttention(Module):
     def _in_projection(self, query: Tensor, key: Tensor,
                        value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The query, key and value projections, each (..., E)."""
-        biases = (None, None, None) if self.in_proj_bias is None else \
-            self.in_proj_bias.chunk(3)
-        if not self._qkv_same_embed_dim:
-            weights = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
-        elif query is key and key is value:  # self-attention: one matrix product, not three
-            return linear(query, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
-        else:
-            weights = self.in_proj_weight.chunk(3)
-        return tuple(linear(x, w, b) for x, w, b in  # type: ignore[return-value]
-                     zip((query, key, value), weights, biases))
+        if self._qkv_same_embed_dim and query is key and key is value:
+            # Self-attention: one matrix product with the stacked weights, not three.
+            q, k, v = linear(query, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
+            return q, k, v
+        weights = self.in_proj_weight.chunk(3) if self._qkv_same_embed_dim else \
+            (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
+        biases = (None,) * 3 if self.in_proj_bias is None else self.in_proj_bias.chunk(3)
+        q, k, v = (linear(x, w, b) for x, w, b in zip((query, key, value), weights, biases))
+        return q, k, v
 
     def _split_heads(self, x: Tensor, batch_first: bool) -> Tensor:
         """(N, T, E) or (T, N, E) -> (N, num_heads, T, head_dim)."""
