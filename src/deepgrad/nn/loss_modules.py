@@ -1,8 +1,9 @@
 """The losses as Modules (PyTorch's ``nn.MSELoss``, ``nn.CrossEntropyLoss``, ...).
 
-A loss Module holds its settings and calls the function of :mod:`deepgrad.nn.losses` in
-``forward(input, target)``. Class weights are buffers named as in PyTorch (``weight``,
-``pos_weight``): they are in ``state_dict`` and ``.to(dtype)`` converts them. The deprecated
+A loss Module holds its settings and calls the function of :mod:`deepgrad.nn.losses` (or of
+:mod:`deepgrad.nn.margin_losses` and :mod:`deepgrad.nn.likelihood_losses`) in ``forward``.
+Class weights are buffers named as in PyTorch (``weight``, ``pos_weight``): they are in
+``state_dict`` and ``.to(dtype)`` converts them. The deprecated
 ``size_average`` and ``reduce`` arguments of PyTorch do not exist here; the arguments that follow
 them in PyTorch are keyword-only, so that a positional call written for PyTorch fails loudly
 instead of meaning something else.
@@ -10,9 +11,10 @@ instead of meaning something else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-from deepgrad.nn import losses
+from deepgrad.nn import likelihood_losses, losses, margin_losses
 from deepgrad.nn.module import Module
 from deepgrad.tensor import DEFAULT_FLOAT, Tensor, to_array
 
@@ -191,5 +193,153 @@ class CosineEmbeddingLoss(_Loss):
                                             reduction=self.reduction)
 
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss", "HuberLoss",
-           "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss", "SmoothL1Loss"]
+
+class MarginRankingLoss(_Loss):
+    """Ranking hinge ``max(0, -target * (input1 - input2) + margin)``; see
+    :func:`deepgrad.nn.functional.margin_ranking_loss`."""
+
+    defaults: ClassVar[dict[str, Any]] = {"margin": 0.0, "reduction": "mean"}
+
+    def __init__(self, margin: float = 0.0, *, reduction: str = "mean") -> None:
+        super().__init__(reduction, margin=margin)
+
+    def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
+        """The loss of the score pairs (``input1``, ``input2``) ordered by ``target`` (1 or -1)."""
+        return margin_losses.margin_ranking_loss(input1, input2, target, self.margin,
+                                                 self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """``input`` for similar pairs (target 1), ``max(0, margin - input)`` for dissimilar ones
+    (-1); see :func:`deepgrad.nn.functional.hinge_embedding_loss`."""
+
+    defaults: ClassVar[dict[str, Any]] = {"margin": 1.0, "reduction": "mean"}
+
+    def __init__(self, margin: float = 1.0, *, reduction: str = "mean") -> None:
+        super().__init__(reduction, margin=margin)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        """The loss of distances ``input`` labelled 1 or -1 by ``target`` (same shapes)."""
+        return margin_losses.hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """Two-class logistic loss ``log(1 + exp(-target * input))``; see
+    :func:`deepgrad.nn.functional.soft_margin_loss`."""
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        """The loss of scores ``input`` against labels 1 or -1 (same shapes)."""
+        return margin_losses.soft_margin_loss(input, target, self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    """Per-class binary cross-entropy of logits averaged over the classes, with optional class
+    ``weight`` (a buffer); see :func:`deepgrad.nn.functional.multilabel_soft_margin_loss`."""
+
+    def __init__(self, weight: Any = None, *, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self._buffer("weight", weight)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        """The loss of logits ``input`` (N, C) against 0/1 labels of the same shape."""
+        return margin_losses.multilabel_soft_margin_loss(input, target, self.weight,
+                                                         self.reduction)
+
+
+class MultiMarginLoss(_Loss):
+    """Multi-class hinge loss with ``p`` 1 or 2, ``margin`` and optional class ``weight`` (a
+    buffer); see :func:`deepgrad.nn.functional.multi_margin_loss`."""
+
+    defaults: ClassVar[dict[str, Any]] = {"p": 1, "margin": 1.0, "reduction": "mean"}
+
+    def __init__(self, p: int = 1, margin: float = 1.0, weight: Any = None, *,
+                 reduction: str = "mean") -> None:
+        if p not in (1, 2) or isinstance(p, bool):
+            raise ValueError(f"MultiMarginLoss: p must be 1 or 2; got {p!r}")
+        super().__init__(reduction, p=p, margin=margin)
+        self._buffer("weight", weight)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:
+        """The loss of scores ``input`` (N, C) against class indices ``target`` (N,)."""
+        return margin_losses.multi_margin_loss(input, target, self.p, self.margin, self.weight,
+                                               self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    """``max(0, margin + d(anchor, positive) - d(anchor, negative))`` with the p-norm distance;
+    see :func:`deepgrad.nn.functional.triplet_margin_loss`."""
+
+    defaults: ClassVar[dict[str, Any]] = {"margin": 1.0, "p": 2.0, "eps": 1e-6, "swap": False,
+                                          "reduction": "mean"}
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+                 swap: bool = False, *, reduction: str = "mean") -> None:
+        super().__init__(reduction, margin=losses.check_number(
+            "TripletMarginLoss", "margin", margin, 0.0, low_open=True), p=p, eps=eps, swap=swap)
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        """The loss of the triplets of embeddings (N, D)."""
+        return margin_losses.triplet_margin_loss(anchor, positive, negative, self.margin, self.p,
+                                                 self.eps, self.swap, self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """``max(0, margin + d(anchor, positive) - d(anchor, negative))`` with any
+    ``distance_function`` (Euclidean by default); see
+    :func:`deepgrad.nn.functional.triplet_margin_with_distance_loss`."""
+
+    defaults: ClassVar[dict[str, Any]] = {"distance_function": None, "margin": 1.0,
+                                          "swap": False, "reduction": "mean"}
+
+    def __init__(self, *, distance_function: Callable[[Tensor, Tensor], Tensor] | None = None,
+                 margin: float = 1.0, swap: bool = False, reduction: str = "mean") -> None:
+        super().__init__(reduction, distance_function=distance_function, margin=losses.check_number(
+            "TripletMarginWithDistanceLoss", "margin", margin, 0.0, low_open=True), swap=swap)
+
+    def forward(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> Tensor:
+        """The loss of the triplets of embeddings."""
+        return margin_losses.triplet_margin_with_distance_loss(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood of counts; see
+    :func:`deepgrad.nn.functional.poisson_nll_loss`."""
+
+    defaults: ClassVar[dict[str, Any]] = {"log_input": True, "full": False, "eps": 1e-8,
+                                          "reduction": "mean"}
+
+    def __init__(self, log_input: bool = True, full: bool = False, *, eps: float = 1e-8,
+                 reduction: str = "mean") -> None:
+        super().__init__(reduction, log_input=bool(log_input), full=bool(full), eps=eps)
+
+    def forward(self, log_input: Tensor, target: Any) -> Tensor:
+        """The loss of the (log-)rates ``log_input`` against counts ``target`` (same shapes)."""
+        return likelihood_losses.poisson_nll_loss(log_input, target, self.log_input, self.full,
+                                                  self.eps, self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood with predicted variances; see
+    :func:`deepgrad.nn.functional.gaussian_nll_loss`."""
+
+    defaults: ClassVar[dict[str, Any]] = {"full": False, "eps": 1e-6, "reduction": "mean"}
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
+        super().__init__(reduction, full=bool(full), eps=eps)
+
+    def forward(self, input: Tensor, target: Any, var: Any) -> Tensor:
+        """The loss of means ``input`` and variances ``var`` against samples ``target``."""
+        return likelihood_losses.gaussian_nll_loss(input, target, var, self.full, self.eps,
+                                                   self.reduction)
+
+
+__all__ = ["BCELoss", "BCEWithLogitsLoss", "CosineEmbeddingLoss", "CrossEntropyLoss",
+           "GaussianNLLLoss", "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss",
+           "MarginRankingLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "NLLLoss",
+           "PoissonNLLLoss", "SmoothL1Loss", "SoftMarginLoss", "TripletMarginLoss",
+           "TripletMarginWithDistanceLoss"]

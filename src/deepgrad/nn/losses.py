@@ -9,8 +9,10 @@ Shapes are stricter than PyTorch's: where torch broadcasts an input and a target
 shapes with a warning (``(N, 1)`` against ``(N,)`` gives an ``(N, N)`` loss, a classic silent
 bug), these losses raise a ShapeError.
 
-The classification losses are in :mod:`deepgrad.nn.classification_losses` and the argument
-checks in :mod:`deepgrad.nn._loss_args`; every loss is importable from here.
+The classification losses are in :mod:`deepgrad.nn.classification_losses`, the margin and
+ranking losses in :mod:`deepgrad.nn.margin_losses`, the Poisson and Gaussian likelihoods in
+:mod:`deepgrad.nn.likelihood_losses` and the argument checks in :mod:`deepgrad.nn._loss_args`;
+every loss is importable from here.
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ from deepgrad.nn.classification_losses import (
     binary_cross_entropy_with_logits,
     cross_entropy,
     nll_loss,
+)
+from deepgrad.nn.likelihood_losses import gaussian_nll_loss, poisson_nll_loss
+from deepgrad.nn.margin_losses import (
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_soft_margin_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
 )
 from deepgrad.ops.activations import clamp
 from deepgrad.ops.indexing import where
@@ -166,10 +178,19 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "cosine_embedding_loss",
     "cross_entropy",
+    "gaussian_nll_loss",
+    "hinge_embedding_loss",
     "huber_loss",
     "kl_div",
     "l1_loss",
+    "margin_ranking_loss",
     "mse_loss",
+    "multi_margin_loss",
+    "multilabel_soft_margin_loss",
     "nll_loss",
+    "poisson_nll_loss",
     "smooth_l1_loss",
+    "soft_margin_loss",
+    "triplet_margin_loss",
+    "triplet_margin_with_distance_loss",
 ]
