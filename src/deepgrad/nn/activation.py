@@ -5,7 +5,7 @@ from __future__ import annotations
 from deepgrad.creation import empty
 from deepgrad.nn import init as initializers
 from deepgrad.nn.module import Module, Parameter, layer_error
-from deepgrad.ops import activations, piecewise, reductions, smooth
+from deepgrad.ops import activations, piecewise, reductions, smooth, thresholding
 from deepgrad.tensor import Tensor
 
 
@@ -263,6 +263,107 @@ class Softmin(Module):
         return f"dim={self.dim}"
 
 
-__all__ = ["CELU", "ELU", "GELU", "GLU", "SELU", "Hardsigmoid", "Hardswish", "Hardtanh",
-           "LeakyReLU", "LogSigmoid", "LogSoftmax", "Mish", "PReLU", "ReLU", "ReLU6", "SiLU",
-           "Sigmoid", "Softmax", "Softmin", "Softplus", "Softsign", "Tanh"]
+class Threshold(Module):
+    """y = x if x > threshold else value."""
+
+    def __init__(self, threshold: float, value: float) -> None:
+        super().__init__()
+        self.threshold, self.value = threshold, value
+
+    def forward(self, x: Tensor) -> Tensor:
+        return thresholding.threshold(x, self.threshold, self.value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}"
+
+
+class Hardshrink(Module):
+    """y = x if |x| > lambd else 0."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x: Tensor) -> Tensor:
+        return thresholding.hardshrink(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Module):
+    """y = x - lambd if x > lambd, x + lambd if x < -lambd, else 0."""
+
+    def __init__(self, lambd: float = 0.5) -> None:
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, x: Tensor) -> Tensor:
+        return thresholding.softshrink(x, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Tanhshrink(Module):
+    """y = x - tanh(x)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return thresholding.tanhshrink(x)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: y = x if x > 0 else a * x, with ``a`` drawn uniformly from
+    [lower, upper] per element while training (from deepgrad's generator) and the mean slope
+    (lower + upper) / 2 in eval mode."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3) -> None:
+        super().__init__()
+        self.lower, self.upper = lower, upper
+
+    def forward(self, x: Tensor) -> Tensor:
+        return thresholding.rrelu(x, self.lower, self.upper, self.training)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at each position.   (N, C, H, W) or (C, H, W), same shape."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (3, 4):
+            raise layer_error(self, "(N, C, H, W) or (C, H, W)", x.shape)
+        return reductions.softmax(x, -3)
+
+
+__all__ = [
+    "CELU",
+    "ELU",
+    "GELU",
+    "GLU",
+    "SELU",
+    "Hardshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "LeakyReLU",
+    "LogSigmoid",
+    "LogSoftmax",
+    "Mish",
+    "PReLU",
+    "RReLU",
+    "ReLU",
+    "ReLU6",
+    "SiLU",
+    "Sigmoid",
+    "Softmax",
+    "Softmax2d",
+    "Softmin",
+    "Softplus",
+    "Softshrink",
+    "Softsign",
+    "Tanh",
+    "Tanhshrink",
+    "Threshold",
+]

@@ -1,5 +1,5 @@
-"""Convolution layers (NCHW / NCL): Conv1d, Conv2d, ConvTranspose2d, and SeparableConv2d
-(a depthwise convolution, ``groups=in_channels``, then a 1x1 pointwise one)."""
+"""Convolution layers (NCHW / NCL): Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, and
+SeparableConv2d (a depthwise convolution, ``groups=in_channels``, then a 1x1 pointwise one)."""
 
 from __future__ import annotations
 
@@ -116,9 +116,8 @@ class Conv1d(_ConvNd):
                            self.groups)
 
 
-class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input), used to
-    upsample.   x: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+class _ConvTransposeNd(_ConvNd):
+    """PyTorch's argument order for the transposed convolutions (output_padding before groups)."""
 
     _transposed = True
 
@@ -128,9 +127,26 @@ class ConvTranspose2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, output_padding)
 
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution (the gradient of Conv2d with respect to its input), used to
+    upsample.   x: (N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+
     def forward(self, x: Tensor) -> Tensor:
         self._check(x)
         return conv.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                     self.output_padding, self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution.   x: (N, C_in, L) -> (N, C_out, L_out) with
+    L_out = (L - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1."""
+
+    _spatial = 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        return conv.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
                                      self.output_padding, self.groups, self.dilation)
 
 
@@ -150,4 +166,4 @@ class SeparableConv2d(Module):
         return self.pointwise(self.depthwise(x))
 
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d", "SeparableConv2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "SeparableConv2d"]

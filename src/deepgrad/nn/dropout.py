@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepgrad.nn.module import Module
+from deepgrad.nn.module import Module, layer_error
 from deepgrad.ops import dropout as ops_dropout
 from deepgrad.tensor import Tensor
 
@@ -31,4 +31,13 @@ class Dropout2d(Dropout):
         return ops_dropout.dropout2d(x, self.p, self.training)
 
 
-__all__ = ["Dropout", "Dropout2d"]
+class Dropout1d(Dropout):
+    """Dropout of whole channels of (N, C, L) or (C, L) sequences."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (2, 3):
+            raise layer_error(self, "(N, C, L) or (C, L)", x.shape)
+        return ops_dropout.dropout1d(x, self.p, self.training)
+
+
+__all__ = ["Dropout", "Dropout1d", "Dropout2d"]

@@ -365,6 +365,11 @@ class Module:
         """Copy arrays (or Tensors) into the parameters and buffers of the same names, cast to
         each one's dtype. Every missing, unexpected or wrongly shaped key is reported in one
         error (missing and unexpected keys only when ``strict``)."""
+        for path, module in list(self.named_modules()):
+            # A lazy layer (LazyLinear) creates its parameters from the saved shapes first.
+            materialize = getattr(module, "_materialize_from_state", None)
+            if materialize is not None:
+                materialize(state_dict, f"{path}." if path else "")
         targets: dict[str, Tensor] = {}
         for path, module in self.named_modules():
             for registry in (module._parameters, module._buffers):

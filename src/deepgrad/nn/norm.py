@@ -1,4 +1,4 @@
-"""Normalization layers: BatchNorm1d/2d (with running statistics), InstanceNorm2d, LayerNorm,
+"""Normalization layers: BatchNorm1d/2d (with running statistics), InstanceNorm1d/2d, LayerNorm,
 GroupNorm, RMSNorm (and its function ``rms_norm``)."""
 
 from __future__ import annotations
@@ -114,7 +114,36 @@ class BatchNorm2d(_BatchNorm):
     _layout = "(N, {c}, H, W)"
 
 
-class InstanceNorm2d(_NormBase):
+class _InstanceNorm(_NormBase):
+    """What InstanceNorm1d and InstanceNorm2d share: PyTorch's defaults, the input check, and
+    the unbatched form run as a batch of one."""
+
+    _spatial = 2
+    _dims = "H, W"
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
+                 affine: bool = False, track_running_stats: bool = False) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats)
+
+    def forward(self, x: Tensor) -> Tensor:
+        c, rank = self.num_features, self._spatial + 2
+        if x.ndim not in (rank - 1, rank) or x.shape[-self._spatial - 1] != c:
+            raise layer_error(self, f"(N, {c}, {self._dims}) or ({c}, {self._dims})", x.shape)
+        batched = x if x.ndim == rank else x.unsqueeze(0)
+        y = instance_norm(batched, self.running_mean, self.running_var, self.weight, self.bias,
+                          self.training or not self.track_running_stats, self.momentum, self.eps)
+        return y if x.ndim == rank else y.squeeze(0)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization of (N, C, L) or (C, L) inputs: each channel of each sample
+    normalized over its L positions; see ``InstanceNorm2d`` for the options."""
+
+    _spatial = 1
+    _dims = "L"
+
+
+class InstanceNorm2d(_InstanceNorm):
     """Instance normalization of (N, C, H, W) or (C, H, W) inputs: each channel of each sample
     normalized over its H x W positions (PyTorch's defaults: no affine parameters, no running
     statistics).
@@ -122,19 +151,6 @@ class InstanceNorm2d(_NormBase):
     With ``track_running_stats``, training updates running averages of the instances'
     statistics and eval mode normalizes by them; ``num_batches_tracked`` stays 0, as in PyTorch.
     """
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = False, track_running_stats: bool = False) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats)
-
-    def forward(self, x: Tensor) -> Tensor:
-        c = self.num_features
-        if x.ndim not in (3, 4) or x.shape[-3] != c:
-            raise layer_error(self, f"(N, {c}, H, W) or ({c}, H, W)", x.shape)
-        batched = x if x.ndim == 4 else x.unsqueeze(0)
-        y = instance_norm(batched, self.running_mean, self.running_var, self.weight, self.bias,
-                          self.training or not self.track_running_stats, self.momentum, self.eps)
-        return y if x.ndim == 4 else y.squeeze(0)
 
 
 class LayerNorm(Module):
@@ -244,5 +260,5 @@ class RMSNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "InstanceNorm2d", "LayerNorm", "RMSNorm",
-           "rms_norm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
+           "LayerNorm", "RMSNorm", "rms_norm"]

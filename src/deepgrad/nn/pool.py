@@ -1,12 +1,12 @@
-"""Pooling layers: max and average over windows, and adaptive (global) average and max
-pooling."""
+"""Pooling layers: max, average and power-average (LP) over windows, and adaptive (global)
+average and max pooling."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from deepgrad.nn.module import Module, layer_error
-from deepgrad.ops import pool
+from deepgrad.ops import pool, pool_variants
 from deepgrad.ops.adaptive_pool import adaptive_max_pool2d
 from deepgrad.tensor import Tensor
 
@@ -135,11 +135,87 @@ class AvgPool1d(_Pool):
                 f"padding={self.padding}")
 
 
+class AdaptiveAvgPool1d(_Pool):
+    """Average pooling to a fixed length ``output_size``.   (N, C, L) -> (N, C, output_size)."""
+
+    _spatial = 1
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        return pool_variants.adaptive_avg_pool1d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(_Pool):
+    """Max pooling to a fixed length ``output_size``; ``return_indices`` also returns each max's
+    position along L.   (N, C, L) -> (N, C, output_size)."""
+
+    _spatial = 1
+
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x: Tensor) -> Any:
+        self._check(x)
+        return pool_variants.adaptive_max_pool1d(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class _LPPool(_Pool):
+    """The settings of the power-average pools, in PyTorch's order."""
+
+    def __init__(self, norm_type: float, kernel_size: Any, stride: Any = None,
+                 ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.norm_type, self.kernel_size = norm_type, kernel_size
+        self.stride, self.ceil_mode = stride, ceil_mode
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPool):
+    """Power-average pooling, (sum of x**norm_type over each window)**(1 / norm_type).
+    (N, C, L) -> (N, C, L_out)."""
+
+    _spatial = 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        return pool_variants.lp_pool1d(x, self.norm_type, self.kernel_size, self.stride,
+                                       self.ceil_mode)
+
+
+class LPPool2d(_LPPool):
+    """Power-average pooling over 2-D windows.   (N, C, H, W) -> (N, C, H_out, W_out)."""
+
+    _spatial = 2
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
+        return pool_variants.lp_pool2d(x, self.norm_type, self.kernel_size, self.stride,
+                                       self.ceil_mode)
+
+
 __all__ = [
+    "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
     "AvgPool1d",
     "AvgPool2d",
+    "LPPool1d",
+    "LPPool2d",
     "MaxPool1d",
     "MaxPool2d",
 ]

@@ -1,5 +1,6 @@
 """``Upsample``: the layer of :func:`deepgrad.nn.functional.interpolate`, resizing (N, C, H, W)
-images to a size or by a scale factor, in modes 'nearest' and 'bilinear'."""
+images to a size or by a scale factor, in modes 'nearest' and 'bilinear'; and PyTorch's fixed-mode
+``UpsamplingNearest2d`` and ``UpsamplingBilinear2d``."""
 
 from __future__ import annotations
 
@@ -40,4 +41,19 @@ class Upsample(Module):
         return f"size={self.size!r}, mode={self.mode!r}"
 
 
-__all__ = ["Upsample"]
+class UpsamplingNearest2d(Upsample):
+    """``Upsample`` in mode 'nearest' (PyTorch's older name for it)."""
+
+    def __init__(self, size: Any = None, scale_factor: Any = None) -> None:
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """``Upsample`` in mode 'bilinear' with ``align_corners=True``, as PyTorch's (which differs
+    from ``Upsample(mode='bilinear')``'s default of False)."""
+
+    def __init__(self, size: Any = None, scale_factor: Any = None) -> None:
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+__all__ = ["Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"]

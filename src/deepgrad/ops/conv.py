@@ -1,4 +1,5 @@
-"""Convolutions: conv1d, conv2d and conv_transpose2d, NCL / NCHW at the interface.
+"""Convolutions: conv1d, conv2d, conv_transpose1d and conv_transpose2d, NCL / NCHW at the
+interface.
 
 How they are fast:
 
@@ -450,4 +451,28 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                          f"padding {padding}, dilation {dilation}; reduce the padding")
     return ConvTranspose2d.apply(input, weight, bias, stride, padding, output_padding, dilation,
                                  groups)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """1-D transposed convolution (PyTorch's ``F.conv_transpose1d``).   (N, C_in, L) ->
+    (N, C_out, Lo), Lo = (L - 1) * stride - 2 * padding + dilation * (kL - 1) + output_padding + 1.
+
+    Runs as a conv_transpose2d of height 1. Arguments as in :func:`conv_transpose2d`, with ints
+    (or 1-tuples) and a weight (C_in, C_out/groups, kL).
+    """
+    op = "conv_transpose1d"
+    xa, wa, ba = _arrays(op, input, weight, bias)
+    _check(op, xa, wa, ba, groups, 1, True)
+    if xa.ndim == 2:
+        return _unbatched(conv_transpose1d, input, weight, bias, stride, padding,
+                          output_padding, groups, dilation)
+    stride, padding, output_padding, dilation = (
+        _tuple(value, 1, name, op, low)[0] for value, name, low in (
+            (stride, "stride", 1), (padding, "padding", 0), (output_padding, "output_padding", 0),
+            (dilation, "dilation", 1)))
+    y = conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride),
+                         (0, padding), (0, output_padding), groups, (1, dilation))
+    return y.squeeze(2)
 

@@ -86,3 +86,21 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         return input
     mask_shape = (*shape[:-2], 1, 1)
     return Dropout.apply(input, _scaled_mask(mask_shape, float(p), input.data.dtype))
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero whole channels of sequences with probability ``p`` and scale the rest by
+    1 / (1 - p) when training; the identity otherwise (PyTorch's ``F.dropout1d``).
+
+    Args:
+        input: shape (N, C, L) or (C, L).
+        p: the probability of dropping a channel, in [0, 1].
+        training: apply dropout; when False the input is returned unchanged.
+    """
+    _check("dropout1d", input, p)
+    shape = input.data.shape
+    if len(shape) not in (2, 3):
+        raise ShapeError(f"dropout1d: expects input (N, C, L) or (C, L); got {shape_str(shape)}")
+    if not training or p == 0:
+        return input
+    return Dropout.apply(input, _scaled_mask((*shape[:-1], 1), float(p), input.data.dtype))
