@@ -131,6 +131,12 @@ def test_functional_forms_match_torch(torch, name, args, shape):
                  lambda a: getattr(torch.nn.functional, name)(a, *args), [x])
 
 
+@pytest.mark.parametrize(("name", "args", "shape"), FUNCTIONAL)
+def test_functions_name_themselves_when_given_an_array(name, args, shape):
+    with pytest.raises(TypeError, match=rf"^{name}: input must be a Tensor; got ndarray"):
+        getattr(F, name)(np.ones(shape), *args)
+
+
 def test_functional_conv_transpose1d_and_max_indices(torch):
     rng = np.random.default_rng(2)
     x, w, b = rng.standard_normal((2, 4, 5)), rng.standard_normal((4, 3, 3)), rng.standard_normal(3)
@@ -153,6 +159,16 @@ def test_functional_conv_transpose1d_and_max_indices(torch):
 def test_reprs_match_torch(torch, spec):
     """InstanceNorm and Dropout leave out torch's bias and inplace, as their 2-D versions do."""
     assert repr(eval(f"nn.{spec}")) == repr(eval(f"torch.nn.{spec}"))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda a: F.unfold(a, 2, padding=1), lambda a: F.pixel_unshuffle(a, 2),
+    lambda a: F.channel_shuffle(a, 2), lambda a: F.softshrink(a, 0.2),
+    lambda a: F.lp_pool2d(a, 2, 2), lambda a: F.adaptive_avg_pool1d(a[:, :, 0], 3)])
+def test_gradcheck_non_contiguous_inputs(fn):
+    base = np.random.default_rng(9).standard_normal((2, 4, 6, 4))
+    x = dg.from_numpy(base.transpose(0, 1, 3, 2)).requires_grad_()  # (2, 4, 4, 6), strided
+    assert dg.gradcheck(fn, (x,))
 
 
 def test_unfold_and_fold_are_adjoint():

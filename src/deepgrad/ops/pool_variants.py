@@ -11,7 +11,7 @@ from deepgrad.ops import pool
 from deepgrad.ops._pool_args import _check_input, _ints
 from deepgrad.ops.activations import relu
 from deepgrad.ops.adaptive_pool import adaptive_max_pool2d
-from deepgrad.tensor import Tensor
+from deepgrad.tensor import Tensor, check_tensor
 
 
 def _one_size(op: str, output_size: Any) -> Any:
@@ -27,7 +27,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
     ``F.adaptive_avg_pool1d``): output i averages inputs floor(i * L / out) to
     ceil((i + 1) * L / out) - 1."""
     op = "adaptive_avg_pool1d"
-    _check_input(op, input, 1)
+    _check_input(op, check_tensor(op, input), 1)
     return pool.adaptive_avg_pool2d(input.unsqueeze(-2), _one_size(op, output_size)).squeeze(-2)
 
 
@@ -35,7 +35,7 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
     """Max pooling of (N, C, L) or (C, L) to length ``output_size`` (PyTorch's
     ``F.adaptive_max_pool1d``); ``return_indices`` also returns each max's position along L."""
     op = "adaptive_max_pool1d"
-    _check_input(op, input, 1)
+    _check_input(op, check_tensor(op, input), 1)
     out = adaptive_max_pool2d(input.unsqueeze(-2), _one_size(op, output_size), return_indices)
     if return_indices:
         return out[0].squeeze(-2), out[1].squeeze(-2)
@@ -45,7 +45,7 @@ def adaptive_max_pool1d(input: Tensor, output_size: Any, return_indices: bool = 
 def _lp_pool(op: str, input: Tensor, norm_type: float, kernel: tuple[int, ...], stride: Any,
              ceil_mode: bool) -> Tensor:
     spatial = len(kernel)
-    _check_input(op, input, spatial)
+    _check_input(op, check_tensor(op, input), spatial)
     max_pool, avg_pool = ((pool.max_pool1d, pool.avg_pool1d) if spatial == 1
                           else (pool.max_pool2d, pool.avg_pool2d))
     size = kernel[0] if spatial == 1 else kernel
