@@ -95,3 +95,14 @@ def test_the_gemm_share_row_runs_its_two_sides_without_torch():
     assert np.isfinite(float(loss.item()))
     (gemms,) = prepared.torch.values()
     gemms()
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_the_attention_rows_train_the_same_model_on_both_sides(torch, index):
+    from deepgrad.bench import attention
+
+    prepared = attention.WORKLOADS[index].setup(torch)
+    (torch_step,) = prepared.torch.values()
+    for _ in range(2):  # the second call sees the first step's update on both sides
+        ours, theirs = float(prepared.deepgrad().item()), float(torch_step().item())
+        assert ours == pytest.approx(theirs, rel=1e-4)

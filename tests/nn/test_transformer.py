@@ -216,3 +216,13 @@ def test_encoder_classifier_learns_whether_a_token_appears():
                          verbose=0)
     trainer.fit(_contains_token(512, 0), epochs=5, batch_size=32, seed=0)
     assert trainer.evaluate(_contains_token(256, 1))["accuracy"] > 0.95
+
+
+def test_torchs_fast_path_switches_are_accepted_and_change_nothing():
+    dg.manual_seed(0)
+    layer = dg.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    plain = dg.nn.TransformerEncoder(layer, 2)
+    switched = dg.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False, mask_check=False)
+    switched.load_state_dict(plain.state_dict())
+    x = dg.randn(3, 5, 8)
+    np.testing.assert_array_equal(switched(x).numpy(), plain(x).numpy())

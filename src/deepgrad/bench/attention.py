@@ -37,7 +37,9 @@ def _batch() -> tuple[np.ndarray, np.ndarray]:
 def _build(nn: Any) -> tuple[Any, Any, Any]:
     layer = nn.TransformerEncoderLayer(D_MODEL, HEADS, FF, dropout=0.0, activation="gelu",
                                        batch_first=True, norm_first=True)
-    return (nn.Embedding(VOCAB, D_MODEL), nn.TransformerEncoder(layer, LAYERS),
+    # Nested tensors serve only torch's inference fast path (off with norm_first, with a warning)
+    return (nn.Embedding(VOCAB, D_MODEL),
+            nn.TransformerEncoder(layer, LAYERS, enable_nested_tensor=False),
             nn.Linear(D_MODEL, VOCAB))
 
 

@@ -200,10 +200,15 @@ class TransformerDecoderLayer(Module):
 
 class TransformerEncoder(Module):
     """``num_layers`` copies of ``encoder_layer`` (deep copies, as PyTorch's: the same initial
-    weights, trained independently) applied in turn, then ``norm`` if given."""
+    weights, trained independently) applied in turn, then ``norm`` if given.
 
-    def __init__(self, encoder_layer: Module, num_layers: int,
-                 norm: Module | None = None) -> None:
+    ``enable_nested_tensor`` and ``mask_check`` are accepted for PyTorch code that passes them:
+    they choose PyTorch's inference fast path, which changes no result, and deepgrad has one
+    path.
+    """
+
+    def __init__(self, encoder_layer: Module, num_layers: int, norm: Module | None = None,
+                 enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
         super().__init__()
         self.layers = _clones(encoder_layer, num_layers)
         self.num_layers = num_layers
