@@ -9,8 +9,18 @@ import numpy as np
 import pytest
 
 from deepgrad.ops._erf import erf
+from deepgrad.ops._kernels import use_compiled
 
 _reference = np.frompyfunc(math.erf, 1, 1)
+
+
+@pytest.fixture(autouse=True, params=["numpy", "compiled"])
+def _both_implementations(request):
+    """Every test runs on the NumPy ranges and on the compiled loop (the C library's erf)."""
+    if request.param == "compiled":
+        pytest.importorskip("numba", reason="numba is not installed: no compiled erf to test")
+    with use_compiled(request.param == "compiled"):
+        yield
 
 
 def reference(x: np.ndarray) -> np.ndarray:

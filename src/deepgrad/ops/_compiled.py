@@ -10,6 +10,8 @@ faster there than samples outermost, and no slower for sample-major ones).
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -294,3 +296,11 @@ def adam(p, g, m, v, v_max, shrink, weight_decay, maximize, beta1, keep1, beta2,
 __all__ = ["adam", "channel_affine", "channel_grad_input", "channel_sums", "col2im", "depthwise",
            "depthwise_input_grad", "depthwise_weight_grad", "max_pool", "max_pool_backward",
            "sgd_momentum"]
+
+
+@_jit
+def erf(x, out):
+    """out = erf(x) over flat arrays: the C library's erf, in float64 whatever the dtype (as the
+    NumPy version computes), rounded once into ``out``."""
+    for i in range(x.size):
+        out[i] = math.erf(np.float64(x[i]))
