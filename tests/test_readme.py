@@ -53,7 +53,7 @@ def test_train_a_model_with_the_trainer_and_by_hand(tmp_path, monkeypatch, capsy
 
     monkeypatch.setattr(deepgrad.datasets, "FashionMNIST", FirstImages)
     monkeypatch.chdir(tmp_path)
-    trainer_code = _block("trainer = dg.Trainer(")
+    trainer_code = _block("trainer = dg.Trainer(model, nn.CrossEntropyLoss(), opt,")
     loop_code = _block("for epoch in range(15):")
     assert trainer_code.count("15") == 2 and loop_code.count("15") == 1  # the epochs, only
     names = _run(trainer_code.replace("15", "1"))
@@ -92,3 +92,9 @@ def test_transfer_learning(tmp_path, monkeypatch):
     assert names["features"].shape == (3, 128)
     assert all(p.requires_grad for p in names["head"].parameters())
     assert not any(p.requires_grad for p in names["model"].features.parameters())
+
+
+def test_the_transformer_example_learns_its_task(capsys):
+    names = _run(_block("nn.TransformerEncoderLayer(d_model"))
+    assert names["trainer"].evaluate((names["x"][1600:], names["y"][1600:]))["accuracy"] > 0.98
+    assert "accuracy" in capsys.readouterr().out
