@@ -121,7 +121,8 @@ class Optimizer:
                      high: float | None = None, high_open: bool = False,
                      value: Any = _FROM_GROUP, label: str | None = None) -> None:
         """Raise unless ``group[key]`` (or ``value``) is a number in [low, high] (or [low, high)
-        with ``high_open``); ``label`` names it in the message (``betas[0]``)."""
+        with ``high_open``; either bound may be None); ``label`` names it in the message
+        (``betas[0]``)."""
         value = group[key] if value is _FROM_GROUP else value
         label = label or key
         where = f"{type(self).__name__}: {label}"
@@ -134,6 +135,8 @@ class Optimizer:
         if too_low or too_high:
             if high is None:
                 expected = f">= {low:g}"
+            elif low is None:
+                expected = f"<= {high:g}"
             else:
                 expected = f"in [{low:g}, {high:g}{')' if high_open else ']'}"
             raise ValueError(f"{where} must be {expected}; got {value}")
@@ -311,10 +314,15 @@ class Optimizer:
             value = entries[key]
             if key in self.state_arrays:
                 array = as_array(value)
-                if array.shape != p.data.shape:
+                # Shaped like the parameter, or like the fresh state's array where that differs
+                # (Adafactor's row and column statistics).
+                expected = template[key].shape if key in template else p.data.shape
+                if array.shape != expected:
+                    needs = "" if expected == p.data.shape else \
+                        f", which needs {shape_str(expected)}"
                     raise ShapeError(f"{name}: {key!r} of parameter {index} has shape "
                                      f"{shape_str(array.shape)}, but the parameter has shape "
-                                     f"{shape_str(p.data.shape)}")
+                                     f"{shape_str(p.data.shape)}{needs}")
                 loaded[key] = xp.array(array, dtype=p.data.dtype, copy=True)
             else:
                 kind = type(template[key])
