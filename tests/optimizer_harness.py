@@ -1,7 +1,10 @@
 """The optimizer tests' shared harness: a 4-6-3 tanh network's weights, data and loss, the same
 weights as deepgrad Parameters and torch tensors, and checks of state dicts."""
 
+import contextlib
+
 import numpy as np
+from helpers import assert_close
 
 from deepgrad.nn import Parameter
 
@@ -60,3 +63,30 @@ def torch_loss(torch, params, x, y):
     w1, b1, w2, b2 = params[:4]
     out = torch.tanh(torch.tensor(x) @ w1.T + b1) @ w2.T + b2
     return ((out - torch.tensor(y)) ** 2).mean()
+
+
+def compare_with_torch(ours, theirs, params, torch_params, dtype):
+    """deepgrad's parameters and optimizer state equal torch's (same keys, same values)."""
+    for i, (p, t) in enumerate(zip(params, torch_params)):
+        assert_close(p.data, t, dtype, f"parameter {i}")
+    mine, reference = ours.state_dict(), theirs.state_dict()
+    assert sorted(mine["state"]) == sorted(reference["state"])
+    for index, state in reference["state"].items():
+        assert list(mine["state"][index]) == list(state), f"state keys of parameter {index}"
+        for key, value in state.items():
+            if key == "step":
+                assert mine["state"][index][key] == int(value.item())
+            else:
+                assert_close(mine["state"][index][key], value, dtype, f"{key} of {index}")
+
+
+@contextlib.contextmanager
+def torch_scalars(torch, dtype):
+    """torch keeps an optimizer's scalar state (step, NAdam's mu_product, ASGD's eta and mu) in
+    its default dtype; float64 runs set it to float64, the precision deepgrad keeps them in."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64 if dtype == np.float64 else torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)

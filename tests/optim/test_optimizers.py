@@ -12,6 +12,7 @@ from optimizer_harness import (
     assert_plain,
     batches,
     case_id,
+    compare_with_torch,
     initial_weights,
     make_params,
     make_torch_params,
@@ -82,20 +83,6 @@ CASES = [
 ]
 
 
-def compare_with_torch(torch, ours, theirs, params, torch_params, dtype):
-    for i, (p, t) in enumerate(zip(params, torch_params)):
-        assert_close(p.data, t, dtype, f"parameter {i}")
-    mine, reference = ours.state_dict(), theirs.state_dict()
-    assert sorted(mine["state"]) == sorted(reference["state"])
-    for index, state in reference["state"].items():
-        assert list(mine["state"][index]) == list(state), f"state keys of parameter {index}"
-        for key, value in state.items():
-            if key == "step":
-                assert mine["state"][index][key] == int(value.item())
-            else:
-                assert_close(mine["state"][index][key], value, dtype, f"{key} of {index}")
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_fifty_steps_match_torch(torch, case, dtype):
@@ -106,7 +93,7 @@ def test_fifty_steps_match_torch(torch, case, dtype):
     theirs = getattr(torch.optim, name)(torch_params, **options)
     train_dg(params, ours, dtype, STEPS)
     train_torch(torch, torch_params, theirs, dtype, STEPS)
-    compare_with_torch(torch, ours, theirs, params, torch_params, dtype)
+    compare_with_torch(ours, theirs, params, torch_params, dtype)
 
 
 @pytest.mark.parametrize("name, options", [
@@ -127,7 +114,7 @@ def test_parameter_groups_with_their_own_settings_match_torch(torch, name, optio
     assert ours.param_groups[0]["lr"] == 0.003 and ours.param_groups[1]["lr"] == options["lr"]
     train_dg(params, ours, np.float64, STEPS)
     train_torch(torch, torch_params, theirs, np.float64, STEPS)
-    compare_with_torch(torch, ours, theirs, params, torch_params, np.float64)
+    compare_with_torch(ours, theirs, params, torch_params, np.float64)
 
 
 def test_add_param_group_takes_the_defaults_for_what_it_does_not_set(torch):
@@ -140,7 +127,7 @@ def test_add_param_group_takes_the_defaults_for_what_it_does_not_set(torch):
     assert ours.param_groups[1]["betas"] == (0.8, 0.9)
     train_dg(params, ours, np.float64, 20)
     train_torch(torch, torch_params, theirs, np.float64, 20)
-    compare_with_torch(torch, ours, theirs, params, torch_params, np.float64)
+    compare_with_torch(ours, theirs, params, torch_params, np.float64)
 
 
 def test_params_without_grad_are_skipped_like_torch(torch):
@@ -151,7 +138,7 @@ def test_params_without_grad_are_skipped_like_torch(torch):
     train_torch(torch, torch_params, theirs, np.float64, 10)
     assert params[4].grad is None and np.array_equal(params[4].data, np.ones(5))
     assert params[4] not in ours.state and 4 not in ours.state_dict()["state"]
-    compare_with_torch(torch, ours, theirs, params, torch_params, np.float64)
+    compare_with_torch(ours, theirs, params, torch_params, np.float64)
 
 
 def test_frozen_params_are_skipped_even_with_a_gradient():

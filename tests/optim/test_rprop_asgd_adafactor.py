@@ -3,21 +3,21 @@
 second moments), parameter groups, state_dict round trips, layout and torch's state dicts,
 errors, and training with dg.Trainer, including an exact resume mid-epoch."""
 
-import contextlib
 
 import numpy as np
 import pytest
-from helpers import assert_close
 from optimizer_harness import (
     STEPS,
     assert_plain,
     batches,
     case_id,
+    compare_with_torch,
     initial_weights,
     make_params,
     make_torch_params,
     to_numpy,
     torch_loss,
+    torch_scalars,
 )
 
 import deepgrad as dg
@@ -58,32 +58,6 @@ def train(loss, params, optimizer, dtype, steps, start=0, scheduler=None):
 
 def train_torch(torch, params, optimizer, dtype, steps, start=0, scheduler=None):
     train(lambda *a: torch_loss_3d(torch, *a), params, optimizer, dtype, steps, start, scheduler)
-
-
-@contextlib.contextmanager
-def torch_scalars(torch, dtype):
-    """torch keeps scalar state (step, ASGD's eta and mu) in its default dtype; float64 runs set
-    it to float64, the precision deepgrad keeps them in."""
-    before = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64 if dtype == np.float64 else torch.float32)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(before)
-
-
-def compare_with_torch(ours, theirs, params, torch_params, dtype):
-    for i, (p, t) in enumerate(zip(params, torch_params)):
-        assert_close(p.data, t, dtype, f"parameter {i}")
-    mine, reference = ours.state_dict(), theirs.state_dict()
-    assert sorted(mine["state"]) == sorted(reference["state"])
-    for index, state in reference["state"].items():
-        assert list(mine["state"][index]) == list(state), f"state keys of parameter {index}"
-        for key, value in state.items():
-            if key == "step":
-                assert mine["state"][index][key] == int(value.item())
-            else:
-                assert_close(mine["state"][index][key], value, dtype, f"{key} of {index}")
 
 
 CASES = [
