@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from deepgrad.backend import xp
@@ -56,6 +56,40 @@ class Dataset:
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of examples (PyTorch's ``torch.utils.data.IterableDataset``).
+
+    Subclasses implement ``__iter__``, yielding one example at a time; ``__len__`` (the number
+    of examples) is optional, and gives the loader a length. A :class:`DataLoader` batches the
+    stream in its order: no shuffle or sampler. It reads the stream in the calling thread, even
+    with ``num_workers``, so no example is read twice and no sharding by
+    :func:`get_worker_info` is needed. Resuming mid-epoch reads the stream again from its start
+    and skips the batches already given: exact when every pass yields the same examples.
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __getitem__(self, index: int) -> Any:
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it, it "
+                        "has no dataset[i]")
+
+    def __len__(self) -> int:
+        # TypeError, as len() of an object without __len__, so that a loader over a stream
+        # of unknown length has no len() either (PyTorch's behaviour).
+        raise TypeError(f"{type(self).__name__} is an IterableDataset without __len__: its "
+                        "length is unknown")
+
+    def __add__(self, other: Dataset) -> ConcatDataset:
+        raise TypeError("IterableDataset: chaining streams with + is not supported")
+
+
+def get_worker_info() -> None:
+    """PyTorch's ``get_worker_info``, for datasets written against it: always None, since
+    deepgrad reads an :class:`IterableDataset` in the main thread (there is nothing to shard)."""
+    return None
 
 
 class TensorDataset(Dataset):
