@@ -8,14 +8,17 @@ import numpy as np
 import pytest
 from helpers import assert_close
 from optimizer_harness import (
-    STEPS,
-    assert_plain,
+    TANH,
     batches,
     case_id,
+    check_state_dict_layout,
+    check_state_dict_round_trip,
     compare_with_torch,
+    dg_loss,
     initial_weights,
     make_params,
     make_torch_params,
+    run_with_torch,
     to_numpy,
     torch_loss,
 )
@@ -24,30 +27,6 @@ import deepgrad as dg
 import deepgrad.optim
 from deepgrad import optim
 from deepgrad.nn import Parameter
-
-
-def dg_loss(params, x, y):
-    w1, b1, w2, b2 = params[:4]
-    out = (dg.tensor(x) @ w1.T + b1).tanh() @ w2.T + b2
-    diff = out - dg.tensor(y)
-    return (diff * diff).mean()
-
-
-def train_dg(params, optimizer, dtype, steps, start=0):
-    data = batches(dtype)
-    for i in range(start, start + steps):
-        optimizer.zero_grad()
-        dg_loss(params, *data[i % len(data)]).backward()
-        optimizer.step()
-
-
-def train_torch(torch, params, optimizer, dtype, steps, start=0):
-    data = batches(dtype)
-    for i in range(start, start + steps):
-        optimizer.zero_grad()
-        torch_loss(torch, params, *data[i % len(data)]).backward()
-        optimizer.step()
-
 
 CASES = [
     ("SGD", {"lr": 0.05}),
@@ -86,14 +65,7 @@ CASES = [
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_fifty_steps_match_torch(torch, case, dtype):
-    name, options = case
-    weights = initial_weights(dtype)
-    params, torch_params = make_params(weights), make_torch_params(torch, weights)
-    ours = getattr(optim, name)(params, **options)
-    theirs = getattr(torch.optim, name)(torch_params, **options)
-    train_dg(params, ours, dtype, STEPS)
-    train_torch(torch, torch_params, theirs, dtype, STEPS)
-    compare_with_torch(ours, theirs, params, torch_params, dtype)
+    run_with_torch(torch, TANH, *case, dtype, scalars=False)
 
 
 @pytest.mark.parametrize("name, options", [
@@ -102,19 +74,13 @@ def test_fifty_steps_match_torch(torch, case, dtype):
     ("RMSprop", {"lr": 0.01, "momentum": 0.5}),
 ])
 def test_parameter_groups_with_their_own_settings_match_torch(torch, name, options):
-    weights = initial_weights(np.float64)
-    params, torch_params = make_params(weights), make_torch_params(torch, weights)
     extra = {"momentum": 0.3} if "momentum" in options else {"eps": 1e-4}
 
     def groups(p):
         return [{"params": p[:2], "lr": 0.003, **extra}, {"params": p[2:]}]
 
-    ours = getattr(optim, name)(groups(params), **options)
-    theirs = getattr(torch.optim, name)(groups(torch_params), **options)
+    ours, _, _ = run_with_torch(torch, TANH, name, options, groups=groups, scalars=False)
     assert ours.param_groups[0]["lr"] == 0.003 and ours.param_groups[1]["lr"] == options["lr"]
-    train_dg(params, ours, np.float64, STEPS)
-    train_torch(torch, torch_params, theirs, np.float64, STEPS)
-    compare_with_torch(ours, theirs, params, torch_params, np.float64)
 
 
 def test_add_param_group_takes_the_defaults_for_what_it_does_not_set(torch):
@@ -125,20 +91,17 @@ def test_add_param_group_takes_the_defaults_for_what_it_does_not_set(torch):
     ours.add_param_group({"params": params[2:], "lr": 0.01})
     theirs.add_param_group({"params": torch_params[2:], "lr": 0.01})
     assert ours.param_groups[1]["betas"] == (0.8, 0.9)
-    train_dg(params, ours, np.float64, 20)
-    train_torch(torch, torch_params, theirs, np.float64, 20)
+    TANH.train(params, ours, np.float64, 20)
+    TANH.train_torch(torch, torch_params, theirs, np.float64, 20)
     compare_with_torch(ours, theirs, params, torch_params, np.float64)
 
 
 def test_params_without_grad_are_skipped_like_torch(torch):
     weights = [*initial_weights(np.float64), np.ones(5)]  # the last one is never used
-    params, torch_params = make_params(weights), make_torch_params(torch, weights)
-    ours, theirs = optim.Adam(params, lr=0.01), torch.optim.Adam(torch_params, lr=0.01)
-    train_dg(params, ours, np.float64, 10)
-    train_torch(torch, torch_params, theirs, np.float64, 10)
+    ours, _, params = run_with_torch(torch, TANH, "Adam", {"lr": 0.01}, steps=10, weights=weights,
+                                     scalars=False)
     assert params[4].grad is None and np.array_equal(params[4].data, np.ones(5))
     assert params[4] not in ours.state and 4 not in ours.state_dict()["state"]
-    compare_with_torch(ours, theirs, params, torch_params, np.float64)
 
 
 def test_frozen_params_are_skipped_even_with_a_gradient():
@@ -250,48 +213,13 @@ ROUND_TRIP = [
 
 @pytest.mark.parametrize("name, options", ROUND_TRIP)
 def test_state_dict_round_trip_mid_run_continues_identically(name, options):
-    weights = initial_weights(np.float64)
-    uninterrupted = make_params(weights)
-    train_dg(uninterrupted, getattr(optim, name)(uninterrupted, **options), np.float64, STEPS)
-
-    params = make_params(weights)
-    first = getattr(optim, name)(params, **options)
-    train_dg(params, first, np.float64, 20)
-    saved = first.state_dict()
-    weights_at_20 = [p.data.copy() for p in params]
-    train_dg(params, first, np.float64, 5)  # the saved arrays are copies: this cannot reach them
-    assert_plain(saved)
-
-    resumed_params = make_params(weights_at_20)
-    resumed = getattr(optim, name)(resumed_params, lr=123.0)  # the settings come from the dict
-    resumed.load_state_dict(saved)
-    assert resumed.param_groups[0]["lr"] == options.get("lr", 1.0)
-    train_dg(resumed_params, resumed, np.float64, STEPS - 20, start=20)
-    for p, q in zip(resumed_params, uninterrupted):
-        np.testing.assert_array_equal(p.data, q.data)
+    # Adadelta's case leaves lr at its default, 1.0.
+    check_state_dict_round_trip(TANH, name, options, {"lr": options.get("lr", 1.0)})
 
 
 @pytest.mark.parametrize("name, options", ROUND_TRIP)
 def test_state_dict_layout_matches_torch(torch, name, options):
-    weights = initial_weights(np.float64)
-    params, torch_params = make_params(weights), make_torch_params(torch, weights)
-    ours = getattr(optim, name)([{"params": params[:2]}, {"params": params[2:], "lr": 0.001}],
-                                **options)
-    theirs = getattr(torch.optim, name)([{"params": torch_params[:2]},
-                                         {"params": torch_params[2:], "lr": 0.001}], **options)
-    train_dg(params, ours, np.float64, 3)
-    train_torch(torch, torch_params, theirs, np.float64, 3)
-    mine, reference = ours.state_dict(), theirs.state_dict()
-    assert list(mine["state"]) == sorted(reference["state"])
-    for index, state in reference["state"].items():
-        assert list(mine["state"][index]) == list(state)
-    for group, torch_group in zip(mine["param_groups"], reference["param_groups"]):
-        assert group["params"] == torch_group["params"]
-        assert set(torch_group) - set(group) <= {"foreach", "fused", "differentiable",
-                                                 "capturable"}
-        for key, value in group.items():
-            expected = torch_group[key]
-            assert value == (list(expected) if isinstance(expected, tuple) else expected), key
+    check_state_dict_layout(torch, TANH, name, options)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -299,14 +227,14 @@ def test_loads_torchs_state_dict_converted_to_arrays(torch, dtype):
     weights = initial_weights(dtype)
     torch_params = make_torch_params(torch, weights)
     theirs = torch.optim.Adam(torch_params, lr=0.01, amsgrad=True)
-    train_torch(torch, torch_params, theirs, dtype, 20)
+    TANH.train_torch(torch, torch_params, theirs, dtype, 20)
     params = make_params([t.detach().numpy() for t in torch_params])
     ours = optim.Adam(params)
     ours.load_state_dict(to_numpy(torch, theirs.state_dict()))
     assert ours.state[params[0]]["step"] == 20
     assert ours.state[params[0]]["exp_avg"].dtype == dtype
-    train_dg(params, ours, dtype, 30, start=20)
-    train_torch(torch, torch_params, theirs, dtype, 30, start=20)
+    TANH.train(params, ours, dtype, 30, start=20)
+    TANH.train_torch(torch, torch_params, theirs, dtype, 30, start=20)
     for p, t in zip(params, torch_params):
         assert_close(p.data, t, dtype)
 
@@ -314,7 +242,7 @@ def test_loads_torchs_state_dict_converted_to_arrays(torch, dtype):
 def test_load_casts_arrays_to_the_parameter_dtype_and_copies_them():
     params = make_params(initial_weights(np.float32))
     adam = optim.Adam(params)
-    train_dg(params, adam, np.float32, 2)
+    TANH.train(params, adam, np.float32, 2)
     saved = adam.state_dict()
     saved["state"][0]["exp_avg"] = saved["state"][0]["exp_avg"].astype(np.float64)
     fresh = optim.Adam(params)
@@ -382,7 +310,7 @@ def test_a_gradient_of_the_wrong_shape_is_reported():
 def saved_adam():
     params = make_params(initial_weights(np.float64))
     adam = optim.Adam([{"params": params[:2]}, {"params": params[2:]}])
-    train_dg(params, adam, np.float64, 2)
+    TANH.train(params, adam, np.float64, 2)
     return params, adam.state_dict()
 
 
@@ -485,7 +413,7 @@ def test_compiled_steps_give_the_numpy_steps_bits(case, dtype, blocks):
                 mp.setattr(parallel, "PARALLEL_ELEMENTS", 1)
             params = make_params(initial_weights(dtype))
             optimizer = getattr(optim, name)(params, **options)
-            train_dg(params, optimizer, dtype, 6)
+            TANH.train(params, optimizer, dtype, 6)
             results.append([p.numpy().copy() for p in params] + [
                 np.asarray(value).copy() for state in optimizer.state.values()
                 for value in state.values() if isinstance(value, np.ndarray)])

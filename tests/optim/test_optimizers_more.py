@@ -9,43 +9,24 @@ import numpy as np
 import pytest
 from optimizer_harness import (
     STEPS,
-    assert_plain,
+    TANH,
     batches,
     case_id,
-    compare_with_torch,
+    check_loads_torchs_state_dict,
+    check_state_dict_layout,
+    check_state_dict_round_trip,
+    dg_loss,
     initial_weights,
     make_params,
     make_torch_params,
-    to_numpy,
-    torch_loss,
+    run_with_torch,
+    three_groups,
     torch_scalars,
 )
 
 import deepgrad as dg
 from deepgrad import optim
 from deepgrad.nn import Parameter
-from deepgrad.optim.lr_scheduler import OneCycleLR
-
-
-def dg_loss(params, x, y):
-    w1, b1, w2, b2 = params[:4]
-    diff = (dg.tensor(x) @ w1.T + b1).tanh() @ w2.T + b2 - dg.tensor(y)
-    return (diff * diff).mean()
-
-
-def train(loss, params, optimizer, dtype, steps, start=0, scheduler=None):
-    data = batches(dtype)
-    for i in range(start, start + steps):
-        optimizer.zero_grad()
-        loss(params, *data[i % len(data)]).backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-
-
-def train_torch(torch, params, optimizer, dtype, steps, start=0, scheduler=None):
-    train(lambda *a: torch_loss(torch, *a), params, optimizer, dtype, steps, start, scheduler)
-
 
 CASES = [
     ("NAdam", {}),
@@ -68,15 +49,7 @@ CASES = [
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_fifty_steps_match_torch(torch, case, dtype):
-    name, options = case
-    weights = initial_weights(dtype)
-    params, torch_params = make_params(weights), make_torch_params(torch, weights)
-    ours = getattr(optim, name)(params, **options)
-    with torch_scalars(torch, dtype):
-        theirs = getattr(torch.optim, name)(torch_params, **options)
-        train_torch(torch, torch_params, theirs, dtype, STEPS)
-    train(dg_loss, params, ours, dtype, STEPS)
-    compare_with_torch(ours, theirs, params, torch_params, dtype)
+    run_with_torch(torch, TANH, *case, dtype)
 
 
 def test_nadam_is_close_to_torch_with_float32_scalar_state(torch):
@@ -85,8 +58,8 @@ def test_nadam_is_close_to_torch_with_float32_scalar_state(torch):
     params, torch_params = make_params(weights), make_torch_params(torch, weights)
     ours, theirs = optim.NAdam(params, lr=0.01), torch.optim.NAdam(torch_params, lr=0.01)
     with torch_scalars(torch, np.float32):
-        train_torch(torch, torch_params, theirs, np.float64, STEPS)
-    train(dg_loss, params, ours, np.float64, STEPS)
+        TANH.train_torch(torch, torch_params, theirs, np.float64, STEPS)
+    TANH.train(params, ours, np.float64, STEPS)
     for p, t in zip(params, torch_params):
         np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-8, atol=1e-8)
 
@@ -102,52 +75,27 @@ GROUPS = [
 
 @pytest.mark.parametrize("name, options, first", GROUPS, ids=[g[0] for g in GROUPS])
 def test_parameter_groups_with_their_own_settings_match_torch(torch, name, options, first):
-    weights = initial_weights(np.float64)
-    params, torch_params = make_params(weights), make_torch_params(torch, weights)
-
-    def groups(p):
-        return [{"params": p[:1], "lr": 0.003, **first}, {"params": p[1:3]},
-                {"params": p[3:], "lr": 0.05}]
-
-    ours = getattr(optim, name)(groups(params), **options)
+    ours, _, _ = run_with_torch(torch, TANH, name, options, groups=three_groups(first, 0.05))
     assert ours.param_groups[0]["betas"] == first["betas"]
     assert ours.param_groups[1]["lr"] == options["lr"]
-    with torch_scalars(torch, np.float64):
-        theirs = getattr(torch.optim, name)(groups(torch_params), **options)
-        train_torch(torch, torch_params, theirs, np.float64, STEPS)
-    train(dg_loss, params, ours, np.float64, STEPS)
-    compare_with_torch(ours, theirs, params, torch_params, np.float64)
 
 
 @pytest.mark.parametrize("name", ["NAdam", "RAdam", "Adamax"])
 def test_one_cycle_schedule_of_lr_and_beta1_matches_torch(torch, name):
-    weights = initial_weights(np.float64)
-    params, torch_params = make_params(weights), make_torch_params(torch, weights)
-    ours = getattr(optim, name)(params)
-    schedule = OneCycleLR(ours, max_lr=0.05, total_steps=30)
-    with torch_scalars(torch, np.float64):
-        theirs = getattr(torch.optim, name)(torch_params)
-        torch_schedule = torch.optim.lr_scheduler.OneCycleLR(theirs, max_lr=0.05,
-                                                             total_steps=30)
-        train_torch(torch, torch_params, theirs, np.float64, 29, scheduler=torch_schedule)
-    train(dg_loss, params, ours, np.float64, 29, scheduler=schedule)
+    ours, theirs, _ = run_with_torch(
+        torch, TANH, name, {}, steps=29,
+        schedule=lambda module, opt: module.OneCycleLR(opt, max_lr=0.05, total_steps=30))
     assert ours.param_groups[0]["lr"] == pytest.approx(theirs.param_groups[0]["lr"])
     assert ours.param_groups[0]["betas"][0] == pytest.approx(theirs.param_groups[0]["betas"][0])
-    compare_with_torch(ours, theirs, params, torch_params, np.float64)
 
 
 @pytest.mark.parametrize("name", ["NAdam", "RAdam", "Adamax"])
 def test_params_without_grad_or_frozen_are_skipped_like_torch(torch, name):
     weights = [*initial_weights(np.float64), np.ones(5)]  # the last one is never used
-    params, torch_params = make_params(weights), make_torch_params(torch, weights)
-    ours = getattr(optim, name)(params, lr=0.01, weight_decay=0.1)
-    with torch_scalars(torch, np.float64):
-        theirs = getattr(torch.optim, name)(torch_params, lr=0.01, weight_decay=0.1)
-        train_torch(torch, torch_params, theirs, np.float64, 10)
-    train(dg_loss, params, ours, np.float64, 10)
+    ours, _, params = run_with_torch(torch, TANH, name, {"lr": 0.01, "weight_decay": 0.1},
+                                     steps=10, weights=weights)
     assert params[4].grad is None and np.array_equal(params[4].data, np.ones(5))
     assert params[4] not in ours.state and 4 not in ours.state_dict()["state"]
-    compare_with_torch(ours, theirs, params, torch_params, np.float64)
 
     dg_loss(params, *batches(np.float64)[0]).backward()
     params[1].requires_grad_(False)
@@ -191,74 +139,29 @@ ROUND_TRIP = [
 
 @pytest.mark.parametrize("name, options", ROUND_TRIP, ids=[case_id(c) for c in ROUND_TRIP])
 def test_state_dict_round_trip_mid_run_continues_identically(name, options):
-    weights = initial_weights(np.float64)
-    uninterrupted = make_params(weights)
-    train(dg_loss, uninterrupted, getattr(optim, name)(uninterrupted, **options), np.float64,
-          STEPS)
-
-    params = make_params(weights)
-    first = getattr(optim, name)(params, **options)
-    train(dg_loss, params, first, np.float64, 20)
-    saved = first.state_dict()
-    weights_at_20 = [p.data.copy() for p in params]
-    train(dg_loss, params, first, np.float64, 5)  # the saved arrays are copies
-    assert_plain(saved)
-
-    resumed_params = make_params(weights_at_20)
-    resumed = getattr(optim, name)(resumed_params, lr=123.0)  # the settings come from the dict
-    resumed.load_state_dict(saved)
-    assert resumed.param_groups[0]["lr"] == options["lr"]
-    assert resumed.param_groups[0]["betas"] == options.get("betas", (0.9, 0.999))
-    train(dg_loss, resumed_params, resumed, np.float64, STEPS - 20, start=20)
-    for p, q in zip(resumed_params, uninterrupted):
-        np.testing.assert_array_equal(p.data, q.data)
+    check_state_dict_round_trip(TANH, name, options, {
+        "lr": options["lr"], "betas": options.get("betas", (0.9, 0.999))})
 
 
 @pytest.mark.parametrize("name, options", ROUND_TRIP, ids=[case_id(c) for c in ROUND_TRIP])
 def test_state_dict_layout_matches_torch(torch, name, options):
-    weights = initial_weights(np.float64)
-    params, torch_params = make_params(weights), make_torch_params(torch, weights)
-    ours = getattr(optim, name)([{"params": params[:2]}, {"params": params[2:], "lr": 0.001}],
-                                **options)
-    theirs = getattr(torch.optim, name)([{"params": torch_params[:2]},
-                                         {"params": torch_params[2:], "lr": 0.001}], **options)
-    train(dg_loss, params, ours, np.float64, 3)
-    train_torch(torch, torch_params, theirs, np.float64, 3)
-    mine, reference = ours.state_dict(), theirs.state_dict()
-    assert list(mine["state"]) == sorted(reference["state"])
-    for index, state in reference["state"].items():
-        assert list(mine["state"][index]) == list(state)
-    for group, torch_group in zip(mine["param_groups"], reference["param_groups"]):
-        assert group["params"] == torch_group["params"]
-        assert set(torch_group) - set(group) <= {"foreach", "fused", "differentiable",
-                                                 "capturable"}
-        for key, value in group.items():
-            expected = torch_group[key]
-            assert value == (list(expected) if isinstance(expected, tuple) else expected), key
+    check_state_dict_layout(torch, TANH, name, options)
 
 
 @pytest.mark.parametrize("name", ["NAdam", "RAdam", "Adamax"])
 def test_loads_torchs_state_dict_converted_to_arrays(torch, name):
-    weights = initial_weights(np.float64)
-    torch_params = make_torch_params(torch, weights)
-    with torch_scalars(torch, np.float64):
-        theirs = getattr(torch.optim, name)(torch_params, lr=0.01, weight_decay=0.1)
-        train_torch(torch, torch_params, theirs, np.float64, 20)
-        params = make_params([t.detach().numpy() for t in torch_params])
-        ours = getattr(optim, name)(params)
-        ours.load_state_dict(to_numpy(torch, theirs.state_dict()))
-        assert ours.state[params[0]]["step"] == 20 and ours.param_groups[0]["weight_decay"] == 0.1
-        train_torch(torch, torch_params, theirs, np.float64, 30, start=20)
-    if name == "NAdam":
-        assert type(ours.state[params[0]]["mu_product"]) is float
-    train(dg_loss, params, ours, np.float64, 30, start=20)
-    compare_with_torch(ours, theirs, params, torch_params, np.float64)
+    def after_load(ours, theirs, params):
+        assert ours.param_groups[0]["weight_decay"] == 0.1
+        if name == "NAdam":
+            assert type(ours.state[params[0]]["mu_product"]) is float
+
+    check_loads_torchs_state_dict(torch, TANH, name, {"lr": 0.01, "weight_decay": 0.1}, after_load)
 
 
 def test_load_rejects_the_state_of_another_adam_variant():
     params = make_params(initial_weights(np.float64))
     radam = optim.RAdam(params)
-    train(dg_loss, params, radam, np.float64, 2)
+    TANH.train(params, radam, np.float64, 2)
     with pytest.raises(KeyError, match=r"the state of parameter 0 \(shape \(6, 4\)\) has "
                                        r"missing entries \['mu_product'\]"):
         optim.NAdam(params).load_state_dict(radam.state_dict())
