@@ -88,6 +88,9 @@ def test_swa_from_a_trained_model_saves_the_average_of_the_epochs(trained, tmp_p
     assert recipe["swa_lr"] == 1e-30 and recipe["init"] == str(trained / "model.safetensors")
     # The rate is constant, and the saved model is the mean that the checkpoint carries (the
     # checkpoint's model is the last epoch's own weights).
+    assert main([*args, "--swa-lr", "0.05", "--lr", "0.1", "--out", str(tmp_path / "x")]) == 1
+    assert "--lr is the peak of the one-cycle schedule, which --swa-lr replaces" in \
+        capsys.readouterr().err
     assert main([*args, "--swa-lr", "0.05", "--out", str(tmp_path / "swa")]) == 0
     history = json.loads((tmp_path / "swa" / "history.json").read_text())
     assert [epoch["lr"] for epoch in history] == [0.05, 0.05]

@@ -191,6 +191,11 @@ def _train(args: argparse.Namespace) -> int:
                         args.depth, args.width)
     if args.init is not None:
         _initialize(model, args)
+    if args.swa_lr is not None and args.lr is not None:
+        raise CLIError("--lr is the peak of the one-cycle schedule, which --swa-lr replaces by "
+                       "a constant rate: give one of them")
+    if args.lr is None and args.swa_lr is None:
+        args.lr = 0.1
     lr = args.swa_lr if args.swa_lr is not None else args.lr
     if args.optimizer == "sgd":
         optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True,
@@ -435,8 +440,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=positive_int, default=15)
     train.add_argument("--batch-size", type=positive_int, default=128)
     train.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
-    train.add_argument("--lr", type=positive_float, default=0.1,
-                       help="peak of the one-cycle schedule")
+    train.add_argument("--lr", type=positive_float,
+                       help="peak of the one-cycle schedule (default 0.1)")
     train.add_argument("--swa-lr", type=positive_float, metavar="LR",
                        help="stochastic weight averaging: train at the constant rate LR instead "
                             "of the one-cycle schedule, average the weights of every epoch's end "
