@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad.data import DataLoader, Dataset, Subset, TensorDataset
+from deepgrad.data import DataLoader, Dataset, IterableDataset, Subset, TensorDataset
 from deepgrad.tensor import Tensor
 
 
@@ -58,11 +58,13 @@ def as_dataset(data: Any, what: str) -> Dataset:
 
 def loader_for(data: Any, batch_size: int, shuffle: bool, seed: int | None,
                what: str) -> DataLoader:
-    """``data`` as a DataLoader: a DataLoader as it is, anything else batched afresh."""
+    """``data`` as a DataLoader: a DataLoader as it is, anything else batched afresh (a stream,
+    an ``IterableDataset``, in its own order, as Keras reads a generator)."""
     if isinstance(data, DataLoader):
         return data
-    return DataLoader(as_dataset(data, what), batch_size=batch_size, shuffle=shuffle,
-                      seed=seed)
+    dataset = as_dataset(data, what)
+    return DataLoader(dataset, batch_size=batch_size,
+                      shuffle=shuffle and not isinstance(dataset, IterableDataset), seed=seed)
 
 
 def split_off(train: Any, fraction: float, validation_data: Any) -> tuple[Subset, Subset]:

@@ -136,7 +136,7 @@ class Trainer(Checkpointing):
         self.epoch = 0
         self.epochs = 0
         self.batch = 0
-        self.batches_per_epoch = 0
+        self.batches_per_epoch: int | None = 0  # None: a stream of unknown length
         self.stop_training = False
         self.stop_reason: str | None = None
         # Whether the last batch ended with an optimizer step (not inside a group of
@@ -176,6 +176,8 @@ class Trainer(Checkpointing):
         and the group's length (shorter at the end of the epoch)."""
         k = self.accumulate_grad_batches
         position = self.batch % k
+        if self.batches_per_epoch is None:  # a stream of unknown length: fit refuses k > 1
+            return position, k
         return position, min(k, self.batches_per_epoch - (self.batch - position))
 
     def _loss(self, outputs: Tensor, y: Any, sample_weight: Any = None,
@@ -216,7 +218,7 @@ class Trainer(Checkpointing):
         return {"loss": float(loss.item()), "outputs": outputs.data, "targets": np.asarray(y)}
 
     def _accumulation_step(self, x: Any, y: Any, sample_weight: Any) -> dict[str, Any]:
-        if not self.batches_per_epoch:
+        if self._loader is None:
             raise RuntimeError("Trainer.train_step: with accumulate_grad_batches > 1 it runs "
                                "inside fit, which knows where each group of batches ends")
         position, length = self._group()
@@ -258,6 +260,8 @@ class Trainer(Checkpointing):
         Args:
             train: a Dataset or a DataLoader of ``(x, y)`` or ``(x, y, sample_weight)``
                 batches, or an ``(x, y)`` pair or ``(x, y, sample_weight)`` triple of arrays.
+                An ``IterableDataset`` stream is read in its order, an epoch being one pass
+                over it (its length may be unknown).
             epochs: the epoch to stop after.
             batch_size: examples per step (ignored when ``train`` is a DataLoader).
             validation_data: evaluated after every epoch, logged with a ``val_`` prefix; as
@@ -298,7 +302,14 @@ class Trainer(Checkpointing):
                       loader_for(validation_data, max(batch_size, 256), False, 0,
                                        "validation_data"))
         self.epochs = epochs
-        self.batches_per_epoch = len(loader)
+        try:
+            self.batches_per_epoch = len(loader)
+        except TypeError:  # a stream without __len__: an epoch is one pass over it
+            self.batches_per_epoch = None
+            if self.accumulate_grad_batches > 1:
+                raise ValueError("Trainer: accumulate_grad_batches needs to know where the "
+                                 "epoch ends (its last group may be shorter), and this stream "
+                                 "has no len(); give its IterableDataset a __len__") from None
         self.stop_training, self.stop_reason = False, None
         self._train_metrics = self._metrics()
         self._train_loss = metrics_module.Mean("loss")
