@@ -367,3 +367,27 @@ def test_relu_keeps_a_channel_major_layout_both_ways():
     assert x.grad.numpy().transpose(1, 0, 2, 3).flags.c_contiguous
     np.testing.assert_array_equal(y.numpy(), np.maximum(x.numpy(), 0))
     np.testing.assert_array_equal(x.grad.numpy(), gy * (x.numpy() > 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_compiled_and_numpy_agree(dtype):
+    pytest.importorskip("numba", reason="numba is not installed: no compiled GELU to compare")
+    from deepgrad.ops._kernels import use_compiled
+
+    x = (np.random.default_rng(3).standard_normal(5000) * 4).astype(dtype)
+    x[:3] = [0.0, -0.0, 1e-30]
+    results = []
+    for enabled in (False, True):
+        with use_compiled(enabled):
+            t = dg.tensor(x, requires_grad=True)
+            y = dg.gelu(t)
+            y.sum().backward()
+            results.append((y.numpy(), t.grad.numpy()))
+    (y0, g0), (y1, g1) = results
+    if dtype == np.float32:  # each step rounds to float32 as NumPy's passes do
+        np.testing.assert_array_equal(y1, y0)
+        np.testing.assert_array_equal(g1, g0)
+    else:  # the two erfs may differ in their last bit (1 + erf cancels for x << 0)
+        np.testing.assert_allclose(y1, y0, rtol=1e-11, atol=1e-300)
+        np.testing.assert_allclose(g1, g0, rtol=1e-11, atol=1e-300)
+    assert np.signbit(y1[1]) == np.signbit(y0[1])

@@ -304,3 +304,17 @@ def erf(x, out):
     NumPy version computes), rounded once into ``out``."""
     for i in range(x.size):
         out[i] = math.erf(np.float64(x[i]))
+
+
+@_jit
+def gelu(x, y, cdf, inv_sqrt2, one, half):
+    """cdf = (erf(x * inv_sqrt2) + one) * half and y = x * cdf over flat arrays: the NumPy
+    version's passes in one, each step rounded to the arrays' dtype as there (the constants come
+    in that dtype). The erf is the C library's, in float64: float32 results equal the NumPy
+    version's; float64 ones differ where the two erfs differ in their last bit."""
+    for i in range(x.size):
+        v = x[i]
+        cdf[i] = math.erf(np.float64(v * inv_sqrt2))
+        c = (cdf[i] + one) * half
+        cdf[i] = c
+        y[i] = v * c
