@@ -318,3 +318,149 @@ def gelu(x, y, cdf, inv_sqrt2, one, half):
         c = (cdf[i] + one) * half
         cdf[i] = c
         y[i] = v * c
+
+
+# Winograd F(2x2, 3x3) transforms (deepgrad.ops.winograd): tile t of a block of samples
+# [n0, n1) is (n - n0) * th * tw + ty * tw + tx, and each works on 4x4 input tiles at rows and
+# columns (2 ty, 2 tx) of the padded channel-major input; values past its edge count as zeros.
+@_jit
+def winograd_input(xpad, n0, n1, th, tw, v):
+    """v[4a + b, c, t] = (B^T d B)[a, b] for the 4x4 tile d of channel c at tile t, with
+    B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]: first the row
+    combinations over whole padded rows (contiguous loops), then the column ones per tile."""
+    c_, _, hp, wp = xpad.shape
+    rows = np.zeros((4, 2 * tw + 2), xpad.dtype)
+    zero = xpad.dtype.type(0)
+    for c in range(c_):
+        for n in range(n0, n1):
+            base = (n - n0) * th * tw
+            for ty in range(th):
+                r = 2 * ty
+                last = r + 3 < hp  # the bottom row of an odd-sized output's last tile is padding
+                for q in range(wp):
+                    d1 = xpad[c, n, r + 1, q]
+                    d2 = xpad[c, n, r + 2, q]
+                    d3 = xpad[c, n, r + 3, q] if last else zero
+                    rows[0, q] = xpad[c, n, r, q] - d2
+                    rows[1, q] = d1 + d2
+                    rows[2, q] = d2 - d1
+                    rows[3, q] = d1 - d3
+                t0 = base + ty * tw
+                for a in range(4):
+                    k = 4 * a
+                    for tx in range(tw):
+                        q = 2 * tx
+                        b1 = rows[a, q + 1]
+                        b2 = rows[a, q + 2]
+                        v[k, c, t0 + tx] = rows[a, q] - b2
+                        v[k + 1, c, t0 + tx] = b1 + b2
+                        v[k + 2, c, t0 + tx] = b2 - b1
+                        v[k + 3, c, t0 + tx] = b1 - rows[a, q + 3]
+
+
+@_jit
+def winograd_output(m, bias, n0, n1, th, tw, y):
+    """y[o, n] (channel-major (C_out, N, Ho, Wo)) tile by tile: A^T m A + bias[o], with
+    A^T = [[1, 1, 1, 0], [0, 1, -1, -1]] and m[a, b] = m[4a + b, o, t]; an odd-sized output's
+    last row and column of tiles write their inside half."""
+    co = m.shape[1]
+    ho, wo = y.shape[2], y.shape[3]
+    for o in range(co):
+        shift = bias[o]
+        for n in range(n0, n1):
+            base = (n - n0) * th * tw
+            for ty in range(th):
+                r = 2 * ty
+                for tx in range(tw):
+                    q = 2 * tx
+                    t = base + ty * tw + tx
+                    s0 = m[0, o, t] + m[4, o, t] + m[8, o, t]
+                    s1 = m[1, o, t] + m[5, o, t] + m[9, o, t]
+                    s2 = m[2, o, t] + m[6, o, t] + m[10, o, t]
+                    s3 = m[3, o, t] + m[7, o, t] + m[11, o, t]
+                    y[o, n, r, q] = s0 + s1 + s2 + shift
+                    if q + 1 < wo:
+                        y[o, n, r, q + 1] = s1 - s2 - s3 + shift
+                    if r + 1 < ho:
+                        s0 = m[4, o, t] - m[8, o, t] - m[12, o, t]
+                        s1 = m[5, o, t] - m[9, o, t] - m[13, o, t]
+                        s2 = m[6, o, t] - m[10, o, t] - m[14, o, t]
+                        s3 = m[7, o, t] - m[11, o, t] - m[15, o, t]
+                        y[o, n, r + 1, q] = s0 + s1 + s2 + shift
+                        if q + 1 < wo:
+                            y[o, n, r + 1, q + 1] = s1 - s2 - s3 + shift
+
+
+@_jit
+def winograd_output_grad(gy, n0, n1, th, tw, gm):
+    """The adjoint of :func:`winograd_output` (without the bias): gm[4a + b, o, t] =
+    (A g A^T)[a, b] for the 2x2 tile g of gy (channel-major (C_out, N, Ho, Wo), zeros past the
+    edge), with A = [[1, 0], [1, 1], [1, -1], [0, -1]]."""
+    co, _, ho, wo = gy.shape
+    zero = gy.dtype.type(0)
+    for o in range(co):
+        for n in range(n0, n1):
+            base = (n - n0) * th * tw
+            for ty in range(th):
+                r = 2 * ty
+                for tx in range(tw):
+                    q = 2 * tx
+                    t = base + ty * tw + tx
+                    right = q + 1 < wo
+                    g00 = gy[o, n, r, q]
+                    g01 = gy[o, n, r, q + 1] if right else zero
+                    g10 = zero
+                    g11 = zero
+                    if r + 1 < ho:
+                        g10 = gy[o, n, r + 1, q]
+                        g11 = gy[o, n, r + 1, q + 1] if right else zero
+                    # rows of A g: (g0), (g0 + g1), (g0 - g1), (-g1); then the same on columns
+                    for a in range(4):
+                        if a == 0:
+                            e0, e1 = g00, g01
+                        elif a == 1:
+                            e0, e1 = g00 + g10, g01 + g11
+                        elif a == 2:
+                            e0, e1 = g00 - g10, g01 - g11
+                        else:
+                            e0, e1 = -g10, -g11
+                        gm[4 * a, o, t] = e0
+                        gm[4 * a + 1, o, t] = e0 + e1
+                        gm[4 * a + 2, o, t] = e0 - e1
+                        gm[4 * a + 3, o, t] = -e1
+
+
+@_jit
+def winograd_input_grad(gv, n0, n1, th, tw, gxpad):
+    """The adjoint of :func:`winograd_input`: the planes gxpad[c, n] of samples [n0, n1)
+    (channel-major (C, N, Hp, Wp), uninitialized) = the sum over the tiles covering each
+    position of (B gv B^T), B = [[1, 0, 0, 0], [0, 1, -1, 1], [-1, 1, 1, 0], [0, 0, 0, -1]]."""
+    c_, _, hp, wp = gxpad.shape
+    zero = gxpad.dtype.type(0)
+    f = np.empty((4, 4), gxpad.dtype)
+    for c in range(c_):
+        for n in range(n0, n1):
+            gxpad[c, n] = zero
+            base = (n - n0) * th * tw
+            for ty in range(th):
+                r = 2 * ty
+                for tx in range(tw):
+                    q = 2 * tx
+                    t = base + ty * tw + tx
+                    for b in range(4):  # rows of B gv: gv0, gv1 - gv2 + gv3, -gv0 + gv1 + gv2, -gv3
+                        v0 = gv[b, c, t]
+                        v1 = gv[4 + b, c, t]
+                        v2 = gv[8 + b, c, t]
+                        v3 = gv[12 + b, c, t]
+                        f[0, b] = v0
+                        f[1, b] = v1 - v2 + v3
+                        f[2, b] = v1 + v2 - v0
+                        f[3, b] = -v3
+                    for a in range(4):
+                        if r + a < hp:
+                            f0, f1, f2, f3 = f[a, 0], f[a, 1], f[a, 2], f[a, 3]
+                            gxpad[c, n, r + a, q] += f0
+                            gxpad[c, n, r + a, q + 1] += f1 - f2 + f3
+                            gxpad[c, n, r + a, q + 2] += f1 + f2 - f0
+                            if q + 3 < wp:
+                                gxpad[c, n, r + a, q + 3] -= f3

@@ -31,6 +31,7 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
+from deepgrad.ops import winograd
 from deepgrad.ops._conv_args import (
     _arrays,
     _check,
@@ -211,7 +212,10 @@ def _backward_in_blocks(ctx: Any, gy2: Any, need_x: bool, need_w: bool) -> tuple
     xpad, blocks, kernel, out_hw = ctx.xpad, ctx.blocks, ctx.kernel, ctx.out_hw
     per = out_hw[0] * out_hw[1]
     w2 = ctx.weight.reshape(gy2.shape[0], -1) if need_x else None
-    gpad = xp.zeros(ctx.padded, gy2.dtype) if need_x else None
+    kernels = compiled()
+    # The compiled col2im writes every plane of its block; NumPy's slice-adds need zeros.
+    gpad = ((xp.empty if kernels is not None else xp.zeros)(ctx.padded, gy2.dtype)
+            if need_x else None)
     c = ctx.padded[0]
     taps = _taps(kernel, ctx.stride, ctx.dilation, out_hw)
 
@@ -226,6 +230,9 @@ def _backward_in_blocks(ctx: Any, gy2: Any, need_x: bool, need_w: bool) -> tuple
             if need_x:
                 gcols = xp.matmul(w2.T, g).reshape(c, kernel[0], kernel[1], -1, *out_hw)
                 target = gpad[:, samples]
+                if kernels is not None:
+                    kernels.col2im(gcols, target, *ctx.stride, *ctx.dilation)
+                    continue
                 for i, j, rows, columns in taps:
                     target[:, :, rows, columns] += gcols[:, i, j]
         return gw
@@ -254,6 +261,15 @@ class Conv2d(Function):
         c_out, cg, kh, kw = weight.shape
         xpad = _padded(x, pads)
         out_hw = _out_size(xpad.shape[2:], (kh, kw), stride, dilation)
+        needs = ctx.needs_input_grad
+        if winograd.applies(x.shape, weight.shape, stride, dilation, groups, out_hw, x.dtype):
+            y = winograd.forward(xpad, winograd.weight_transform(weight), bias, out_hw)
+            if needs[0] or needs[1]:
+                ctx.save(winograd=True, xpad=xpad if needs[1] else None,
+                         weight=weight if needs[0] else None, x_shape=x.shape, pads=pads,
+                         padded=xpad.shape,
+                         source=x if needs[1] and xp.may_share_memory(xpad, x) else None)
+            return y.transpose(1, 0, 2, 3)
         w2 = weight.reshape(c_out, cg * kh * kw)
         blocks = _sample_blocks(xpad, (kh, kw), out_hw, c_out, groups)
         if blocks:
@@ -264,12 +280,12 @@ class Conv2d(Function):
             y2 = _gemm(w2, cols, groups)
         if bias is not None:
             y2 += bias[:, None]
-        needs = ctx.needs_input_grad
         if needs[0] or needs[1]:
             # Saving the input and weight arrays themselves (not views) lets the graph see
             # in-place changes of them. In blocks, backward rebuilds the columns from xpad.
             kept = xpad if blocks else cols
-            ctx.save(cols=cols if needs[1] else None, weight=weight if needs[0] else None,
+            ctx.save(winograd=False, cols=cols if needs[1] else None,
+                     weight=weight if needs[0] else None,
                      xpad=xpad if blocks and needs[1] else None, blocks=blocks,
                      source=x if needs[1] and xp.may_share_memory(kept, x) else None,
                      x_shape=x.shape, padded=xpad.shape, pads=pads, kernel=(kh, kw),
@@ -284,8 +300,14 @@ class Conv2d(Function):
         gb = gy2.sum(axis=1) if needs[2] else None
         if not (needs[0] or needs[1]):
             return None, None, gb, None, None, None, None
-        groups = ctx.groups
         gx = gw = None
+        if ctx.winograd:
+            u = winograd.weight_transform(ctx.weight) if needs[0] else None
+            gw, gpad = winograd.backward(gy.transpose(1, 0, 2, 3), ctx.xpad, u, ctx.padded)
+            if gpad is not None:
+                gx = _unpadded(gpad, ctx.x_shape, ctx.pads)
+            return gx, gw, gb, None, None, None, None
+        groups = ctx.groups
         if ctx.blocks:
             gw, gpad = _backward_in_blocks(ctx, gy2, needs[0], needs[1])
             if gw is not None:

@@ -1,0 +1,138 @@
+"""3x3 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2015).
+
+Each 2x2 block of outputs is computed from the 4x4 block of inputs under it as
+
+    Y = A^T [ (G g G^T) * (B^T d B) ] A
+
+with an elementwise product in the middle: 16 multiplies per input channel where the direct
+sum takes 36. Over the channels the products are 16 GEMMs, one per position (a, b) of the 4x4
+"Winograd domain": M[ab] (C_out, T) = U[ab] (C_out, C_in) @ V[ab] (C_in, T), T the tiles. So a
+3x3 convolution costs 2.25x fewer multiply-adds than im2col's GEMM, plus the transforms, which
+are a few additions per value (compiled loops, :mod:`deepgrad.ops._compiled`).
+
+The backward passes are the same three steps run as adjoints: gM = A gY A^T per tile; the
+weight gradient gU[ab] = gM[ab] @ V[ab]^T, then gW = G^T gU G; the input gradient
+gV[ab] = U[ab]^T @ gM[ab], then B gV B^T summed over the (overlapping) tiles.
+
+deepgrad runs the samples in blocks whose transformed inputs and products stay in the cache,
+the blocks shared out among its threads. Measured on this project's 2-core machine
+(BENCHMARKS.md): forward and backward 1.4-2x faster than im2col for 16-64 channels at 14x14 and
+28x28; no faster at 7x7, where a quarter of the tiles' outputs fall outside (so the GEMM path
+keeps those). The transforms add and subtract with coefficients 1 and 1/2, so the results differ
+from im2col's only by rounding (about 1e-6 relative in float32).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepgrad.backend import xp
+from deepgrad.ops._kernels import compiled
+from deepgrad.parallel import in_blocks
+
+MIN_SIZE = 10
+"""Outputs smaller than this (height or width) stay on the im2col path (see the docstring)."""
+
+MIN_CHANNELS = 8
+"""Nor do convolutions with fewer input or output channels: their GEMMs are too thin to gain."""
+
+_BLOCK_BYTES = 1 << 20
+"""About this much transformed input and product per block of samples (measured best of
+0.25-2 MiB at 14x14 and 28x28)."""
+
+# G (4, 3): the weight transform U = G g G^T.
+_G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
+
+
+def applies(x_shape: tuple, weight_shape: tuple, stride: tuple, dilation: tuple, groups: int,
+            out_hw: tuple, dtype: Any) -> bool:
+    """Whether a conv2d of these shapes runs here: a 3x3 kernel, stride 1, no dilation, one
+    group, at least :data:`MIN_CHANNELS` channels in and out, an output of at least
+    :data:`MIN_SIZE` each way, float32 or float64, and the compiled loops available."""
+    c_out, c_in, kh, kw = weight_shape
+    return (kh == kw == 3 and stride == (1, 1) and dilation == (1, 1) and groups == 1
+            and min(c_in, c_out) >= MIN_CHANNELS and min(out_hw) >= MIN_SIZE
+            and xp.dtype(dtype) in (xp.float32, xp.float64) and compiled() is not None)
+
+
+def _tiles(out_hw: tuple) -> tuple[int, int]:
+    return (out_hw[0] + 1) // 2, (out_hw[1] + 1) // 2
+
+
+def _blocks(n: int, tiles: int, c_in: int, c_out: int, itemsize: int) -> list[tuple[int, int]]:
+    """Sample ranges [n0, n1) whose transforms (16 values per tile and channel) fit the block."""
+    per_sample = 16 * tiles * (c_in + c_out) * itemsize
+    step = max(1, _BLOCK_BYTES // per_sample)
+    return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+def weight_transform(weight: Any) -> Any:
+    """U (16, C_out, C_in) from the weight (C_out, C_in, 3, 3): U[4a + b] = (G g G^T)[a, b]."""
+    g = xp.asarray(_G, weight.dtype)
+    c_out, c_in = weight.shape[:2]
+    return xp.einsum("ai,ocij,bj->aboc", g, weight, g).reshape(16, c_out, c_in)
+
+
+def _weight_grad(gu: Any) -> Any:
+    """The adjoint of :func:`weight_transform`: gW (C_out, C_in, 3, 3) from gU."""
+    g = xp.asarray(_G, gu.dtype)
+    return xp.einsum("ai,aboc,bj->ocij", g, gu.reshape(4, 4, *gu.shape[1:]), g)
+
+
+def forward(xpad: Any, u: Any, bias: Any, out_hw: tuple) -> Any:
+    """The convolution of the channel-major padded input xpad (C_in, N, Hp, Wp) with the
+    transformed weight u, plus bias (or None): channel-major (C_out, N, Ho, Wo)."""
+    kernels = compiled()
+    c_in, n = xpad.shape[:2]
+    c_out = u.shape[1]
+    th, tw = _tiles(out_hw)
+    y = xp.empty((c_out, n, *out_hw), xp.result_type(xpad, u))
+    shift = xp.zeros(c_out, y.dtype) if bias is None else bias.astype(y.dtype, copy=False)
+    blocks = _blocks(n, th * tw, c_in, c_out, y.itemsize)
+
+    def run(part: slice) -> None:
+        for n0, n1 in blocks[part]:
+            v = xp.empty((16, c_in, (n1 - n0) * th * tw), y.dtype)
+            kernels.winograd_input(xpad, n0, n1, th, tw, v)
+            kernels.winograd_output(xp.matmul(u, v), shift, n0, n1, th, tw, y)
+
+    in_blocks(run, len(blocks), y.size, gemms=True)
+    return y
+
+
+def backward(gy: Any, xpad: Any, u: Any, padded: tuple) -> tuple[Any, Any]:
+    """The weight gradient (C_out, C_in, 3, 3) and the gradient of the padded input (of shape
+    ``padded``, channel-major (C_in, N, Hp, Wp)) from the channel-major output gradient gy
+    (C_out, N, Ho, Wo): the first when the input ``xpad`` is given, the second when the
+    transformed weight ``u`` is, else None."""
+    kernels = compiled()
+    need_w, need_x = xpad is not None, u is not None
+    c_in, n = padded[:2]
+    c_out = gy.shape[0]
+    th, tw = _tiles(gy.shape[2:])
+    blocks = _blocks(n, th * tw, c_in, c_out, gy.itemsize)
+    gxpad = xp.empty(padded, gy.dtype) if need_x else None
+    ut = u.transpose(0, 2, 1) if need_x else None
+
+    def run(part: slice) -> Any:
+        gu = None
+        for n0, n1 in blocks[part]:
+            gm = xp.empty((16, c_out, (n1 - n0) * th * tw), gy.dtype)
+            kernels.winograd_output_grad(gy, n0, n1, th, tw, gm)
+            if need_w:
+                v = xp.empty((16, c_in, gm.shape[2]), gy.dtype)
+                kernels.winograd_input(xpad, n0, n1, th, tw, v)
+                product = xp.matmul(gm, v.transpose(0, 2, 1))
+                gu = product if gu is None else xp.add(gu, product, out=gu)
+            if need_x:
+                kernels.winograd_input_grad(xp.matmul(ut, gm), n0, n1, th, tw, gxpad)
+        return gu
+
+    partials = in_blocks(run, len(blocks), gy.size, gemms=True)
+    gw = None
+    if need_w:
+        gu = partials[0]
+        for partial in partials[1:]:
+            gu += partial
+        gw = _weight_grad(gu)
+    return gw, gxpad
