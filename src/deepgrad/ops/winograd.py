@@ -66,17 +66,24 @@ def _blocks(n: int, tiles: int, c_in: int, c_out: int, itemsize: int) -> list[tu
     return [(start, min(start + step, n)) for start in range(0, n, step)]
 
 
+def _kron(dtype: Any) -> Any:
+    """G (x) G (16, 9): [4a + b, 3i + j] = G[a, i] G[b, j], the weight transform as one matrix
+    (one GEMM over all the kernels, where an einsum or a batch of 3x3 products measured 10-50x
+    slower for 128 x 64 kernels)."""
+    g = xp.asarray(_G, dtype)
+    return xp.kron(g, g)
+
+
 def weight_transform(weight: Any) -> Any:
     """U (16, C_out, C_in) from the weight (C_out, C_in, 3, 3): U[4a + b] = (G g G^T)[a, b]."""
-    g = xp.asarray(_G, weight.dtype)
     c_out, c_in = weight.shape[:2]
-    return xp.einsum("ai,ocij,bj->aboc", g, weight, g).reshape(16, c_out, c_in)
+    return (_kron(weight.dtype) @ weight.reshape(c_out * c_in, 9).T).reshape(16, c_out, c_in)
 
 
 def _weight_grad(gu: Any) -> Any:
     """The adjoint of :func:`weight_transform`: gW (C_out, C_in, 3, 3) from gU."""
-    g = xp.asarray(_G, gu.dtype)
-    return xp.einsum("ai,aboc,bj->ocij", g, gu.reshape(4, 4, *gu.shape[1:]), g)
+    c_out, c_in = gu.shape[1:]
+    return (gu.reshape(16, c_out * c_in).T @ _kron(gu.dtype)).reshape(c_out, c_in, 3, 3)
 
 
 def forward(xpad: Any, u: Any, bias: Any, out_hw: tuple) -> Any:
