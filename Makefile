@@ -23,7 +23,7 @@ data:
 
 # The main job: train the flagship CNN on Fashion-MNIST and evaluate it on the test set.
 train: setup data
-	$(VENV)/bin/deepgrad train --model cnn --dataset fashion-mnist --epochs 15 --out runs/cnn
+	$(VENV)/bin/deepgrad train --model cnn --dataset fashion-mnist --epochs 20 --dropout 0 --out runs/cnn
 
 demo: setup
 	$(PY) examples/two_layer_toy.py
