@@ -238,12 +238,13 @@ def test_shared_initializers_become_separate_parameters_and_buffers(torch, tmp_p
                                    rtol=1e-5, atol=1e-6, err_msg=onnx_name)
 
 
-@pytest.mark.parametrize("opset", [11, 13, 18])
-def test_other_opsets_are_converted(torch, tmp_path, opset):
+@pytest.mark.parametrize("name", ["lstm", "cnn"])
+@pytest.mark.parametrize("opset", [11, 13, 18, 21])
+def test_other_opsets_are_converted(torch, tmp_path, opset, name):
     torch.manual_seed(0)
-    make, shape = _models(torch)["lstm"]
+    make, shape = _models(torch)[name]
     model = make().eval()
-    path = tmp_path / "lstm.onnx"
+    path = tmp_path / f"{name}.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, torch.randn(2, *shape), str(path), dynamo=False,

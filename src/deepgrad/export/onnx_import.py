@@ -3,8 +3,9 @@ fine-tuned; :func:`read_onnx` returns the model as deepgrad's :class:`Graph`.
 
 The file is parsed with ``onnx.load`` and validated by ``onnx.checker`` (full check); nothing in
 it is executed. A model of another opset version is first converted to opset 17 with ONNX's
-version converter. Constant nodes become initializers, attributes become plain JSON values and
-symbolic dimensions (the batch) become None. Needs the ``onnx`` package
+version converter (Pad and Split of opsets 18+, which it cannot convert, by
+:mod:`~deepgrad.export.onnx_downgrade`). Constant nodes become initializers, attributes become
+plain JSON values and symbolic dimensions (the batch) become None. Needs the ``onnx`` package
 (``pip install 'deepgrad[onnx]'``).
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from deepgrad.export import onnx_downgrade
 from deepgrad.export.graph_module import KERNELS, GraphModule
 from deepgrad_runtime.graph import ONNX_DTYPES, Graph, Node, Value
 from deepgrad_runtime.safetensors import FileFormatError, bad_file
@@ -188,11 +190,20 @@ def _opset(onnx: Any, model: Any, path: Path) -> Any:
         raise bad_file(path, "an ONNX model that imports no version of the standard operators")
     if version == OPSET:
         return model
+    held = False
+    if version > OPSET:
+        try:
+            held = onnx_downgrade.hold(onnx, model)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
     try:
-        return onnx.version_converter.convert_version(model, OPSET)
+        model = onnx.version_converter.convert_version(model, OPSET)
     except Exception as error:  # the converter raises many types
         raise ValueError(f"{path}: cannot convert the model from opset {version} to {OPSET} "
                          f"({_reason(error)})") from None
+    if held:
+        onnx_downgrade.release(model)
+    return model
 
 
 def read_onnx(path: str | os.PathLike) -> Graph:

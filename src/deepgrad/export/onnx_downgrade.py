@@ -1,0 +1,134 @@
+"""Opset 18+ operators that ONNX's version converter cannot take down to opset 17.
+
+The converter has no adapter from opset 18 to 17 for Pad (18 added an ``axes`` input, 19 the
+``wrap`` mode) nor for Split (18 added ``num_outputs``), nor for several operators whose later
+versions only admit more types (:data:`TYPES_ONLY`), and fails on the whole model when it meets
+one. :func:`hold` rewrites each such node in its opset-17 form (full-rank pads; split sizes as an
+input; the others unchanged) and moves it into a private domain, which the converter leaves
+alone; :func:`release` moves it back after the conversion.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+HELD = "deepgrad.held"
+"""The private domain the rewritten nodes wait in while the converter runs."""
+
+TYPES_ONLY = frozenset({"Constant", "ConstantOfShape", "Flatten", "Identity", "IsInf", "IsNaN",
+                        "Reshape", "Shape", "Size", "Squeeze", "Transpose", "Unsqueeze"})
+"""Operators whose versions 18-21 only admit more data types (and no new attributes): their
+opset-17 form is the same node, but the converter lacks some of these adapters too
+(ConstantOfShape from 20, for instance). deepgrad's own type check refuses the new types."""
+
+
+def _constants(onnx: Any, graph: Any) -> dict[str, np.ndarray]:
+    """The graph's constant tensors by name: initializers and Constant nodes' values."""
+    values = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            values[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
+    return values
+
+
+def _shapes(onnx: Any, model: Any) -> dict[str, list]:
+    """The statically known shapes of the graph's values (dims None where symbolic)."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {}
+    for value in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
+        tensor = value.type.tensor_type
+        if tensor.HasField("shape"):
+            shapes[value.name] = [d.dim_value if d.HasField("dim_value") else None
+                                  for d in tensor.shape.dim]
+    return shapes
+
+
+def _add_constant(onnx: Any, graph: Any, name: str, array: np.ndarray) -> str:
+    taken = {t.name for t in graph.initializer} | {o for n in graph.node for o in n.output}
+    while name in taken:
+        name += "_"
+    graph.initializer.append(onnx.numpy_helper.from_array(array, name))
+    return name
+
+
+def _where(index: int, node: Any) -> str:
+    return f"node {index} ({node.op_type}{f' in {node.name!r}' if node.name else ''})"
+
+
+def _pad(onnx: Any, graph: Any, index: int, node: Any, constants: dict, shapes: dict) -> None:
+    """Pad with full-rank pads and no ``axes`` input (its opset 13-17 form)."""
+    mode = next((a.s.decode() for a in node.attribute if a.name == "mode"), "constant")
+    if mode == "wrap":
+        raise ValueError(f"{_where(index, node)}: mode 'wrap' (opset 19) is not supported "
+                         f"(deepgrad imports Pad's constant, reflect and edge modes)")
+    inputs = list(node.input)
+    axes_name = inputs[3] if len(inputs) > 3 else ""
+    if axes_name:
+        rank = len(shapes.get(inputs[0], []))
+        if axes_name not in constants or inputs[1] not in constants or not rank:
+            raise ValueError(f"{_where(index, node)}: Pad with axes is supported for constant "
+                             f"pads and axes over an input of known rank")
+        axes = [int(a) % rank for a in constants[axes_name]]
+        given = constants[inputs[1]].astype(np.int64)
+        pads = np.zeros(2 * rank, np.int64)
+        for k, axis in enumerate(axes):
+            pads[axis], pads[rank + axis] = given[k], given[len(axes) + k]
+        inputs[1] = _add_constant(onnx, graph, f"{node.output[0]}_pads", pads)
+    inputs = inputs[:3]
+    while inputs and not inputs[-1]:
+        inputs.pop()
+    del node.input[:]
+    node.input.extend(inputs)
+
+
+def _split(onnx: Any, graph: Any, index: int, node: Any, shapes: dict) -> None:
+    """Split with its sizes as an input instead of ``num_outputs`` (opset 18's chunks: equal
+    sizes rounded up, the last one smaller)."""
+    count = next((a.i for a in node.attribute if a.name == "num_outputs"), None)
+    if count is None:
+        return
+    kept = [a for a in node.attribute if a.name != "num_outputs"]
+    del node.attribute[:]
+    node.attribute.extend(kept)
+    axis = next((a.i for a in kept if a.name == "axis"), 0)
+    shape = shapes.get(node.input[0])
+    size = None if not shape else shape[axis % len(shape)]
+    if size is None or size % count == 0:
+        return  # equal parts: opset 13-17's Split without sizes
+    chunk = math.ceil(size / count)
+    sizes = np.array([chunk] * (count - 1) + [size - chunk * (count - 1)], np.int64)
+    name = _add_constant(onnx, graph, f"{node.output[0]}_split", sizes)
+    del node.input[1:]
+    node.input.append(name)
+
+
+def hold(onnx: Any, model: Any) -> bool:
+    """Rewrite the model's Pad and Split nodes (of an opset 18+ model) in their opset-17 form,
+    in the private domain :data:`HELD`; True if there were any."""
+    graph = model.graph
+    nodes = [(i, n) for i, n in enumerate(graph.node) if n.domain in ("", "ai.onnx")
+             and (n.op_type in ("Pad", "Split") or n.op_type in TYPES_ONLY)]
+    if not nodes:
+        return False
+    constants, shapes = _constants(onnx, graph), _shapes(onnx, model)
+    for index, node in nodes:
+        if node.op_type == "Pad":
+            _pad(onnx, graph, index, node, constants, shapes)
+        elif node.op_type == "Split":
+            _split(onnx, graph, index, node, shapes)
+        node.domain = HELD
+    model.opset_import.append(onnx.helper.make_opsetid(HELD, 1))
+    return True
+
+
+def release(model: Any) -> None:
+    """Move the held nodes back to the standard domain (after the conversion)."""
+    for node in model.graph.node:
+        if node.domain == HELD:
+            node.domain = ""
+    kept = [o for o in model.opset_import if o.domain != HELD]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
