@@ -164,10 +164,12 @@ def col2im(cols, out, sh, sw, dh, dw):
                 for j in range(kw):
                     for r in range(ho):
                         row = r * sh + i * dh
-                        if sw == 1:  # unit stride: a loop the compiler vectorizes
-                            start = j * dw
+                        if sw == 1:  # unit stride: a loop over row slices, which vectorizes
+                            # (indices computed from the offset kept it scalar: 1.4-1.5x slower)
+                            dst = out[c, n, row, j * dw:j * dw + wo]
+                            src = cols[c, i, j, n, r]
                             for q in range(wo):
-                                out[c, n, row, start + q] += cols[c, i, j, n, r, q]
+                                dst[q] += src[q]
                         else:
                             for q in range(wo):
                                 out[c, n, row, q * sw + j * dw] += cols[c, i, j, n, r, q]
