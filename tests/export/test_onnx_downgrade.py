@@ -2,6 +2,8 @@
 (num_outputs, even and uneven), which ONNX's version converter cannot take to opset 17: imported
 by deepgrad and run as onnxruntime runs them."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -78,7 +80,7 @@ def test_wrap_padding_is_refused_naming_the_node(tmp_path):
         from_onnx(path)
 
 
-@pytest.mark.parametrize("opset", [18, 19, 20, 21])
+@pytest.mark.parametrize("opset", [18, 19, 20])  # torch's TorchScript exporter stops at 20
 def test_a_torch_export_with_reflection_padding(torch, tmp_path, opset):
     class Model(torch.nn.Module):
         def __init__(self):
@@ -93,8 +95,10 @@ def test_a_torch_export_with_reflection_padding(torch, tmp_path, opset):
     torch.manual_seed(0)
     model = Model().eval()
     path = tmp_path / "torch.onnx"
-    torch.onnx.export(model, torch.randn(*SHAPE), str(path), dynamo=False,
-                      opset_version=opset, input_names=["x"])
+    with warnings.catch_warnings():  # the TorchScript exporter's deprecation notices
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, torch.randn(*SHAPE), str(path), dynamo=False,
+                          opset_version=opset, input_names=["x"])
     assert "Pad" in {n.op_type for n in onnx.load(str(path)).graph.node}
     x = torch.randn(*SHAPE)
     with torch.no_grad():
