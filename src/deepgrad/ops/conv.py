@@ -212,10 +212,7 @@ def _backward_in_blocks(ctx: Any, gy2: Any, need_x: bool, need_w: bool) -> tuple
     xpad, blocks, kernel, out_hw = ctx.xpad, ctx.blocks, ctx.kernel, ctx.out_hw
     per = out_hw[0] * out_hw[1]
     w2 = ctx.weight.reshape(gy2.shape[0], -1) if need_x else None
-    kernels = compiled()
-    # The compiled col2im writes every plane of its block; NumPy's slice-adds need zeros.
-    gpad = ((xp.empty if kernels is not None else xp.zeros)(ctx.padded, gy2.dtype)
-            if need_x else None)
+    gpad = xp.zeros(ctx.padded, gy2.dtype) if need_x else None
     c = ctx.padded[0]
     taps = _taps(kernel, ctx.stride, ctx.dilation, out_hw)
 
@@ -230,9 +227,6 @@ def _backward_in_blocks(ctx: Any, gy2: Any, need_x: bool, need_w: bool) -> tuple
             if need_x:
                 gcols = xp.matmul(w2.T, g).reshape(c, kernel[0], kernel[1], -1, *out_hw)
                 target = gpad[:, samples]
-                if kernels is not None:
-                    kernels.col2im(gcols, target, *ctx.stride, *ctx.dilation)
-                    continue
                 for i, j, rows, columns in taps:
                     target[:, :, rows, columns] += gcols[:, i, j]
         return gw
