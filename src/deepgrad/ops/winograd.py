@@ -16,10 +16,10 @@ gV[ab] = U[ab]^T @ gM[ab], then B gV B^T summed over the (overlapping) tiles.
 
 deepgrad runs the samples in blocks whose transformed inputs and products stay in the cache,
 the blocks shared out among its threads. Measured on this project's 2-core machine
-(BENCHMARKS.md): forward and backward 1.4-2x faster than im2col for 16-64 channels at 14x14 and
-28x28; no faster at 7x7, where a quarter of the tiles' outputs fall outside (so the GEMM path
-keeps those). The transforms add and subtract with coefficients 1 and 1/2, so the results differ
-from im2col's only by rounding (about 1e-6 relative in float32).
+(BENCHMARKS.md): the forward 1.4x and the backward 1.5-2.4x faster than im2col for 16-64
+channels at 14x14 and 28x28; slower at 7x7, where the 4x4 tiles cover 8x8 and a row holds four
+of them (so the GEMM path keeps those). The transforms add and subtract with coefficients 1
+and 1/2, so the results differ from im2col's only by rounding (about 1e-6 relative in float32).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ MIN_CHANNELS = 8
 """Nor do convolutions with fewer input or output channels: their GEMMs are too thin to gain."""
 
 _BLOCK_BYTES = 1 << 20
-"""About this much transformed input and product per block of samples (measured best of
-0.25-2 MiB at 14x14 and 28x28)."""
+"""About this much transformed input and product per block of samples (of 0.5-8 MiB, 1-2 MiB
+measured best at 14x14 and 28x28, within noise of each other)."""
 
 # G (4, 3): the weight transform U = G g G^T.
 _G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
