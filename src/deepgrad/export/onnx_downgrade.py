@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from deepgrad.export.onnx_import import _DOMAINS, _fresh, _where
+from deepgrad.export.onnx_import import _constant as _constant_node
+
 HELD = "deepgrad.held"
 """The private domain the rewritten nodes wait in while the converter runs."""
 
@@ -25,13 +28,15 @@ opset-17 form is the same node, but the converter lacks some of these adapters t
 (ConstantOfShape from 20, for instance). deepgrad's own type check refuses the new types."""
 
 
-def _constants(onnx: Any, graph: Any) -> dict[str, np.ndarray]:
-    """The graph's constant tensors by name: initializers and Constant nodes' values."""
-    values = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
-            values[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
-    return values
+def _constant(onnx: Any, graph: Any, name: str) -> np.ndarray | None:
+    """The value of a constant input: an initializer's or a Constant node's (None otherwise)."""
+    for tensor in graph.initializer:
+        if tensor.name == name:
+            return onnx.numpy_helper.to_array(tensor)
+    for index, node in enumerate(graph.node):
+        if node.op_type == "Constant" and node.output[0] == name:
+            return _constant_node(onnx, node, _where(index, node))
+    return None
 
 
 def _shapes(onnx: Any, model: Any) -> dict[str, list]:
@@ -46,19 +51,21 @@ def _shapes(onnx: Any, model: Any) -> dict[str, list]:
     return shapes
 
 
-def _add_constant(onnx: Any, graph: Any, name: str, array: np.ndarray) -> str:
-    taken = {t.name for t in graph.initializer} | {o for n in graph.node for o in n.output}
-    while name in taken:
-        name += "_"
+def _needs_shapes(node: Any) -> bool:
+    """Whether rewriting the node needs its input's shape: a Pad with axes (their rank), a
+    Split into a number of outputs (the size split)."""
+    if node.op_type == "Pad":
+        return len(node.input) > 3 and bool(node.input[3])
+    return node.op_type == "Split" and any(a.name == "num_outputs" for a in node.attribute)
+
+
+def _add_constant(onnx: Any, graph: Any, name: str, array: np.ndarray, taken: set) -> str:
+    name = _fresh(name, taken)
     graph.initializer.append(onnx.numpy_helper.from_array(array, name))
     return name
 
 
-def _where(index: int, node: Any) -> str:
-    return f"node {index} ({node.op_type}{f' in {node.name!r}' if node.name else ''})"
-
-
-def _pad(onnx: Any, graph: Any, index: int, node: Any, constants: dict, shapes: dict) -> None:
+def _pad(onnx: Any, graph: Any, index: int, node: Any, shapes: dict, taken: set) -> None:
     """Pad with full-rank pads and no ``axes`` input (its opset 13-17 form)."""
     mode = next((a.s.decode() for a in node.attribute if a.name == "mode"), "constant")
     if mode == "wrap":
@@ -68,15 +75,16 @@ def _pad(onnx: Any, graph: Any, index: int, node: Any, constants: dict, shapes: 
     axes_name = inputs[3] if len(inputs) > 3 else ""
     if axes_name:
         rank = len(shapes.get(inputs[0], []))
-        if axes_name not in constants or inputs[1] not in constants or not rank:
+        axes_value, given = _constant(onnx, graph, axes_name), _constant(onnx, graph, inputs[1])
+        if axes_value is None or given is None or not rank:
             raise ValueError(f"{_where(index, node)}: Pad with axes is supported for constant "
                              f"pads and axes over an input of known rank")
-        axes = [int(a) % rank for a in constants[axes_name]]
-        given = constants[inputs[1]].astype(np.int64)
+        axes = [int(a) % rank for a in axes_value]
+        given = given.astype(np.int64)
         pads = np.zeros(2 * rank, np.int64)
         for k, axis in enumerate(axes):
             pads[axis], pads[rank + axis] = given[k], given[len(axes) + k]
-        inputs[1] = _add_constant(onnx, graph, f"{node.output[0]}_pads", pads)
+        inputs[1] = _add_constant(onnx, graph, f"{node.output[0]}_pads", pads, taken)
     inputs = inputs[:3]
     while inputs and not inputs[-1]:
         inputs.pop()
@@ -84,7 +92,7 @@ def _pad(onnx: Any, graph: Any, index: int, node: Any, constants: dict, shapes: 
     node.input.extend(inputs)
 
 
-def _split(onnx: Any, graph: Any, index: int, node: Any, shapes: dict) -> None:
+def _split(onnx: Any, graph: Any, node: Any, shapes: dict, taken: set) -> None:
     """Split with its sizes as an input instead of ``num_outputs`` (opset 18's chunks: equal
     sizes rounded up, the last one smaller)."""
     count = next((a.i for a in node.attribute if a.name == "num_outputs"), None)
@@ -100,7 +108,7 @@ def _split(onnx: Any, graph: Any, index: int, node: Any, shapes: dict) -> None:
         return  # equal parts: opset 13-17's Split without sizes
     chunk = math.ceil(size / count)
     sizes = np.array([chunk] * (count - 1) + [size - chunk * (count - 1)], np.int64)
-    name = _add_constant(onnx, graph, f"{node.output[0]}_split", sizes)
+    name = _add_constant(onnx, graph, f"{node.output[0]}_split", sizes, taken)
     del node.input[1:]
     node.input.append(name)
 
@@ -109,16 +117,18 @@ def hold(onnx: Any, model: Any) -> bool:
     """Rewrite the model's Pad and Split nodes (of an opset 18+ model) in their opset-17 form,
     in the private domain :data:`HELD`; True if there were any."""
     graph = model.graph
-    nodes = [(i, n) for i, n in enumerate(graph.node) if n.domain in ("", "ai.onnx")
+    nodes = [(i, n) for i, n in enumerate(graph.node) if n.domain in _DOMAINS
              and (n.op_type in ("Pad", "Split") or n.op_type in TYPES_ONLY)]
     if not nodes:
         return False
-    constants, shapes = _constants(onnx, graph), _shapes(onnx, model)
+    # Shape inference copies the model: only when a rewrite needs it.
+    shapes = _shapes(onnx, model) if any(_needs_shapes(n) for _, n in nodes) else {}
+    taken = {t.name for t in graph.initializer} | {o for n in graph.node for o in n.output}
     for index, node in nodes:
         if node.op_type == "Pad":
-            _pad(onnx, graph, index, node, constants, shapes)
+            _pad(onnx, graph, index, node, shapes, taken)
         elif node.op_type == "Split":
-            _split(onnx, graph, index, node, shapes)
+            _split(onnx, graph, node, shapes, taken)
         node.domain = HELD
     model.opset_import.append(onnx.helper.make_opsetid(HELD, 1))
     return True

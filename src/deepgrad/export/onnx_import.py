@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad.export import onnx_downgrade
 from deepgrad.export.graph_module import KERNELS, GraphModule
 from deepgrad_runtime.graph import ONNX_DTYPES, Graph, Node, Value
 from deepgrad_runtime.safetensors import FileFormatError, bad_file
@@ -126,10 +125,23 @@ def _constant(onnx: Any, node: Any, where: str) -> np.ndarray:
     raise ValueError(f"{where}: a Constant given as {name!r} is not supported")
 
 
+def _where(index: int, node: Any) -> str:
+    """How errors name a node of the file: ``node 3 (Pad in 'pad1')``."""
+    return f"node {index} ({node.op_type}{' in ' + repr(node.name) if node.name else ''})"
+
+
+def _fresh(name: str, taken: set) -> str:
+    """``name``, with underscores appended until no value of the graph has it; then taken."""
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    return name
+
+
 def _node(onnx: Any, index: int, node: Any, initializers: dict, taken: set) -> Node | None:
     """The node as deepgrad's Node (None for a Constant, which becomes an initializer)."""
     op = node.op_type
-    where = f"node {index} ({op}{' in ' + repr(node.name) if node.name else ''})"
+    where = _where(index, node)
     if node.domain not in _DOMAINS:
         raise ValueError(f"{where}: operator {node.domain}.{op} of a custom domain is not "
                          f"supported")
@@ -151,10 +163,7 @@ def _node(onnx: Any, index: int, node: Any, initializers: dict, taken: set) -> N
     if op in ("ReduceMean", "ReduceProd") and "axes" in attrs:
         # Opset 17 gives these reductions' axes as an attribute, deepgrad's graph (like opset
         # 18) as an input.
-        name = f"{node.output[0]}_axes"
-        while name in taken:
-            name += "_"
-        taken.add(name)
+        name = _fresh(f"{node.output[0]}_axes", taken)
         initializers[name] = np.array(attrs.pop("axes"), dtype=np.int64)
         inputs = [inputs[0], name]
     return Node(op, inputs, list(node.output), attrs, node.name)
@@ -190,6 +199,8 @@ def _opset(onnx: Any, model: Any, path: Path) -> Any:
         raise bad_file(path, "an ONNX model that imports no version of the standard operators")
     if version == OPSET:
         return model
+    from deepgrad.export import onnx_downgrade  # here: it imports this module's helpers
+
     held = False
     if version > OPSET:
         try:
