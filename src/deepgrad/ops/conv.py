@@ -290,17 +290,19 @@ class Conv2d(Function):
     def backward(ctx, gy):
         needs = ctx.needs_input_grad
         c_out = gy.shape[1]
-        gy2 = gy.transpose(1, 0, 2, 3).reshape(c_out, -1)  # free when gy is channel-major
+        g = gy.transpose(1, 0, 2, 3)  # (C_out, N, Ho, Wo): a view, contiguous when channel-major
+        if (needs[0] or needs[1]) and ctx.winograd:
+            # Winograd's loops read any layout: no copy of gy into a matrix.
+            gb = g.sum(axis=(1, 2, 3)) if needs[2] else None
+            u = winograd.weight_transform(ctx.weight) if needs[0] else None
+            gw, gpad = winograd.backward(g, ctx.xpad, u, ctx.padded)
+            gx = None if gpad is None else _unpadded(gpad, ctx.x_shape, ctx.pads)
+            return gx, gw, gb, None, None, None, None
+        gy2 = g.reshape(c_out, -1)  # free when gy is channel-major
         gb = gy2.sum(axis=1) if needs[2] else None
         if not (needs[0] or needs[1]):
             return None, None, gb, None, None, None, None
         gx = gw = None
-        if ctx.winograd:
-            u = winograd.weight_transform(ctx.weight) if needs[0] else None
-            gw, gpad = winograd.backward(gy.transpose(1, 0, 2, 3), ctx.xpad, u, ctx.padded)
-            if gpad is not None:
-                gx = _unpadded(gpad, ctx.x_shape, ctx.pads)
-            return gx, gw, gb, None, None, None, None
         groups = ctx.groups
         if ctx.blocks:
             gw, gpad = _backward_in_blocks(ctx, gy2, needs[0], needs[1])
