@@ -69,7 +69,8 @@ def test_conv2d_parity(torch, dtype, stride, padding, dilation, groups, bias):
 
 
 @pytest.mark.parametrize("case", ["pointwise", "pointwise strided", "channel multiplier",
-                                  "batch 2", "asymmetric same"])
+                                  "batch 2", "asymmetric same", "depthwise stride (2, 1)",
+                                  "depthwise stride 3"])
 def test_conv2d_gradcheck_special_shapes(case):
     rng = np.random.default_rng(1)
     x_shape, w_shape, options = {
@@ -79,6 +80,11 @@ def test_conv2d_gradcheck_special_shapes(case):
         "batch 2": ((2, 2, 4, 3), (3, 2, 2, 2), {"stride": (2, 1), "padding": (1, 0)}),
         "asymmetric same": ((1, 2, 4, 5), (2, 2, 2, 4), {"padding": "same",
                                                         "dilation": (1, 1)}),
+        # Strided depthwise passes whose windows end short of the padded input's edge.
+        "depthwise stride (2, 1)": ((2, 3, 7, 6), (3, 1, 3, 2), {"groups": 3, "stride": (2, 1),
+                                                                 "padding": 1}),
+        "depthwise stride 3": ((1, 2, 8, 9), (2, 1, 3, 3), {"groups": 2, "stride": 3,
+                                                            "padding": (1, 2)}),
     }[case]
     arrays = _arrays(rng, x_shape, w_shape, bias=True)
     assert dg.gradcheck(lambda x, w, b: conv2d(x, w, b, **options), _leaves(arrays))
