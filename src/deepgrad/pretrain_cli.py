@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad.cli import nonnegative_float, positive_float, positive_int
+from deepgrad.cli import DATASETS, nonnegative_float, positive_float, positive_int
 
 _MODELS = ("cnn", "resnet", "mobilenet")  # the zoo models that take ``pretrained=``
-_DATASETS = ("fashion-mnist", "mnist")
+_DATASETS = tuple(DATASETS)
 _EMBEDDED_TEST_IMAGES = 2000
 
 
@@ -42,14 +42,20 @@ def _class_list(value: str) -> list[int]:
     return classes
 
 
+def _images(dataset: Any, index: Any) -> Any:
+    """The dataset's images at ``index`` as (N, C, H, W): grayscale sets store (N, H, W)."""
+    images = dataset.data[index]
+    return images[:, None] if images.ndim == 3 else images
+
+
 def _select(dataset: Any, classes: Sequence[int], limit: int | None) -> tuple[Any, Any]:
-    """The images (N, 1, 28, 28) of ``classes`` and their labels renumbered 0 .. k-1 in the
+    """The images (N, C, H, W) of ``classes`` and their labels renumbered 0 .. k-1 in the
     order given, the first ``limit`` of them."""
     targets = np.asarray(dataset.targets)
     chosen = np.flatnonzero(np.isin(targets, classes))[:limit]
     renumber = np.full(int(targets.max()) + 1, -1, np.int64)
     renumber[list(classes)] = np.arange(len(classes))
-    return dataset.data[chosen][:, None], renumber[targets[chosen]]
+    return _images(dataset, chosen), renumber[targets[chosen]]
 
 
 def pretrain(model: str = "cnn", classes: Sequence[int] = (0, 1, 3, 5, 8),
@@ -59,13 +65,14 @@ def pretrain(model: str = "cnn", classes: Sequence[int] = (0, 1, 3, 5, 8),
              verbose: int = 1) -> dict[str, Any]:
     """Train ``model`` (a zoo name) on the images of ``classes`` only, labeled 0 .. k-1 in the
     order given: SGD with Nesterov momentum and a one-cycle schedule, random crops (and flips
-    for Fashion-MNIST) unless ``augment`` is False.
+    for Fashion-MNIST and CIFAR-10) unless ``augment`` is False.
 
     Args:
-        model: ``"cnn"``, ``"resnet"`` or ``"mobilenet"`` (default settings, 1 channel).
+        model: ``"cnn"``, ``"resnet"`` or ``"mobilenet"`` (default settings, for the
+            dataset's channels and image size).
         classes: the dataset's class indices to train on.
         out: the directory for ``model.safetensors``, ``results.json`` and the plots.
-        dataset: ``"fashion-mnist"`` or ``"mnist"``.
+        dataset: ``"fashion-mnist"``, ``"mnist"`` or ``"cifar-10"``.
         epochs, batch_size, lr, weight_decay: the recipe (``lr`` is the schedule's peak).
         augment: random crops and flips of the training images.
         limit: use only the first ``limit`` training and test images of those classes.
@@ -107,7 +114,8 @@ def pretrain(model: str = "cnn", classes: Sequence[int] = (0, 1, 3, 5, 8),
                               transform=T.Compose(augment_train + preprocessing(dataset)))
     test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=512,
                              transform=T.Compose(preprocessing(dataset)))
-    network = build_model(model, 1, len(classes))
+    spec = DATASETS[dataset]
+    network = build_model(model, spec.channels, len(classes), image_size=spec.size)
     optimizer = optim.SGD(network.parameters(), lr=lr, momentum=0.9, nesterov=True,
                           weight_decay=weight_decay)
     scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr,
@@ -118,8 +126,8 @@ def pretrain(model: str = "cnn", classes: Sequence[int] = (0, 1, 3, 5, 8),
     trainer.fit(train_loader, epochs=epochs)
     seconds = time.perf_counter() - started
     accuracy = trainer.evaluate(test_loader)["accuracy"]
-    config = {"model": model, "dataset": dataset, "in_channels": 1,
-              "num_classes": len(classes), "classes": list(classes),
+    config = {"model": model, "dataset": dataset, "in_channels": spec.channels,
+              "image_size": spec.size, "num_classes": len(classes), "classes": list(classes),
               "class_names": [names[c] for c in classes], "epochs": epochs, "seed": seed}
     weights = save_file(network.state_dict(), out / "model.safetensors",
                         metadata={PRETRAIN_KEY: json.dumps(config)})
@@ -146,7 +154,7 @@ def _plots(network: Any, test_data: Any, shown: int, classes: Sequence[int], nam
     from deepgrad.data import transforms as T
     from deepgrad.train import visualize
 
-    images = T.Compose(preprocessing(dataset))(test_data.data[:shown, None])
+    images = T.Compose(preprocessing(dataset))(_images(test_data, slice(shown)))
     features = visualize.embeddings(network, images)
     labels = [name if c in classes else f"{name} (held out)" for c, name in enumerate(names)]
     return [visualize.plot_filters(network, out / "filters.png",
@@ -154,6 +162,17 @@ def _plots(network: Any, test_data: Any, shown: int, classes: Sequence[int], nam
             visualize.plot_embedding(features, test_data.targets[:shown],
                                      out / "embedding.png", class_names=labels,
                                      title="penultimate features of test images (PCA)")]
+
+
+def _load_call(results: dict[str, Any]) -> str:
+    """The ``dg.models`` call that builds the pretrained architecture and loads the weights."""
+    arguments = [f"num_classes={results['num_classes']}"]
+    if results["in_channels"] != 1:
+        arguments.append(f"in_channels={results['in_channels']}")
+    if results["model"] == "cnn" and results["image_size"] != 28:
+        arguments.append(f"image_size={results['image_size']}")
+    arguments.append(f"pretrained={results['weights']!r}")
+    return f"dg.models.{results['model']}({', '.join(arguments)})"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -164,8 +183,7 @@ def _run(args: argparse.Namespace) -> int:
           f"{args.dataset} test images of classes {','.join(map(str, args.classes))}; trained "
           f"{args.epochs} epoch{'s' if args.epochs > 1 else ''} in "
           f"{results['train_seconds'] / 60:.1f} min")
-    print(f"wrote {results['weights']}; load it with dg.models.{args.model}(num_classes="
-          f"{len(args.classes)}, pretrained={results['weights']!r})")
+    print(f"wrote {results['weights']}; load it with {_load_call(results)}")
     return 0
 
 

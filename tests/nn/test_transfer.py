@@ -385,6 +385,34 @@ def test_pretrain_rejects_classes_the_dataset_does_not_have(tmp_path):
         pretrain(classes=[0, 12], out=tmp_path)
 
 
+@pytest.mark.parametrize(("name", "shape"), [("resnet", {"in_channels": 3}),
+                                           ("cnn", {"in_channels": 3, "image_size": 32})])
+def test_pretrain_on_cifar10_records_colour_images_for_pretrained(name, shape, tmp_path,
+                                                                  monkeypatch, capsys):
+    # Small CIFAR-10 files in its binary format (the real archive is not on this machine): five
+    # training files of 16 images labeled (file + image) % 10, 26 of them of classes 2, 7, 4.
+    from helpers import write_cifar_archive
+
+    write_cifar_archive(tmp_path / "data" / "cifar-10" / "cifar-10-binary.tar.gz", count=16)
+    monkeypatch.setenv("DEEPGRAD_DATA", str(tmp_path / "data"))
+    out = tmp_path / "run"
+    args = pretrain_parser().parse_args(
+        ["pretrain", "--dataset", "cifar-10", "--model", name, "--classes", "2,7,4",
+         "--epochs", "1", "--batch-size", "8", "--quiet", "--out", str(out)])
+    assert args.run(args) == 0
+    weights = out / "model.safetensors"
+    shown = ", ".join(f"{key}={value}" for key, value in shape.items())
+    assert (f"dg.models.{name}(num_classes=3, {shown}, pretrained={str(weights)!r})"
+            in capsys.readouterr().out)
+    results = json.loads((out / "results.json").read_text())
+    assert results["class_names"] == ["bird", "horse", "deer"] and results["train_images"] == 26
+    assert (results["in_channels"], results["image_size"]) == (3, 32)
+    model = getattr(dg.models, name)(num_classes=3, **shape, pretrained=weights)
+    assert model(dg.randn(2, 3, 32, 32)).shape == (2, 3)
+    with pytest.raises(StateDictError, match=f"the file holds a {name}"):
+        getattr(dg.models, name)(num_classes=3, pretrained=weights)  # one channel
+
+
 # ------------------------------------------------------------------------------ the experiment
 def fashion_subset(dataset, classes, limit=None, per_class=None, seed=0):
     """Images (N, 1, 28, 28) of ``classes``, labeled 0 .. k-1: the first ``limit``, or
