@@ -166,12 +166,9 @@ def _plots(network: Any, test_data: Any, shown: int, classes: Sequence[int], nam
 
 def _load_call(results: dict[str, Any]) -> str:
     """The ``dg.models`` call that builds the pretrained architecture and loads the weights."""
-    arguments = [f"num_classes={results['num_classes']}"]
-    if results["in_channels"] != 1:
-        arguments.append(f"in_channels={results['in_channels']}")
-    if results["model"] == "cnn" and results["image_size"] != 28:
-        arguments.append(f"image_size={results['image_size']}")
-    arguments.append(f"pretrained={results['weights']!r}")
+    from deepgrad.nn.utils.transfer import _architecture_arguments
+
+    arguments = [*_architecture_arguments(results), f"pretrained={results['weights']!r}"]
     return f"dg.models.{results['model']}({', '.join(arguments)})"
 
 

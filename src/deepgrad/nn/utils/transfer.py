@@ -140,6 +140,19 @@ def replace_head(model: Module, num_classes: int) -> Module:
     return head.requires_grad_(True)
 
 
+def _architecture_arguments(config: dict[str, Any]) -> list[str]:
+    """The ``dg.models`` keyword arguments, as ``name=value`` strings, that build the
+    architecture a ``deepgrad pretrain`` config records: the class count, and the input channels
+    and (for the cnn, whose head depends on it) the image size where they are not the
+    defaults (1 and 28)."""
+    arguments = [f"num_classes={config.get('num_classes')}"]
+    if config.get("in_channels", 1) != 1:
+        arguments.append(f"in_channels={config['in_channels']}")
+    if config.get("model") == "cnn" and config.get("image_size", 28) != 28:
+        arguments.append(f"image_size={config['image_size']}")
+    return arguments
+
+
 def load_pretrained(model: Module, path: str | os.PathLike) -> Module:
     """Load a weights file (``dg.save``, ``deepgrad pretrain``, or a torch ``state_dict`` saved
     with ``safetensors``) into ``model``, which must have the same architecture.
@@ -160,7 +173,7 @@ def load_pretrained(model: Module, path: str | os.PathLike) -> Module:
             config = {}
         if isinstance(config, dict) and config:
             recorded = (f"; the file holds a {config.get('model')} with "
-                        f"num_classes={config.get('num_classes')}")
+                        f"{', '.join(_architecture_arguments(config))}")
         raise StateDictError(f"{os.fspath(path)}: {error}\n  build the model with the "
                              f"architecture the weights were trained with{recorded}") from None
     return model
