@@ -78,10 +78,11 @@ def make_inputs(make_input, shape, batch, seed, dtype=np.float32):
 
 
 def check_export(tmp_path, make_model, shape, make_input, dtype=np.float32,
-                 tolerance=float32_tolerance, gradients=False):
+                 tolerance=float32_tolerance, gradients=False, again=False):
     """The model exports (onnx.checker, full check) and onnxruntime, deepgrad_runtime and
     from_onnx match deepgrad at batch 1 and 5; with ``gradients``, so does the input gradient
-    through the imported module."""
+    through the imported module; with ``again``, the imported module exports too, and
+    onnxruntime on that file matches as well."""
     dg.manual_seed(0)
     model = make_model().eval()
     model = model.double() if dtype == np.float64 else model
@@ -89,13 +90,19 @@ def check_export(tmp_path, make_model, shape, make_input, dtype=np.float32,
     path = to_onnx(model, example, tmp_path / "model.onnx")
     onnx.checker.check_model(str(path), full_check=True)
     ort_session, imported = session(path), from_onnx(path)
+    sessions = {"onnxruntime": ort_session}
+    if again:
+        exported = to_onnx(imported, example, tmp_path / "again.onnx")
+        onnx.checker.check_model(str(exported), full_check=True)
+        sessions["onnxruntime, imported and exported again"] = session(exported)
     runtime = deepgrad_runtime.load(to_runtime(model, tmp_path / "model.rt", example))
     for batch in (1, 5):
         x = make_inputs(make_input, shape, batch, batch, dtype)
         with dg.no_grad():
             expected = [t.numpy() for t in flat(model(dg.tensor(x)))]
             outputs = {"from_onnx": [t.numpy() for t in flat(imported(dg.tensor(x)))]}
-        outputs["onnxruntime"] = ort_session.run(None, {"input": x})
+        for who, ran_by in sessions.items():
+            outputs[who] = ran_by.run(None, {"input": x})
         ran = runtime.run(x)
         outputs["runtime"] = list(ran) if isinstance(ran, tuple) else [ran]
         for who, got in outputs.items():

@@ -23,7 +23,7 @@ from deepgrad.export.convert_compare import COMPARE_CONVERTERS
 from deepgrad.export.convert_layers import LAYER_CONVERTERS
 from deepgrad.export.convert_math import MATH_CONVERTERS
 from deepgrad.export.convert_rearrange import REARRANGE_CONVERTERS
-from deepgrad.export.convert_tensor import TENSOR_CONVERTERS, element_count
+from deepgrad.export.convert_tensor import TENSOR_CONVERTERS, as_int64, element_count
 from deepgrad.export.emit import INT64_MAX, Emitter, data_of
 from deepgrad.ops import (
     activations,
@@ -204,9 +204,7 @@ def _reduce_sum(e: Emitter, x: str, axes: tuple | None, keepdim: bool) -> str:
 
 
 def _sum(e: Emitter) -> list:
-    if e.array(0).dtype.kind != "f":
-        raise e.fail(f"a sum of {e.array(0).dtype} values (deepgrad sums integers as int64)")
-    return [_reduce_sum(e, e.input(0), e.options["axes"], e.options["keepdim"])]
+    return [_reduce_sum(e, as_int64(e), e.options["axes"], e.options["keepdim"])]
 
 
 def _mean(e: Emitter) -> list:

@@ -40,9 +40,9 @@ ONNX_CODES = {np.dtype(name): code for code, name in ONNX_DTYPES.items()}
 """ONNX's TensorProto code of each NumPy dtype (Cast's ``to``)."""
 
 
-def _as_int64(e: Emitter) -> str:
-    """Argument 0, cast to int64 when it holds integers or booleans (deepgrad's scans accumulate
-    them as int64)."""
+def as_int64(e: Emitter) -> str:
+    """Argument 0, cast to int64 when it holds integers or booleans (deepgrad's sums and scans
+    accumulate them as int64, as PyTorch's do)."""
     dtype = e.array(0).dtype
     if dtype.kind in "biu" and dtype != np.int64:
         return e.one("Cast", [e.input(0)], to=ONNX_CODES[np.dtype(np.int64)])
@@ -111,7 +111,7 @@ def _all_axes(e: Emitter, axes: tuple[int, ...] | None) -> tuple[int, ...]:
 
 def _prod(e: Emitter) -> list:
     _, axes, keepdim = e.args
-    x = _as_int64(e)
+    x = as_int64(e)
     if axes == ():  # a product of each element alone
         return [x] if x != e.input(0) else [e.one("Identity", [x])]
     inputs = [x] if axes is None else [x, e.ints(axes, "axes")]
@@ -188,7 +188,7 @@ def _logsumexp(e: Emitter) -> list:
 
 # ------------------------------------------------------------------------------ scans
 def _cumsum(e: Emitter) -> list:
-    x, axis = _as_int64(e), e.options["axis"]
+    x, axis = as_int64(e), e.options["axis"]
     if axis is None:  # a 0-d tensor: its own running sum
         return [x]
     return [e.one("CumSum", [x, e.scalar(axis, np.int64)])]
@@ -197,7 +197,7 @@ def _cumsum(e: Emitter) -> list:
 def _cumprod(e: Emitter) -> list:
     """y_j = x_0 * ... * x_j by doubling steps: after the step of width w, y_j holds the
     product of the (up to) 2w elements ending at j, y_j * y_(j-w) for j >= w."""
-    x, axis = _as_int64(e), e.options["axis"]
+    x, axis = as_int64(e), e.options["axis"]
     if axis is None:
         return [x]
     if axis in e.dynamic_axes(0):

@@ -38,6 +38,7 @@ from deepgrad.nn import functional as F
 from deepgrad.ops import (
     activations,
     arithmetic,
+    compare,
     elementwise,
     indexing,
     join,
@@ -163,24 +164,32 @@ def _mod(training: bool, node: Node, xs: list) -> Tensor:
 _LOGIC: dict[str, Callable[..., np.ndarray]] = {
     "Equal": np.equal, "Less": np.less, "Greater": np.greater, "LessOrEqual": np.less_equal,
     "GreaterOrEqual": np.greater_equal, "And": np.logical_and, "Or": np.logical_or,
-    "Xor": np.logical_xor, "Not": np.logical_not, "IsNaN": np.isnan}
+    "Xor": np.logical_xor, "Not": np.logical_not, "IsNaN": np.isnan, "IsInf": np.isinf}
+# The same as deepgrad ops, which an export's trace records (a bool Tensor made from a NumPy
+# result would be a constant to it).
+_LOGIC_OPS: dict[str, Callable[..., Tensor]] = {
+    "Equal": compare.eq, "Less": compare.lt, "Greater": compare.gt, "LessOrEqual": compare.le,
+    "GreaterOrEqual": compare.ge, "And": compare.logical_and, "Or": compare.logical_or,
+    "Xor": compare.logical_xor, "Not": compare.logical_not, "IsNaN": compare.isnan,
+    "IsInf": compare.isinf}
 
 
-@KERNELS.register(*_LOGIC, "IsInf", arrays=True)
+@KERNELS.register(*_LOGIC, arrays=True)
 def _logic(training: bool, node: Node, xs: list) -> Any:
     """Comparisons, logic and the NaN and infinity tests: bool results, which have no gradient
-    (arrays when every input is one, else constant Tensors)."""
-    arrays = [as_array(x) for x in xs]
+    (arrays when every input is one, else Tensors of deepgrad's comparison ops)."""
+    on_arrays = all(isinstance(x, np.ndarray) for x in xs)
+    ops = _LOGIC if on_arrays else _LOGIC_OPS
+    y = ops[node.op](*xs)
     if node.op == "IsInf":
-        (x,) = arrays
-        y = np.isinf(x)
+        (x,) = xs
+        both = np.logical_and if on_arrays else compare.logical_and
+        greater, less = (np.greater, np.less) if on_arrays else (compare.gt, compare.lt)
         if not node.attrs.get("detect_negative", 1):
-            y &= x > 0
+            y = both(y, greater(x, 0))
         if not node.attrs.get("detect_positive", 1):
-            y &= x < 0
-    else:
-        y = _LOGIC[node.op](*arrays)
-    return y if all(isinstance(x, np.ndarray) for x in xs) else Tensor(y)
+            y = both(y, less(x, 0))
+    return y
 
 
 @KERNELS.register("Where", arrays=True)
