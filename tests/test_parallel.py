@@ -198,7 +198,8 @@ def test_threaded_ops_give_the_one_thread_results(forced, both_kernels, case):
 
 @pytest.mark.parametrize("stride, padding", [(1, 1), (2, 0), (1, 0)])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_convolution_in_sample_blocks_gives_the_whole_batch_results(stride, padding, threads):
+def test_convolution_in_sample_blocks_gives_the_whole_batch_results(stride, padding, threads,
+                                                                    both_kernels):
     """Few output channels and large column matrices run a block of samples at a time: forced
     here with 1 KiB blocks, against the whole-batch path."""
     from deepgrad.ops import conv

@@ -5,10 +5,12 @@ How they are fast:
 
 * Channel-major im2col: the input, as (C, N, H, W) memory (padded once when needed), is read
   through a strided view (C, kH, kW, N, Ho, Wo) and copied into the column matrix
-  (C*kH*kW, N*Ho*Wo), whose rows are runs of Wo contiguous values. One GEMM per group (a batched
-  matmul over groups), W (C_out, C_in*kH*kW) @ cols, gives the output as (C_out, N, Ho, Wo)
-  memory, returned as an NCHW view: elementwise ops keep that layout, so the next convolution
-  reads it without a copy. The weights are used in their own layout, never transposed.
+  (C*kH*kW, N*Ho*Wo), whose rows are runs of Wo contiguous values (with numba, by a compiled
+  loop: NumPy's copy pays its per-row overhead on rows of 7-28 values). One GEMM per group (a
+  batched matmul over groups), W (C_out, C_in*kH*kW) @ cols, gives the output as
+  (C_out, N, Ho, Wo) memory, returned as an NCHW view: elementwise ops keep that layout, so the
+  next convolution reads it without a copy. The weights are used in their own layout, never
+  transposed.
 * Backward: the weight gradient is one GEMM, gy @ cols^T, straight into the weight's layout; the
   input gradient is one GEMM into columns, W^T @ gy, summed back by col2im as kH*kW slice-adds,
   each reading one contiguous block of the columns.
@@ -113,11 +115,30 @@ def _im2col(a: Any, kernel: tuple[int, int], stride: tuple[int, int],
     shape = (c * kh * kw, n * oh * ow)
     if kh == kw == 1 and a.shape[2:] == out_hw:  # every position once, in order
         return a.reshape(shape)
-    windows = _windows(a, kernel, stride, dilation, out_hw)
     cols = _buffer(shape, a.dtype)
-    cols6 = cols.reshape(windows.shape)
-    in_blocks(lambda part: xp.copyto(cols6[part], windows[part]), c, cols.size)
+    _fill_columns(a, cols, kernel, stride, dilation, out_hw, threaded=True)
     return cols
+
+
+def _fill_columns(a: Any, cols: Any, kernel: tuple[int, int], stride: tuple[int, int],
+                  dilation: tuple[int, int], out_hw: tuple[int, int], threaded: bool) -> None:
+    """The column matrix ``cols`` of the channel-major ``a`` (see :func:`_im2col`): a compiled
+    copy when numba is there, else NumPy's strided one; ``threaded``: in blocks of channels
+    shared out among the threads."""
+    windows = _windows(a, kernel, stride, dilation, out_hw)
+    cols6 = cols.reshape(windows.shape)
+    kernels = compiled()
+
+    def fill(part: slice) -> None:
+        if kernels is None:
+            xp.copyto(cols6[part], windows[part])
+        else:
+            kernels.im2col(a[part], cols6[part], *stride, *dilation)
+
+    if threaded:
+        in_blocks(fill, a.shape[0], cols.size)
+    else:
+        fill(slice(None))
 
 
 def _col2im(cols: Any, padded: tuple[int, int, int, int], kernel: tuple[int, int],
@@ -181,10 +202,10 @@ def _sample_blocks(xpad: Any, kernel: tuple[int, int], out_hw: tuple[int, int], 
 def _block_columns(xpad: Any, samples: slice, kernel: tuple[int, int], stride: tuple[int, int],
                    dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
     """The column matrix of one block of samples, in fresh memory (each thread builds its own)."""
-    windows = _windows(xpad[:, samples], kernel, stride, dilation, out_hw)
-    c, kh, kw, n, oh, ow = windows.shape
-    cols = xp.empty((c * kh * kw, n * oh * ow), xpad.dtype)
-    xp.copyto(cols.reshape(windows.shape), windows)
+    block = xpad[:, samples]
+    c, n = block.shape[:2]
+    cols = xp.empty((c * kernel[0] * kernel[1], n * out_hw[0] * out_hw[1]), xpad.dtype)
+    _fill_columns(block, cols, kernel, stride, dilation, out_hw, threaded=False)
     return cols
 
 
