@@ -142,17 +142,25 @@ def _fill_columns(a: Any, cols: Any, kernel: tuple[int, int], stride: tuple[int,
 
 
 def _col2im(cols: Any, padded: tuple[int, int, int, int], kernel: tuple[int, int],
-            stride: tuple[int, int], dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+            stride: tuple[int, int], dilation: tuple[int, int], out_hw: tuple[int, int],
+            crop: tuple[int, int, int, int]) -> Any:
     """The adjoint of :func:`_im2col`: columns (C*kH*kW, N*Ho*Wo) summed into a zero
-    channel-major (C, N, Hp, Wp) array, one slice-add per kernel offset (with numba, a compiled
-    loop that sums each output plane while it is in cache)."""
-    c, n, _, _ = padded
+    channel-major (C, N, Hp, Wp) array, one slice-add per kernel offset, and its window
+    ``crop = (top, left, height, width)``: (C, N, height, width). With numba, a compiled loop
+    sums each plane while it is in cache and writes the window alone, as contiguous memory;
+    otherwise the window is a view of the padded sum."""
+    c, n, hp, wp = padded
+    top, left, height, width = crop
     blocks = cols.reshape(c, kernel[0], kernel[1], n, *out_hw)
     kernels = compiled()
     if kernels is not None:
-        out = xp.empty(padded, cols.dtype)
-        in_blocks(lambda part: kernels.col2im(blocks[part], out[part], *stride, *dilation), c,
-                  cols.size)
+        out = xp.empty((c, n, height, width), cols.dtype)
+
+        def add_up(part: slice) -> None:
+            plane = xp.empty((hp, wp), cols.dtype)  # per thread: each sums its own planes
+            kernels.col2im(blocks[part], out[part], top, left, *stride, *dilation, plane)
+
+        in_blocks(add_up, c, cols.size)
         return out
     out = xp.zeros(padded, cols.dtype)
     taps = list(_taps(kernel, stride, dilation, out_hw))
@@ -162,7 +170,7 @@ def _col2im(cols: Any, padded: tuple[int, int, int, int], kernel: tuple[int, int
             out[part, :, rows, columns] += blocks[part, i, j]
 
     in_blocks(add, c, cols.size)
-    return out
+    return out[:, :, top:top + height, left:left + width]
 
 
 def _gemm(a: Any, b: Any, groups: int, transpose_a: bool = False, transpose_b: bool = False,
@@ -316,8 +324,9 @@ class Conv2d(Function):
             # Winograd's loops read any layout: no copy of gy into a matrix.
             gb = g.sum(axis=(1, 2, 3)) if needs[2] else None
             u = winograd.weight_transform(ctx.weight) if needs[0] else None
-            gw, gpad = winograd.backward(g, ctx.xpad, u, ctx.padded)
-            gx = None if gpad is None else _unpadded(gpad, ctx.x_shape, ctx.pads)
+            top, _, left, _ = ctx.pads
+            gw, gx = winograd.backward(g, ctx.xpad, u, ctx.padded, (top, left, *ctx.x_shape[2:]))
+            gx = None if gx is None else gx.transpose(1, 0, 2, 3)
             return gx, gw, gb, None, None, None, None
         gy2 = g.reshape(c_out, -1)  # free when gy is channel-major
         gb = gy2.sum(axis=1) if needs[2] else None
@@ -338,8 +347,9 @@ class Conv2d(Function):
             w2 = ctx.weight.reshape(c_out, -1)
             gcols = _gemm(w2, gy2, groups, transpose_a=True,
                           out=_buffer((w2.shape[1] * groups, gy2.shape[1]), gy2.dtype))
-            gpad = _col2im(gcols, ctx.padded, ctx.kernel, ctx.stride, ctx.dilation, ctx.out_hw)
-            gx = _unpadded(gpad, ctx.x_shape, ctx.pads)
+            top, _, left, _ = ctx.pads
+            gx = _col2im(gcols, ctx.padded, ctx.kernel, ctx.stride, ctx.dilation, ctx.out_hw,
+                         (top, left, *ctx.x_shape[2:])).transpose(1, 0, 2, 3)
         return gx, gw, gb, None, None, None, None
 
 
@@ -363,9 +373,9 @@ class ConvTranspose2d(Function):
         w2 = weight.reshape(c_in, cgo * kh * kw)
         cols = _gemm(w2, x2, groups, transpose_a=True,
                      out=_buffer((groups * cgo * kh * kw, n * h * w), x.dtype))
-        full = _col2im(cols, padded, (kh, kw), stride, dilation, (h, w))
         top, left = padding
-        y = full[:, :, top:padded[2] - top, left:padded[3] - left]
+        y = _col2im(cols, padded, (kh, kw), stride, dilation, (h, w),
+                    (top, left, padded[2] - 2 * top, padded[3] - 2 * left))
         if bias is not None:
             y += bias[:, None, None, None]
         needs = ctx.needs_input_grad

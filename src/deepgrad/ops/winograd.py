@@ -107,18 +107,21 @@ def forward(xpad: Any, u: Any, bias: Any, out_hw: tuple) -> Any:
     return y
 
 
-def backward(gy: Any, xpad: Any, u: Any, padded: tuple) -> tuple[Any, Any]:
-    """The weight gradient (C_out, C_in, 3, 3) and the gradient of the padded input (of shape
-    ``padded``, channel-major (C_in, N, Hp, Wp)) from the channel-major output gradient gy
-    (C_out, N, Ho, Wo): the first when the input ``xpad`` is given, the second when the
-    transformed weight ``u`` is, else None."""
+def backward(gy: Any, xpad: Any, u: Any, padded: tuple,
+             crop: tuple[int, int, int, int]) -> tuple[Any, Any]:
+    """The weight gradient (C_out, C_in, 3, 3) and the input gradient from the channel-major
+    output gradient gy (C_out, N, Ho, Wo): the first when the padded input ``xpad`` is given,
+    the second when the transformed weight ``u`` is (else None): the window
+    ``crop = (top, left, height, width)`` of the gradient of the padded input (of shape
+    ``padded``, channel-major (C_in, N, Hp, Wp)), as contiguous channel-major memory."""
     kernels = compiled()
     need_w, need_x = xpad is not None, u is not None
-    c_in, n = padded[:2]
+    c_in, n, hp, wp = padded
+    top, left, height, width = crop
     c_out = gy.shape[0]
     th, tw = _tiles(gy.shape[2:])
     blocks = _blocks(n, th * tw, c_in, c_out, gy.itemsize)
-    gxpad = xp.empty(padded, gy.dtype) if need_x else None
+    gx = xp.empty((c_in, n, height, width), gy.dtype) if need_x else None
     ut = u.transpose(0, 2, 1) if need_x else None
 
     def run(part: slice) -> Any:
@@ -132,7 +135,8 @@ def backward(gy: Any, xpad: Any, u: Any, padded: tuple) -> tuple[Any, Any]:
                 product = xp.matmul(gm, v.transpose(0, 2, 1))
                 gu = product if gu is None else xp.add(gu, product, out=gu)
             if need_x:
-                kernels.winograd_input_grad(xp.matmul(ut, gm), n0, n1, th, tw, gxpad)
+                kernels.winograd_input_grad(xp.matmul(ut, gm), n0, n1, th, tw, gx, top, left,
+                                            hp, wp)
         return gu
 
     partials = in_blocks(run, len(blocks), gy.size, gemms=True)
@@ -142,4 +146,4 @@ def backward(gy: Any, xpad: Any, u: Any, padded: tuple) -> tuple[Any, Any]:
         for partial in partials[1:]:
             gu += partial
         gw = _weight_grad(gu)
-    return gw, gxpad
+    return gw, gx
