@@ -122,6 +122,7 @@ def test_export_matches(tmp_path, make_model, shape, make_input):
 REEXPORTED = CASES[:CASES.index(next(case for case in CASES if case[0] == "argmax"))]
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 @pytest.mark.parametrize(("make_model", "shape", "make_input"),
                          [case[1:] for case in REEXPORTED], ids=[case[0] for case in REEXPORTED])
 def test_imported_masks_export_again(tmp_path, make_model, shape, make_input):
