@@ -320,12 +320,12 @@ class Conv2d(Function):
         needs = ctx.needs_input_grad
         c_out = gy.shape[1]
         g = gy.transpose(1, 0, 2, 3)  # (C_out, N, Ho, Wo): a view, contiguous when channel-major
+        crop = (ctx.pads[0], ctx.pads[2], *ctx.x_shape[2:])  # the input inside the padded input
         if (needs[0] or needs[1]) and ctx.winograd:
             # Winograd's loops read any layout: no copy of gy into a matrix.
             gb = g.sum(axis=(1, 2, 3)) if needs[2] else None
             u = winograd.weight_transform(ctx.weight) if needs[0] else None
-            top, _, left, _ = ctx.pads
-            gw, gx = winograd.backward(g, ctx.xpad, u, ctx.padded, (top, left, *ctx.x_shape[2:]))
+            gw, gx = winograd.backward(g, ctx.xpad, u, ctx.padded, crop)
             gx = None if gx is None else gx.transpose(1, 0, 2, 3)
             return gx, gw, gb, None, None, None, None
         gy2 = g.reshape(c_out, -1)  # free when gy is channel-major
@@ -347,9 +347,8 @@ class Conv2d(Function):
             w2 = ctx.weight.reshape(c_out, -1)
             gcols = _gemm(w2, gy2, groups, transpose_a=True,
                           out=_buffer((w2.shape[1] * groups, gy2.shape[1]), gy2.dtype))
-            top, _, left, _ = ctx.pads
             gx = _col2im(gcols, ctx.padded, ctx.kernel, ctx.stride, ctx.dilation, ctx.out_hw,
-                         (top, left, *ctx.x_shape[2:])).transpose(1, 0, 2, 3)
+                         crop).transpose(1, 0, 2, 3)
         return gx, gw, gb, None, None, None, None
 
 
