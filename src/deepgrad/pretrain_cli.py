@@ -42,12 +42,6 @@ def _class_list(value: str) -> list[int]:
     return classes
 
 
-def _images(dataset: Any, index: Any) -> Any:
-    """The dataset's images at ``index`` as (N, C, H, W): grayscale sets store (N, H, W)."""
-    images = dataset.data[index]
-    return images[:, None] if images.ndim == 3 else images
-
-
 def _select(dataset: Any, classes: Sequence[int], limit: int | None) -> tuple[Any, Any]:
     """The images (N, C, H, W) of ``classes`` and their labels renumbered 0 .. k-1 in the
     order given, the first ``limit`` of them."""
@@ -55,7 +49,7 @@ def _select(dataset: Any, classes: Sequence[int], limit: int | None) -> tuple[An
     chosen = np.flatnonzero(np.isin(targets, classes))[:limit]
     renumber = np.full(int(targets.max()) + 1, -1, np.int64)
     renumber[list(classes)] = np.arange(len(classes))
-    return _images(dataset, chosen), renumber[targets[chosen]]
+    return dataset.images[chosen], renumber[targets[chosen]]
 
 
 def pretrain(model: str = "cnn", classes: Sequence[int] = (0, 1, 3, 5, 8),
@@ -154,7 +148,7 @@ def _plots(network: Any, test_data: Any, shown: int, classes: Sequence[int], nam
     from deepgrad.data import transforms as T
     from deepgrad.train import visualize
 
-    images = T.Compose(preprocessing(dataset))(_images(test_data, slice(shown)))
+    images = T.Compose(preprocessing(dataset))(test_data.images[:shown])
     features = visualize.embeddings(network, images)
     labels = [name if c in classes else f"{name} (held out)" for c, name in enumerate(names)]
     return [visualize.plot_filters(network, out / "filters.png",

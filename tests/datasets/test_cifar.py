@@ -48,7 +48,7 @@ def test_the_cache_and_data_env_are_searched(home, tmp_path, monkeypatch):
     write_folder(tmp_path / "data" / "cifar-10" / "cifar-10-batches-bin")
     monkeypatch.setenv("DEEPGRAD_DATA", str(tmp_path / "data"))
     data = CIFAR10(train=False, download=False)
-    assert len(data) == 4 and data.data.shape == (4, 3, 32, 32)
+    assert len(data) == 4 and data.data.shape == (4, 3, 32, 32) == data.images.shape
 
 
 def test_download_is_checked_and_kept_in_the_cache(home, tmp_path, monkeypatch):

@@ -238,6 +238,7 @@ def test_dataset_class_on_small_files(home, tmp_path):
     root = write_split(tmp_path / "small", 9)
     train = FashionMNIST(root=root, transform=T.ToFloat())
     assert len(train) == 20 and train.array_backed and train.data.shape == (20, 28, 28)
+    assert train.images.shape == (20, 1, 28, 28) and np.shares_memory(train.images, train.data)
     image, label = train[3]
     assert image.shape == (1, 28, 28) and image.dtype == np.float32 and label == 3
     xb, yb = train.get_batch(np.array([5, 1]), np.random.default_rng(0))

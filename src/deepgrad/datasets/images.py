@@ -34,6 +34,12 @@ class ImageSplit(Dataset):
         self.train, self.transform = train, transform
         self._images, self.targets = images, targets
 
+    @property
+    def images(self) -> Any:
+        """The whole split's images, (N, C, H, W) uint8, untransformed (a grayscale set's
+        ``data`` is (N, H, W), as in torchvision)."""
+        return self._images
+
     def __len__(self) -> int:
         return self._images.shape[0]
 
