@@ -49,6 +49,26 @@ def test_evaluate_reports_the_same_accuracy(trained, capsys):
 
 
 @needs_data
+def test_evaluate_with_mirror_images_averages_the_two_views(trained, capsys):
+    assert main(["evaluate", str(trained / "model.safetensors"), "--limit", "300", "--tta"]) == 0
+    out = capsys.readouterr().out
+    model, config = dg.cli.load_model(trained / "model.safetensors")
+    test = dg.datasets.FashionMNIST(train=False)
+    x = dg.cli.normalized(test.images[:300], config)
+    with dg.no_grad():
+        views = [model(dg.tensor(v)).softmax(1).numpy() for v in (x, x[..., ::-1].copy())]
+    mean = (views[0] + views[1]) / 2
+    targets = np.asarray(test.targets[:300])
+    loss = -np.log(mean[np.arange(300), targets]).mean()
+    accuracy = (mean.argmax(1) == targets).mean()
+    assert f"(each image and its mirror image): loss {loss:.4f}  accuracy {accuracy:.4f}" in out
+    # Digits change class when mirrored: no test-time flips for them.
+    assert main(["evaluate", str(trained / "model.safetensors"), "--dataset", "mnist",
+                 "--tta"]) == 1
+    assert "mnist's classes change when mirrored" in capsys.readouterr().err
+
+
+@needs_data
 def test_resuming_keeps_the_time_of_earlier_pieces_and_refuses_other_arguments(tmp_path,
                                                                             capsys):
     args = ["train", "--model", "mlp", "--limit", "256", "--quiet", "--out", str(tmp_path)]

@@ -304,12 +304,31 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     model, config = _load(args.model_file)
     dataset = args.dataset or config["dataset"]
+    if args.tta and not DATASETS[dataset].flips:
+        raise CLIError(f"--tta averages each image with its mirror image, and {dataset}'s "
+                       f"classes change when mirrored")
     test_set = _limited(load_dataset(dataset, train=False), args.limit)
     loader = DataLoader(test_set, batch_size=512, transform=T.Compose(preprocessing(dataset)))
     trainer = dg.Trainer(model, "cross_entropy", optimizer=None, verbose=0)
-    result = trainer.evaluate(loader)
-    print(f"{dataset} test: " + "  ".join(f"{k} {v:.4f}" for k, v in result.items()))
+    if args.tta:
+        mirrored = DataLoader(test_set, batch_size=512, transform=T.Compose(
+            [T.RandomHorizontalFlip(p=1.0), *preprocessing(dataset)]))
+        probabilities = (_softmax(trainer.predict(loader))
+                         + _softmax(trainer.predict(mirrored))) / 2
+        targets = np.concatenate([y for _, y in loader])
+        chosen = probabilities[np.arange(len(targets)), targets]
+        result = {"loss": float(-np.log(np.maximum(chosen, np.finfo(chosen.dtype).tiny)).mean()),
+                  "accuracy": float((probabilities.argmax(1) == targets).mean())}
+    else:
+        result = trainer.evaluate(loader)
+    views = " (each image and its mirror image)" if args.tta else ""
+    print(f"{dataset} test{views}: " + "  ".join(f"{k} {v:.4f}" for k, v in result.items()))
     return 0
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def _load(path: str) -> tuple[Any, dict[str, Any]]:
@@ -475,6 +494,9 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model_file")
     evaluate.add_argument("--dataset", choices=_DATASETS, help="default: the training dataset")
     evaluate.add_argument("--limit", type=positive_int)
+    evaluate.add_argument("--tta", action="store_true",
+                          help="test-time augmentation: average the class probabilities of each "
+                               "image and its mirror image (datasets whose classes allow flips)")
     evaluate.add_argument("--threads", type=positive_int, metavar="N", help=_THREADS_HELP)
     evaluate.set_defaults(run=_evaluate)
 
