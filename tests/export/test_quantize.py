@@ -158,7 +158,12 @@ def test_calibration_from_batches_and_pairs_equals_calibration_from_the_array():
     for data in (loader, [x[:150], x[150:]], iter([(x[:100], y[:100]), (x[100:], y[100:])])):
         state = quantize(model, data).state_dict()
         for key, array in reference.items():
-            np.testing.assert_array_equal(state[key], array, err_msg=key)
+            # Batches of other sizes may run other BLAS blockings: activation ranges (and the
+            # scales made of them) agree to rounding, the integer weights exactly.
+            if np.issubdtype(array.dtype, np.floating):
+                np.testing.assert_allclose(state[key], array, rtol=1e-6, err_msg=key)
+            else:
+                np.testing.assert_array_equal(state[key], array, err_msg=key)
 
 
 def test_percentile_observer_ignores_rare_outliers():
