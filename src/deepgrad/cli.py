@@ -313,8 +313,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.tta:
         mirrored = DataLoader(test_set, batch_size=512, transform=T.Compose(
             [T.RandomHorizontalFlip(p=1.0), *preprocessing(dataset)]))
-        probabilities = (_softmax(trainer.predict(loader))
-                         + _softmax(trainer.predict(mirrored))) / 2
+        probabilities = sum(dg.tensor(trainer.predict(view)).softmax(1).numpy()
+                            for view in (loader, mirrored)) / 2
         targets = np.concatenate([y for _, y in loader])
         chosen = probabilities[np.arange(len(targets)), targets]
         result = {"loss": float(-np.log(np.maximum(chosen, np.finfo(chosen.dtype).tiny)).mean()),
@@ -324,11 +324,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     views = " (each image and its mirror image)" if args.tta else ""
     print(f"{dataset} test{views}: " + "  ".join(f"{k} {v:.4f}" for k, v in result.items()))
     return 0
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def _load(path: str) -> tuple[Any, dict[str, Any]]:
