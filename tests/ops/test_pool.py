@@ -22,6 +22,7 @@ pytestmark = pytest.mark.usefixtures("both_kernels")
 MAX2D_CASES = [
     ((2, 2, 4, 6), {"kernel_size": 2}),                                   # tiled 2x2 fast path
     ((1, 2, 5, 7), {"kernel_size": 2}),                                   # odd: last row/col unused
+    ((2, 2, 7, 5), {"kernel_size": 2, "ceil_mode": True}),                # odd: partial windows
     ((2, 1, 6, 6), {"kernel_size": 3}),                                   # tiled 3x3
     ((1, 2, 5, 6), {"kernel_size": 3, "stride": 2, "padding": 1}),        # overlapping, padded
     ((1, 2, 5, 6), {"kernel_size": (3, 2), "stride": (1, 2), "padding": (1, 0),
@@ -41,6 +42,7 @@ MAX1D_CASES = [
 AVG2D_CASES = [
     ((2, 2, 4, 6), {"kernel_size": 2}),
     ((1, 2, 5, 7), {"kernel_size": 2}),
+    ((2, 2, 7, 5), {"kernel_size": 2, "ceil_mode": True}),
     ((1, 2, 5, 6), {"kernel_size": 3, "stride": 2, "padding": 1}),
     ((1, 2, 5, 6), {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}),
     ((1, 2, 6, 5), {"kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 1),

@@ -27,7 +27,10 @@ def max_pool(x, y, arg, kh, kw, sh, sw, ph, pw, dh, dw):
     (a later NaN over an earlier one), as in PyTorch; positions in the padding are skipped."""
     n_, c_, h_, w_ = x.shape
     ho, wo = y.shape[2], y.shape[3]
-    if kh == kw == sh == sw == 2 and ph == pw == 0 and dh == dw == 1:
+    # Without bounds checks: only when every window lies inside x (ceil_mode's partial last
+    # windows of an odd-sized x do not, and take the general loop).
+    if (kh == kw == sh == sw == 2 and ph == pw == 0 and dh == dw == 1
+            and 2 * ho <= h_ and 2 * wo <= w_):
         for c in range(c_):
             for n in range(n_):
                 for i in range(ho):
@@ -74,8 +77,8 @@ def max_pool(x, y, arg, kh, kw, sh, sw, ph, pw, dh, dw):
 @_jit
 def max_pool_backward(gy, arg, gx, kw, sh, sw, ph, pw, dh, dw, tiled):
     """gx = each window's gradient at the position ``arg`` names. ``tiled``: 2 x 2 windows of
-    stride 2 cover gx exactly, so that every element is written and gx may start uninitialized;
-    otherwise gx holds zeros and the gradients are added."""
+    stride 2 cover gx exactly (none overhangs it), so that every element is written and gx may
+    start uninitialized; otherwise gx holds zeros and the gradients are added."""
     n_, c_, ho, wo = gy.shape
     if tiled:
         zero = gx.dtype.type(0)

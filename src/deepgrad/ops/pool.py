@@ -176,8 +176,10 @@ def _compiled_max_pool_backward(ctx: Any, gy: Any) -> Any:
     kernels = ctx.kernels
     rows, cols, axis, x_shape = ctx.rows, ctx.cols, ctx.axis, ctx.x_shape
     gy4 = gy if gy.ndim == 4 else gy[None]
+    # The tiled loop has no bounds checks: ceil_mode windows past the input's edge must not count.
     tiled = (rows.tiles and cols.tiles and rows.kernel == cols.kernel == rows.stride == 2
-             and rows.padding == cols.padding == 0)
+             and rows.padding == cols.padding == 0
+             and (rows.padded, cols.padded) == (rows.size, cols.size))
     gx = in_layout(x_shape, gy.dtype, axis, xp.empty if tiled else xp.zeros)
     window = _window_args(rows, cols)[1:]
     in_blocks(lambda part: kernels.max_pool_backward(
