@@ -22,7 +22,7 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     assert main(["train", "--model", "mlp", "--limit", "512", "--epochs", "1", "--quiet",
                  "--label-smoothing", "0.1", "--erasing", "0.25", "--dropout", "0.3",
-                 "--out", str(out)]) == 0
+                 "--crop-padding", "1", "--out", str(out)]) == 0
     return out
 
 
@@ -33,7 +33,7 @@ def test_train_writes_the_model_the_history_and_the_results(trained, capsys):
     results = json.loads((trained / "results.json").read_text())
     assert results["epochs"] == 1 and 0 <= results["test_accuracy"] <= 1
     assert results["recipe"]["label_smoothing"] == 0.1 and results["recipe"]["erasing"] == 0.25
-    assert results["recipe"]["dropout"] == 0.3
+    assert results["recipe"]["dropout"] == 0.3 and results["recipe"]["crop_padding"] == 1
     assert len(json.loads((trained / "history.json").read_text())) == 1
 
 
@@ -209,6 +209,7 @@ def test_summary_prints_the_table(capsys):
     (["train", "--weight-decay", "x"], "--weight-decay: must be a number; got x"),
     (["pretrain", "--weight-decay", "-0.1"], "--weight-decay: must be 0 or more; got -0.1"),
     (["train", "--threads", "0"], "--threads: must be a positive integer; got 0"),
+    (["train", "--crop-padding", "-1"], "--crop-padding: must be 0 or a positive integer; got -1"),
     (["fly"], "invalid choice: 'fly'"),
 ])
 def test_bad_arguments_give_one_line_and_a_hint(argv, message, capsys):
@@ -217,6 +218,20 @@ def test_bad_arguments_give_one_line_and_a_hint(argv, message, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "(see 'deepgrad" in err and "Traceback" not in err
+
+
+def test_augmentation_crops_with_the_datasets_padding_or_the_given_one():
+    from deepgrad.cli import augmentation
+    from deepgrad.data import transforms as T
+
+    def kinds(transforms):
+        return [(type(t).__name__, getattr(t, "padding", None)) for t in transforms]
+
+    assert kinds(augmentation("cifar-10")) == [("RandomCrop", 4), ("RandomHorizontalFlip", None)]
+    assert kinds(augmentation("fashion-mnist", 3))[0] == ("RandomCrop", 3)
+    assert kinds(augmentation("fashion-mnist", 0)) == [("RandomHorizontalFlip", None)]
+    assert kinds(augmentation("mnist", 0)) == []
+    assert isinstance(augmentation("mnist")[0], T.RandomCrop)
 
 
 def test_dropout_is_set_on_the_models_that_have_it():

@@ -118,12 +118,14 @@ def preprocessing(dataset: str) -> Any:
     return [T.ToFloat(), T.Normalize(spec.mean, spec.std)]
 
 
-def augmentation(dataset: str) -> list:
-    """The random crops (after padding) and, where they suit the classes, flips of training."""
+def augmentation(dataset: str, padding: int | None = None) -> list:
+    """The random crops (after padding) and, where they suit the classes, flips of training;
+    ``padding`` replaces the dataset's pixels of padding on each side (0: no crops)."""
     from deepgrad.data import transforms as T
 
     spec = DATASETS[dataset]
-    return [T.RandomCrop(spec.size, padding=spec.padding),
+    padding = spec.padding if padding is None else padding
+    return [*([T.RandomCrop(spec.size, padding=padding)] if padding else []),
             *([T.RandomHorizontalFlip()] if spec.flips else [])]
 
 
@@ -179,7 +181,9 @@ def _train(args: argparse.Namespace) -> int:
     train_set = _limited(load_dataset(args.dataset, train=True), args.limit)
     test_set = _limited(load_dataset(args.dataset, train=False), args.limit)
     spec = DATASETS[args.dataset]
-    augment = [] if args.no_augment else augmentation(args.dataset)
+    if args.crop_padding is None:
+        args.crop_padding = spec.padding
+    augment = [] if args.no_augment else augmentation(args.dataset, args.crop_padding)
     erasing = [T.RandomErasing(args.erasing)] if args.erasing else []  # after normalizing: 0 = mean
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
                               seed=args.seed,
@@ -244,7 +248,8 @@ def _train(args: argparse.Namespace) -> int:
     recipe = {key: getattr(args, key) for key in ("depth", "width", "optimizer", "lr", "swa_lr",
                                                    "init", "weight_decay", "batch_size",
                                                    "dropout", "label_smoothing", "erasing",
-                                                   "no_augment", "validate_every", "limit",
+                                                   "crop_padding", "no_augment",
+                                                   "validate_every", "limit",
                                                    "seed")}
     summary = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1),
                "epochs": len(history.epoch), "model": args.model, "dataset": args.dataset,
@@ -388,15 +393,19 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def positive_int(value: str) -> int:
-    """An argparse type: an integer >= 1."""
+def _integer(value: str, least: int, wanted: str) -> int:
     try:
         number = int(value)
     except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {value}")
+        number = least - 1
+    if number < least:
+        raise argparse.ArgumentTypeError(f"must be {wanted}; got {value}")
     return number
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: an integer >= 1."""
+    return _integer(value, 1, "a positive integer")
 
 
 def _float(value: str) -> float:
@@ -407,6 +416,11 @@ def _float(value: str) -> float:
     if not math.isfinite(number):
         raise argparse.ArgumentTypeError(f"must be a finite number; got {value}")
     return number
+
+
+def nonnegative_int(value: str) -> int:
+    """An argparse type: an integer >= 0."""
+    return _integer(value, 0, "0 or a positive integer")
 
 
 def positive_float(value: str) -> float:
@@ -472,6 +486,11 @@ def parser() -> argparse.ArgumentParser:
                             "0.2 and 0.1)")
     train.add_argument("--erasing", type=fraction, default=0.0,
                        help="probability of erasing a random rectangle of each training image")
+    train.add_argument("--crop-padding", type=nonnegative_int, metavar="PIXELS",
+                       help="zero pixels added on each side before the random crops of "
+                            "training, to the images' size (default: " + ", ".join(
+                                f"{name} {spec.padding}" for name, spec in DATASETS.items())
+                            + "; 0: no crops)")
     train.add_argument("--no-augment", action="store_true", help="no random crops and flips")
     train.add_argument("--limit", type=positive_int, help="use only the first N train and test "
                                                        "images (for a quick try)")
