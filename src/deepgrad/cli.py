@@ -47,8 +47,10 @@ class DatasetSpec:
     padding: int
 
 
+# Fashion-MNIST crops after 1 pixel of padding, not the usual 2: the flagship CNN underfits the
+# heavier shifts (0.9388 and 0.9395 against 0.9339 and 0.9341 on two seeds, README "Results").
 DATASETS = {
-    "fashion-mnist": DatasetSpec("FashionMNIST", 1, 28, 0.2860, 0.3530, True, 2),
+    "fashion-mnist": DatasetSpec("FashionMNIST", 1, 28, 0.2860, 0.3530, True, 1),
     "mnist": DatasetSpec("MNIST", 1, 28, 0.1307, 0.3081, False, 2),
     "cifar-10": DatasetSpec("CIFAR10", 3, 32, (0.4914, 0.4822, 0.4465),
                             (0.2470, 0.2435, 0.2616), True, 4),

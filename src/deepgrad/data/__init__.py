@@ -4,7 +4,7 @@
 
     from deepgrad.data import DataLoader, TensorDataset, transforms as T
 
-    augment = T.Compose([T.RandomCrop(28, padding=2), T.RandomHorizontalFlip(),
+    augment = T.Compose([T.RandomCrop(28, padding=1), T.RandomHorizontalFlip(),
                          T.ToFloat(), T.Normalize(0.2860, 0.3530)])
     loader = DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True, seed=0,
                         transform=augment)
