@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="runs/resnet20")
     parser.add_argument("--width", type=int, help="channels of the first stage (default 16)")
     parser.add_argument("--crop-padding", type=int,
-                        help="pixels of padding before the random crops (default 1)")
+                        help="pixels of padding before the crops (default: deepgrad train's)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
     command = ["train", "--model", "resnet", "--epochs", str(args.epochs), "--out", args.out,
