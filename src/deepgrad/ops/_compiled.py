@@ -205,33 +205,80 @@ def col2im(cols, out, top, left, sh, sw, dh, dw, plane):
             out[c, n] = plane[top:top + h, left:left + w]
 
 
-# The depthwise loops are for stride 1 and dilation 1 (other strides run NumPy's passes). Each
-# kernel offset is one multiply-add over a long contiguous run: the plane flattened, as if the
-# output were as wide as the padded input (its extra columns are dropped in the forward, and
-# are zeros in the gradients). Plane rows (14-28 values) as the inner loop measured 2-3x slower,
-# and 2-D indices computed from the offsets kept the loops scalar. They accumulate into a local
-# plane: with the output array as the target, the compiler must assume that it may alias the
-# input and keeps the loops scalar.
+# The depthwise loops run any stride and dilation on the input's phases (C, N, S, Hph + 1, Wph)
+# (deepgrad.ops.depthwise): with stride (sh, sw), phase a * sw + b holds the padded input's rows
+# a, a + sh, ... and columns b, b + sw, ..., so each kernel offset (i, j) reads one phase
+# (``phase[i, j]``) shifted by a whole number of its rows and columns (``offset[i, j]`` in its
+# flattened plane), as a stride-1 convolution does; stride 1 has one phase, the padded input.
+# Each offset is then one multiply-add over a long contiguous run: the phase plane flattened, as
+# if the output were Wph wide (its extra columns are dropped in the forward, and are zeros in the
+# gradients); each phase has one more zero row, which the last run reaches into. Plane rows
+# (7-28 values) as the inner loop measured 2-3x slower, and 2-D indices computed from the
+# offsets kept the loops scalar. They accumulate into a local plane: with the output array as
+# the target, the compiler must assume that it may alias the input and keeps the loops scalar.
 
 
 @_jit
-def depthwise(xpad, weight, bias, y):
+def _phase_range(size, before, step, phase, count):
+    """Along one axis of a phase of ``count`` positions (position r: padded position
+    step * r + phase): the positions [lo, hi) that hold input, and the input position at lo."""
+    first = (phase - before) % step
+    lo = (first + before - phase) // step
+    hi = lo + max(0, (size - first + step - 1) // step)
+    return lo, min(hi, count), first
+
+
+@_jit
+def phase_split(x, top, left, sh, sw, phases):
+    """phases[c, n, a * sw + b] (C, N, sh * sw, Hph, Wph) = rows a, a + sh, ... and columns
+    b, b + sw, ... of x[c, n] (x channel-major: (C, N, H, W), as convolutions return their
+    outputs, so that its type is C-contiguous and the row copies vectorize) after ``top`` rows
+    and ``left`` columns of zero padding, zeros past its edges: each value written once."""
+    c_, n_, h_, w_ = x.shape
+    hp, wp = phases.shape[3], phases.shape[4]
+    zero = phases.dtype.type(0)
+    for c in range(c_):
+        for n in range(n_):
+            for a in range(sh):
+                r0, r1, h0 = _phase_range(h_, top, sh, a, hp)
+                for b in range(sw):
+                    q0, q1, w0 = _phase_range(w_, left, sw, b, wp)
+                    p = a * sw + b
+                    for r in range(hp):
+                        if r < r0 or r >= r1:
+                            for q in range(wp):
+                                phases[c, n, p, r, q] = zero
+                            continue
+                        h = h0 + (r - r0) * sh
+                        for q in range(q0):
+                            phases[c, n, p, r, q] = zero
+                        if sw == 1:  # a unit-stride copy, which the compiler vectorizes
+                            for q in range(q0, q1):
+                                phases[c, n, p, r, q] = x[c, n, h, w0 + q - q0]
+                        else:
+                            for q in range(q0, q1):
+                                phases[c, n, p, r, q] = x[c, n, h, w0 + (q - q0) * sw]
+                        for q in range(q1, wp):
+                            phases[c, n, p, r, q] = zero
+
+
+@_jit
+def depthwise(phases, weight, bias, y, starts):
     """y[c, n] = bias[c] + the sum over kernel offsets (i, j) of weight[c, i, j] times channel c
-    of the padded channel-major input (C, N, Hp + 1, Wp: one more zero row, which the last run
-    reaches into) shifted by the offset (y: (C, N, Ho, Wo))."""
+    of the input's phases flattened, from ``starts[i, j]`` on (y: (C, N, Ho, Wo))."""
     c_, n_, ho, wo = y.shape
     kh, kw = weight.shape[1], weight.shape[2]
-    wp = xpad.shape[3]
+    wp = phases.shape[4]
     run = ho * wp
     acc = np.empty(run, y.dtype)
     for c in range(c_):
         for n in range(n_):
             acc[:] = bias[c]
-            flat = xpad[c, n].reshape(-1)
+            flat = phases[c, n].reshape(-1)
             for i in range(kh):
                 for j in range(kw):
                     t = weight[c, i, j]
-                    src = flat[i * wp + j:i * wp + j + run]
+                    src = flat[starts[i, j]:starts[i, j] + run]
                     for k in range(run):
                         acc[k] += t * src[k]
             for r in range(ho):
@@ -248,15 +295,16 @@ def _widened(plane, wide, wp):
 
 
 @_jit
-def depthwise_input_grad(gy, weight, gpad):
-    """The adjoint of :func:`depthwise` in its input: gpad[c, n] (C, N, Hp + 1, Wp) = the sum of
-    each output gradient of channel c times weight[c, i, j], at the position offset (i, j)
-    read."""
+def depthwise_input_grad(gy, weight, top, left, sh, sw, starts, hp, wp, gx):
+    """The adjoint of :func:`depthwise` in its input: gx[c, n] (C, N, H, W) = the sum of each
+    output gradient of channel c times weight[c, i, j], at the position offset (i, j) read
+    (summed in the gradient of channel c's phases (sh * sw, hp, wp), then taken out of them as
+    :func:`phase_split` put the input in)."""
     c_, n_, ho = gy.shape[:3]
+    h_, w_ = gx.shape[2], gx.shape[3]
     kh, kw = weight.shape[1], weight.shape[2]
-    wp = gpad.shape[3]
     run = ho * wp
-    acc = np.empty(gpad.shape[2] * wp, gpad.dtype)
+    acc = np.empty(sh * sw * hp * wp, gx.dtype)
     g = np.zeros(run, gy.dtype)
     for c in range(c_):
         for n in range(n_):
@@ -265,19 +313,32 @@ def depthwise_input_grad(gy, weight, gpad):
             for i in range(kh):
                 for j in range(kw):
                     t = weight[c, i, j]
-                    dst = acc[i * wp + j:i * wp + j + run]
+                    dst = acc[starts[i, j]:starts[i, j] + run]
                     for k in range(run):
                         dst[k] += t * g[k]
-            gpad[c, n] = acc.reshape(gpad.shape[2], wp)
+            for a in range(sh):
+                r0, r1, h0 = _phase_range(h_, top, sh, a, hp)
+                for b in range(sw):
+                    q0, q1, w0 = _phase_range(w_, left, sw, b, wp)
+                    base = (a * sw + b) * hp * wp
+                    for r in range(r0, r1):
+                        h = h0 + (r - r0) * sh
+                        start = base + r * wp
+                        if sw == 1:  # a unit-stride copy, which the compiler vectorizes
+                            for q in range(q0, q1):
+                                gx[c, n, h, w0 + q - q0] = acc[start + q]
+                        else:
+                            for q in range(q0, q1):
+                                gx[c, n, h, w0 + (q - q0) * sw] = acc[start + q]
 
 
 @_sums
-def depthwise_weight_grad(gy, xpad, gw):
+def depthwise_weight_grad(gy, phases, gw, starts):
     """gw[c, i, j] = the sum over samples and output positions of gy[c] times the input that
     offset (i, j) read; per plane in the inputs' precision, over the planes in float64."""
     c_, n_, ho = gy.shape[:3]
     kh, kw = gw.shape[1], gw.shape[2]
-    wp = xpad.shape[3]
+    wp = phases.shape[4]
     run = ho * wp
     totals = np.empty((kh, kw))
     g = np.zeros(run, gy.dtype)
@@ -285,10 +346,10 @@ def depthwise_weight_grad(gy, xpad, gw):
         totals[:] = 0.0
         for n in range(n_):
             _widened(gy[c, n], g, wp)
-            flat = xpad[c, n].reshape(-1)
+            flat = phases[c, n].reshape(-1)
             for i in range(kh):
                 for j in range(kw):
-                    src = flat[i * wp + j:i * wp + j + run]
+                    src = flat[starts[i, j]:starts[i, j] + run]
                     s = gy.dtype.type(0)
                     for k in range(run):
                         s += g[k] * src[k]
@@ -347,7 +408,7 @@ def adam(p, g, m, v, v_max, shrink, weight_decay, maximize, beta1, keep1, beta2,
 
 __all__ = ["adam", "channel_affine", "channel_grad_input", "channel_sums", "col2im", "depthwise",
            "depthwise_input_grad", "depthwise_weight_grad", "max_pool", "max_pool_backward",
-           "sgd_momentum"]
+           "phase_split", "sgd_momentum"]
 
 
 @_jit
