@@ -282,7 +282,8 @@ def depthwise(phases, weight, bias, y, starts):
                     for k in range(run):
                         acc[k] += t * src[k]
             for r in range(ho):
-                y[c, n, r] = acc[r * wp:r * wp + wo]
+                for q in range(wo):
+                    y[c, n, r, q] = acc[r * wp + q]
 
 
 @_jit
@@ -291,7 +292,8 @@ def _widened(plane, wide, wp):
     (whose other columns stay zero)."""
     wo = plane.shape[1]
     for r in range(plane.shape[0]):
-        wide[r * wp:r * wp + wo] = plane[r]
+        for q in range(wo):
+            wide[r * wp + q] = plane[r, q]
 
 
 @_jit
