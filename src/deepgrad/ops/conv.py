@@ -148,9 +148,12 @@ def _col2im(cols: Any, padded: tuple[int, int, int, int], kernel: tuple[int, int
     channel-major (C, N, Hp, Wp) array, one slice-add per kernel offset, and its window
     ``crop = (top, left, height, width)``: (C, N, height, width). With numba, a compiled loop
     sums each plane while it is in cache and writes the window alone, as contiguous memory;
-    otherwise the window is a view of the padded sum."""
+    otherwise the window is a view of the padded sum. A 1x1 kernel at stride 1 without padding
+    has nothing to sum: its columns are the result (a view of them)."""
     c, n, hp, wp = padded
     top, left, height, width = crop
+    if kernel == stride == (1, 1) and (height, width) == (hp, wp):
+        return cols.reshape(c, n, hp, wp)  # one column per input value: nothing to sum
     blocks = cols.reshape(c, kernel[0], kernel[1], n, *out_hw)
     kernels = compiled()
     if kernels is not None:
