@@ -354,15 +354,17 @@ def test_integer_tensor_rejected_where_torch_rejects_it(fn, op):
         fn(dg.tensor([1, -2]))
 
 
-def test_relu_keeps_a_channel_major_layout_both_ways():
+@pytest.mark.parametrize("size", [5, 160], ids=["in cache", "over 1 MiB"])
+def test_relu_keeps_a_channel_major_layout_both_ways(size):
     """A convolution's output is channel-major memory seen as NCHW: ReLU's output and input
     gradient keep that layout, so that the next convolution (and the pooling's backward) read
-    contiguous channels instead of transposing."""
+    contiguous channels instead of transposing. (Large arrays take another forward loop.)"""
     rng = np.random.default_rng(0)
-    x = dg.from_numpy(rng.standard_normal((3, 4, 5, 5)).transpose(1, 0, 2, 3)).requires_grad_()
+    x = rng.standard_normal((3, 4, size, size)).transpose(1, 0, 2, 3)
+    x = dg.from_numpy(x).requires_grad_()
     y = dg.relu(x)
     assert y.numpy().transpose(1, 0, 2, 3).flags.c_contiguous
-    gy = rng.standard_normal((3, 4, 5, 5)).transpose(1, 0, 2, 3)
+    gy = rng.standard_normal((3, 4, size, size)).transpose(1, 0, 2, 3)
     y.backward(dg.from_numpy(gy))
     assert x.grad.numpy().transpose(1, 0, 2, 3).flags.c_contiguous
     np.testing.assert_array_equal(y.numpy(), np.maximum(x.numpy(), 0))

@@ -35,6 +35,12 @@ def _scratch(a: Any) -> Any:
     return a if type(a) is _ndarray else xp.asarray(a)
 
 
+_IN_CACHE_BYTES = 1 << 20
+"""Below this size NumPy's maximum of two arrays runs faster than its maximum with a scalar
+(1.35x at 128 x 256 float32), so ReLU fills an array of zeros; above it, the memory pass that
+the zeros cost outweighs that (the scalar form 1.4x faster at 128 x 64 x 28 x 28)."""
+
+
 def _filled(x: Any, value: float) -> Any:
     """A new array like ``x`` (in its memory layout) holding ``value``, the second operand of a
     fast maximum/minimum."""
@@ -79,8 +85,13 @@ class ReLU(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = _filled(x, 0)
-        blockwise(lambda xb, yb: xp.maximum(xb, yb, out=yb), x, y)
+        if x.nbytes < _IN_CACHE_BYTES:
+            y = _filled(x, 0)
+            blockwise(lambda xb, yb: xp.maximum(xb, yb, out=yb), x, y)
+        else:
+            y = xp.empty(x.shape, x.dtype) if x.flags.c_contiguous else xp.empty_like(x)
+            zero = x.dtype.type(0)
+            blockwise(lambda xb, yb: xp.maximum(xb, zero, out=yb), x, y)
         ctx.save(y=y)
         return y
 
