@@ -372,6 +372,33 @@ def test_relu_keeps_a_channel_major_layout_both_ways(size):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["contiguous", "channel-major"])
+def test_relu_gradient_compiled_and_numpy_agree(dtype, layout):
+    """The compiled input gradient (gy in y's layout) gives NumPy's numbers, NaN and -0.0
+    where the gradient carries them included."""
+    pytest.importorskip("numba", reason="numba is not installed: no compiled ReLU to compare")
+    from deepgrad.ops._kernels import use_compiled
+
+    rng = np.random.default_rng(4)
+    x, gy = (rng.standard_normal((3, 4, 6, 5)).astype(dtype) for _ in range(2))
+    x[0, 0, 0, :3] = [0.0, -0.0, np.nan]
+    x[0, 0, 1, :4] = [-1.0, -1.0, 1.0, -1.0]  # where y is 0, NaN * 0, inf * 0 and -1 * 0
+    gy[0, 0, 1, :4] = [np.nan, np.inf, -np.inf, -1.0]
+    if layout == "channel-major":
+        x, gy = (np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+                 for a in (x, gy))
+    grads = []
+    for enabled in (False, True):
+        with use_compiled(enabled):
+            t = dg.from_numpy(x).requires_grad_()
+            dg.relu(t).backward(dg.from_numpy(gy))
+            grads.append(t.grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+    assert np.array_equal(np.signbit(grads[1]), np.signbit(grads[0]))
+    assert grads[1].strides == grads[0].strides
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gelu_compiled_and_numpy_agree(dtype):
     pytest.importorskip("numba", reason="numba is not installed: no compiled GELU to compare")
     from deepgrad.ops._kernels import use_compiled

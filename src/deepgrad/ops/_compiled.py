@@ -412,7 +412,17 @@ def adam(p, g, m, v, v_max, shrink, weight_decay, maximize, beta1, keep1, beta2,
 
 __all__ = ["adam", "channel_affine", "channel_grad_input", "channel_sums", "col2im", "depthwise",
            "depthwise_input_grad", "depthwise_weight_grad", "max_pool", "max_pool_backward",
-           "phase_split", "sgd_momentum"]
+           "phase_split", "relu_grad", "sgd_momentum"]
+
+
+@_jit
+def relu_grad(y, g, out):
+    """out = g * (y > 0) over 1-D arrays: ReLU's input gradient in one pass (NumPy writes the
+    mask, then multiplies by it in place). A multiply by the mask, not a select, so that the
+    numbers (NaN in g, the sign of zeros) are NumPy's."""
+    one, zero = out.dtype.type(1), out.dtype.type(0)
+    for i in range(y.size):
+        out[i] = g[i] * (one if y[i] > 0 else zero)
 
 
 @_jit

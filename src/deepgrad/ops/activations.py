@@ -4,8 +4,10 @@ These run in every training step, so forward and backward work in place on fresh
 temporaries and use what measured fastest in NumPy: branch-free arithmetic rather than
 ``xp.where`` (a select on a mask that flips at random, like the sign of activations, is several
 times slower than a multiply by that mask) and ``maximum``/``minimum`` against a filled array
-rather than a scalar (only the array-array loops are vectorized: about 3x faster, including the
-fill). Python floats serve as constants so that float32 stays float32.
+rather than a scalar for arrays in cache (the array-array loops ran faster there; ReLU, on
+activations of many MiB, uses the scalar above 1 MiB, which saves the fill's pass over memory).
+With numba, ReLU's input gradient is one compiled pass. Python floats serve as constants so that
+float32 stays float32.
 """
 
 from __future__ import annotations
@@ -48,6 +50,13 @@ def _filled(x: Any, value: float) -> Any:
         return xp.full_like(x, value)
     # xp.zeros(shape) skips zeros_like's Python-level wrapper: measurably faster on small arrays.
     return xp.zeros(x.shape, x.dtype) if value == 0 else xp.full(x.shape, value, x.dtype)
+
+
+def _in_memory_order(a: Any) -> Any:
+    """``a`` as a 1-D view of its values in the order of its memory (a channel-major NCHW
+    array channel by channel), or None when that memory has gaps."""
+    view = a.transpose(sorted(range(a.ndim), key=lambda axis: a.strides[axis], reverse=True))
+    return view.reshape(-1) if view.flags.c_contiguous else None
 
 
 def _sigmoid(x: Any) -> Any:
@@ -99,6 +108,13 @@ class ReLU(Function):
     def backward(ctx, gy):
         y = ctx.y
         gx = xp.empty(y.shape, gy.dtype) if y.flags.c_contiguous else xp.empty_like(y, gy.dtype)
+        kernels = compiled()
+        if (kernels is not None and gy.strides == y.strides and gy.dtype == y.dtype
+                and _in_memory_order(y) is not None):
+            # One memory layout without gaps (gx's is y's): the blocks are runs of memory.
+            blockwise(lambda *blocks: kernels.relu_grad(*map(_in_memory_order, blocks)),
+                      y, gy, gx)
+            return gx
 
         def grad(y: Any, g: Any, out: Any) -> None:
             # y > 0 exactly where x > 0. Writing the mask as floats, then multiplying in place,
