@@ -208,8 +208,8 @@ def col2im(cols, out, top, left, sh, sw, dh, dw, plane):
 # The depthwise loops run any stride and dilation on the input's phases (C, N, S, Hph + 1, Wph)
 # (deepgrad.ops.depthwise): with stride (sh, sw), phase a * sw + b holds the padded input's rows
 # a, a + sh, ... and columns b, b + sw, ..., so each kernel offset (i, j) reads one phase
-# (``phase[i, j]``) shifted by a whole number of its rows and columns (``offset[i, j]`` in its
-# flattened plane), as a stride-1 convolution does; stride 1 has one phase, the padded input.
+# shifted by a whole number of its rows and columns (from ``starts[i, j]`` in the flattened
+# phases), as a stride-1 convolution does; stride 1 has one phase, the padded input.
 # Each offset is then one multiply-add over a long contiguous run: the phase plane flattened, as
 # if the output were Wph wide (its extra columns are dropped in the forward, and are zeros in the
 # gradients); each phase has one more zero row, which the last run reaches into. Plane rows
@@ -363,6 +363,16 @@ def depthwise_weight_grad(gy, phases, gw, starts):
                 gw[c, i, j] = totals[i, j]
 
 
+@_jit
+def relu_grad(y, g, out):
+    """out = g * (y > 0) over 1-D arrays: ReLU's input gradient in one pass (NumPy writes the
+    mask, then multiplies by it in place). A multiply by the mask, not a select, so that the
+    numbers (NaN in g, the sign of zeros) are NumPy's."""
+    one, zero = out.dtype.type(1), out.dtype.type(0)
+    for i in range(y.size):
+        out[i] = g[i] * (one if y[i] > 0 else zero)
+
+
 # Optimizer steps: one pass over a flat parameter and its state, the same float operations in
 # the same order as the optimizer's NumPy passes (the scalars come in the arrays' dtype), so
 # that both give the same bits.
@@ -413,16 +423,6 @@ def adam(p, g, m, v, v_max, shrink, weight_decay, maximize, beta1, keep1, beta2,
 __all__ = ["adam", "channel_affine", "channel_grad_input", "channel_sums", "col2im", "depthwise",
            "depthwise_input_grad", "depthwise_weight_grad", "max_pool", "max_pool_backward",
            "phase_split", "relu_grad", "sgd_momentum"]
-
-
-@_jit
-def relu_grad(y, g, out):
-    """out = g * (y > 0) over 1-D arrays: ReLU's input gradient in one pass (NumPy writes the
-    mask, then multiplies by it in place). A multiply by the mask, not a select, so that the
-    numbers (NaN in g, the sign of zeros) are NumPy's."""
-    one, zero = out.dtype.type(1), out.dtype.type(0)
-    for i in range(y.size):
-        out[i] = g[i] * (one if y[i] > 0 else zero)
 
 
 @_jit
