@@ -230,6 +230,7 @@ def test_batch_norm_errors():
 LN_CASES = [((4, 5), 5), ((2, 3, 4), (3, 4)), ((3, 2, 2, 3), (2, 3)), ((6,), [6])]
 
 
+@pytest.mark.usefixtures("both_kernels")
 @pytest.mark.parametrize("affine", AFFINE)
 @pytest.mark.parametrize(("shape", "normalized_shape"), LN_CASES)
 def test_layer_norm_gradcheck(shape, normalized_shape, affine):
@@ -241,6 +242,7 @@ def test_layer_norm_gradcheck(shape, normalized_shape, affine):
     assert dg.gradcheck(lambda x, w, b: layer_norm(x, normalized_shape, w, b), (x, weight, bias))
 
 
+@pytest.mark.usefixtures("both_kernels")
 def test_layer_norm_gradcheck_non_contiguous_input():
     rng = np.random.default_rng(6)
     x = dg.from_numpy(rng.standard_normal((5, 3, 4)).transpose(1, 2, 0)).requires_grad_()
@@ -248,6 +250,7 @@ def test_layer_norm_gradcheck_non_contiguous_input():
     assert dg.gradcheck(lambda x, w, b: layer_norm(x, (4, 5), w, b), (x, weight, bias))
 
 
+@pytest.mark.usefixtures("both_kernels")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("affine", AFFINE)
 @pytest.mark.parametrize(("shape", "normalized_shape"), LN_CASES)
@@ -262,6 +265,31 @@ def test_layer_norm_parity_with_torch(torch, shape, normalized_shape, affine, dt
                  lambda x, *params: torch.nn.functional.layer_norm(x, trailing,
                                                                    **dict(zip(keys, params))),
                  arrays)
+
+
+@pytest.mark.parametrize("grads", ["x", "weight", "bias", "none"])
+def test_layer_norm_compiled_and_numpy_agree_in_thread_blocks(grads):
+    """Rows split between two threads; each subset of gradients (x_hat kept or not)."""
+    pytest.importorskip("numba", reason="numba is not installed: no compiled LayerNorm")
+    from deepgrad import parallel
+    from deepgrad.ops._kernels import use_compiled
+
+    rng = np.random.default_rng(8)
+    arrays = [(rng.standard_normal(s) * 3 + 1).astype(np.float32)
+              for s in [(6, 40, 32), (32,), (32,), (6, 40, 32)]]
+    results = []
+    for enabled in (False, True):
+        with (use_compiled(enabled), dg.limit_threads(2), pytest.MonkeyPatch.context() as mp):
+            mp.setattr(parallel, "PARALLEL_ELEMENTS", 1)
+            x, w, b = (dg.from_numpy(a.copy()).requires_grad_(grads == name)
+                       for a, name in zip(arrays, ["x", "weight", "bias"], strict=False))
+            y = layer_norm(x, 32, w, b)
+            if grads != "none":
+                y.backward(dg.from_numpy(arrays[3]))
+            results.append([y.numpy()] + [t.grad.numpy() for t in (x, w, b) if t.grad is not None])
+    assert len(results[1]) == (1 if grads == "none" else 2)
+    for got, want in zip(results[1], results[0], strict=True):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
 
 
 def test_layer_norm_errors():

@@ -153,6 +153,79 @@ def channel_grad_input(gy3, x3, mean, gy_scale, x_scale, shift, gx3):
                 out[s] = g[s] * a + (row[s] - m) * b + d
 
 
+@_sums
+def _row_moments(row):
+    """The mean and variance of a 1-D array, summed in float64."""
+    m = row.shape[0]
+    total = 0.0
+    for j in range(m):
+        total += np.float64(row[j])
+    mean = total / m
+    squares = 0.0
+    for j in range(m):
+        d = np.float64(row[j]) - mean
+        squares += d * d
+    return mean, squares / m
+
+
+@_jit
+def layer_norm(x2, weight, bias, eps, x_hat, inv_std, y):
+    """Per row i of x2 (rows, M), in cache: inv_std[i, 0] = 1 / sqrt(variance + eps),
+    x_hat = (x - mean) * inv_std (written when x_hat has rows: for backward) and
+    y = x_hat * weight + bias (weight, bias: (M,), or empty for none)."""
+    rows, m = x2.shape
+    keep, scale, shift = x_hat.shape[0] > 0, weight.shape[0] > 0, bias.shape[0] > 0
+    kind = y.dtype.type
+    for i in range(rows):
+        mean, var = _row_moments(x2[i])
+        inv = kind(1.0 / np.sqrt(var + eps))
+        centre = kind(mean)
+        inv_std[i, 0] = inv
+        for j in range(m):
+            h = (x2[i, j] - centre) * inv
+            if keep:
+                x_hat[i, j] = h
+            if scale:
+                h *= weight[j]
+            if shift:
+                h += bias[j]
+            y[i, j] = h
+
+
+@_sums
+def _row_dots(gy_row, h_row, weight, sums):
+    """For LayerNorm's backward, one row: the sums of g and g * x_hat with g = gy * weight (gy
+    if weight is empty), in float64; adds gy * x_hat and gy to sums[0] and sums[1]."""
+    scale = weight.shape[0] > 0
+    total = 0.0
+    dot = 0.0
+    for j in range(gy_row.shape[0]):
+        gy, h = np.float64(gy_row[j]), np.float64(h_row[j])
+        g = np.float64(gy_row[j] * weight[j]) if scale else gy
+        total += g
+        dot += g * h
+        sums[0, j] += gy * h
+        sums[1, j] += gy
+    return total, dot
+
+
+@_jit
+def layer_norm_backward(gy2, x_hat, inv_std, weight, gx, sums):
+    """LayerNorm's gradients per row (rows, M), in cache: gx = inv_std * (g - mean(g) -
+    x_hat * mean(g * x_hat)) with g = gy * weight (written when gx has rows); sums[0] += gy *
+    x_hat and sums[1] += gy over the rows (float64 (2, M): the weight's and bias's gradients)."""
+    rows, m = gy2.shape
+    need_x, scale = gx.shape[0] > 0, weight.shape[0] > 0
+    kind = gy2.dtype.type
+    for i in range(rows):
+        total, dot = _row_dots(gy2[i], x_hat[i], weight, sums)
+        if need_x:
+            mean_g, mean_gh, inv = kind(total / m), kind(dot / m), inv_std[i, 0]
+            for j in range(m):
+                g = gy2[i, j] * weight[j] if scale else gy2[i, j]
+                gx[i, j] = (g - mean_g - x_hat[i, j] * mean_gh) * inv
+
+
 @_jit
 def im2col(xpad, cols, sh, sw, dh, dw):
     """cols (C, kH, kW, N, Ho, Wo) = the channel-major padded input xpad (C, N, Hp, Wp) at each
@@ -421,8 +494,8 @@ def adam(p, g, m, v, v_max, shrink, weight_decay, maximize, beta1, keep1, beta2,
 
 
 __all__ = ["adam", "channel_affine", "channel_grad_input", "channel_sums", "col2im", "depthwise",
-           "depthwise_input_grad", "depthwise_weight_grad", "max_pool", "max_pool_backward",
-           "phase_split", "relu_grad", "sgd_momentum"]
+           "depthwise_input_grad", "depthwise_weight_grad", "layer_norm", "layer_norm_backward",
+           "max_pool", "max_pool_backward", "phase_split", "relu_grad", "sgd_momentum"]
 
 
 @_jit

@@ -20,7 +20,9 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
+from deepgrad.ops._kernels import compiled
 from deepgrad.ops.batch_norm import BatchNorm, _channel_dot, _channel_sum, batch_norm
+from deepgrad.parallel import in_blocks
 from deepgrad.tensor import Tensor, check_tensor
 
 
@@ -58,6 +60,42 @@ def _affine(x_hat: Any, weight: Any, bias: Any, in_place: bool) -> Any:
 
 
 # ------------------------------------------------------------------------------ layer norm
+def _compiled_forward(kernels: Any, x2: Any, weight: Any, bias: Any, eps: float,
+                      keep_x_hat: bool) -> tuple[Any, Any, Any]:
+    """y, x_hat (or an empty array when backward won't need it) and inv_std (rows, 1) of
+    LayerNorm's rows x2 in one compiled pass, which normalizes each row while it is in cache
+    (NumPy makes seven passes); the row sums in float64."""
+    rows, size = x2.shape
+    y = xp.empty(x2.shape, x2.dtype)
+    x_hat = xp.empty(x2.shape if keep_x_hat else (0, size), x2.dtype)
+    inv_std = xp.empty((rows, 1), x2.dtype)
+    none = xp.empty(0, x2.dtype)
+    weight, bias = none if weight is None else weight, none if bias is None else bias
+    in_blocks(lambda part: kernels.layer_norm(x2[part], weight, bias, eps,
+                                              x_hat[part] if keep_x_hat else x_hat,
+                                              inv_std[part], y[part]), rows, x2.size)
+    return y, x_hat, inv_std
+
+
+def _compiled_backward(kernels: Any, gy2: Any, x_hat: Any, inv_std: Any, weight: Any,
+                       needs: tuple) -> tuple[Any, Any, Any]:
+    """LayerNorm's input, weight and bias gradients (each None unless needed) in one compiled
+    pass over the rows; the weight's and bias's sums in float64, per thread, then added."""
+    rows, size = gy2.shape
+    gx = xp.empty(gy2.shape if needs[0] else (0, size), gy2.dtype)
+    weight = xp.empty(0, gy2.dtype) if weight is None else weight
+
+    def work(part: slice) -> Any:
+        sums = xp.zeros((2, size))
+        kernels.layer_norm_backward(gy2[part], x_hat[part], inv_std[part], weight,
+                                    gx[part] if needs[0] else gx, sums)
+        return sums
+
+    sums = sum(in_blocks(work, rows, gy2.size))
+    return (gx if needs[0] else None, sums[0].astype(gy2.dtype) if needs[1] else None,
+            sums[1].astype(gy2.dtype) if needs[2] else None)
+
+
 class LayerNorm(Function):
     """y = x_hat * w + b, x_hat normalized over the trailing ``normalized_shape`` dims.
 
@@ -68,14 +106,21 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, normalized_shape, eps):
         size = math.prod(normalized_shape)
-        x_hat, inv_std = _normalize_rows(x.reshape(-1, size), eps)
+        x2 = x.reshape(-1, size)
         needs = ctx.needs_input_grad
         keep_x_hat = needs[0] or needs[1]
         flat_weight = None if weight is None else weight.reshape(size)
+        flat_bias = None if bias is None else bias.reshape(size)
+        kernels = compiled() if x.dtype in (xp.float32, xp.float64) else None
+        if kernels is not None:
+            y, x_hat, inv_std = _compiled_forward(kernels, x2, flat_weight, flat_bias, eps,
+                                                  keep_x_hat)
+        else:
+            x_hat, inv_std = _normalize_rows(x2, eps)
+            y = _affine(x_hat, flat_weight, flat_bias, in_place=not keep_x_hat)
         ctx.save(x_hat=x_hat if keep_x_hat else None, inv_std=inv_std,
-                 weight=flat_weight if needs[0] else None, normalized_shape=normalized_shape)
-        y = _affine(x_hat, flat_weight, None if bias is None else bias.reshape(size),
-                    in_place=not keep_x_hat)
+                 weight=flat_weight if needs[0] else None, normalized_shape=normalized_shape,
+                 kernels=kernels)
         return y.reshape(x.shape)
 
     @staticmethod
@@ -84,6 +129,12 @@ class LayerNorm(Function):
         x_hat, weight = ctx.x_hat, ctx.weight
         normalized_shape = ctx.normalized_shape
         gy2 = gy.reshape(-1, math.prod(normalized_shape))
+        if ctx.kernels is not None and x_hat is not None:
+            gx, gw, gb = _compiled_backward(ctx.kernels, gy2, x_hat, ctx.inv_std, weight,
+                                            needs)
+            return (None if gx is None else gx.reshape(gy.shape),
+                    None if gw is None else gw.reshape(normalized_shape),
+                    None if gb is None else gb.reshape(normalized_shape), None, None)
         gx = gw = gb = None
         if needs[0]:
             g = gy2 if weight is None else gy2 * weight
