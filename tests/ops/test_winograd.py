@@ -20,6 +20,13 @@ def any_size(monkeypatch):
     """The path for every size and channel count, so that small cases exercise it."""
     monkeypatch.setattr(winograd, "MIN_SIZE", 1)
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+    monkeypatch.setattr(winograd, "MIN_OUTPUTS", 1)
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """The path for batches of a few images, so that real layer sizes stay quick to test."""
+    monkeypatch.setattr(winograd, "MIN_OUTPUTS", 1)
 
 
 @pytest.fixture
@@ -38,7 +45,8 @@ def calls(monkeypatch):
 
 @pytest.mark.parametrize(("x_shape", "w_shape", "options", "taken"), [
     ((2, 16, 28, 28), (16, 16, 3, 3), {"padding": 1}, True),
-    ((2, 8, 12, 13), (8, 8, 3, 3), {}, True),  # unpadded: output 10 x 11, odd width
+    ((16, 8, 12, 13), (8, 8, 3, 3), {}, True),  # unpadded: output 10 x 11, odd width
+    ((1, 64, 14, 14), (64, 64, 3, 3), {"padding": 1}, False),  # too few outputs: one image
     ((2, 64, 7, 7), (64, 64, 3, 3), {"padding": 1}, False),  # too small an output
     ((2, 4, 28, 28), (16, 4, 3, 3), {"padding": 1}, False),  # too few input channels
     ((2, 16, 28, 28), (16, 16, 3, 3), {"padding": 1, "stride": 2}, False),
@@ -72,6 +80,7 @@ def test_gradcheck(any_size, calls, x_shape, padding, bias):
     assert calls[0] > 0
 
 
+@pytest.mark.usefixtures("small_batches")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize(("x_shape", "c_out", "padding"), [
     ((3, 16, 28, 28), 16, 1),  # a ResNet's first stage
@@ -94,6 +103,7 @@ def test_parity(torch, calls, dtype, x_shape, c_out, padding, needs):
     assert calls[0] == 1
 
 
+@pytest.mark.usefixtures("small_batches")
 def test_matches_the_im2col_path_in_float64():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 12, 14, 14))
@@ -109,6 +119,7 @@ def test_matches_the_im2col_path_in_float64():
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.usefixtures("small_batches")
 def test_changing_the_input_in_place_is_detected(calls):
     x = dg.randn(2, 8, 12, 12).permute(1, 0, 2, 3).detach()  # channel-major: no padding copy
     x = x.permute(1, 0, 2, 3).requires_grad_()

@@ -36,6 +36,12 @@ MIN_SIZE = 10
 MIN_CHANNELS = 8
 """Nor do convolutions with fewer input or output channels: their GEMMs are too thin to gain."""
 
+MIN_OUTPUTS = 1500
+"""Nor batches of fewer output positions per channel (samples x height x width): the weight
+transform and the per-call costs outweigh the saved multiply-adds there (the forward of 32->64
+channels at 14x14 on one thread: 259-310 against 219-249 us for im2col at batch 1, even at 2-4,
+1.2x faster from 8 = 1,568 positions on)."""
+
 _BLOCK_BYTES = 1 << 20
 """About this much transformed input and product per block of samples (of 0.5-8 MiB, 1-2 MiB
 measured best at 14x14 and 28x28, within noise of each other)."""
@@ -48,10 +54,12 @@ def applies(x_shape: tuple, weight_shape: tuple, stride: tuple, dilation: tuple,
             out_hw: tuple, dtype: Any) -> bool:
     """Whether a conv2d of these shapes runs here: a 3x3 kernel, stride 1, no dilation, one
     group, at least :data:`MIN_CHANNELS` channels in and out, an output of at least
-    :data:`MIN_SIZE` each way, float32 or float64, and the compiled loops available."""
+    :data:`MIN_SIZE` each way and :data:`MIN_OUTPUTS` positions over the batch, float32 or
+    float64, and the compiled loops available."""
     c_out, c_in, kh, kw = weight_shape
     return (kh == kw == 3 and stride == (1, 1) and dilation == (1, 1) and groups == 1
             and min(c_in, c_out) >= MIN_CHANNELS and min(out_hw) >= MIN_SIZE
+            and x_shape[0] * out_hw[0] * out_hw[1] >= MIN_OUTPUTS
             and xp.dtype(dtype) in (xp.float32, xp.float64) and compiled() is not None)
 
 
