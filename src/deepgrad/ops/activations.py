@@ -6,8 +6,8 @@ temporaries and use what measured fastest in NumPy: branch-free arithmetic rathe
 times slower than a multiply by that mask) and ``maximum``/``minimum`` against a filled array
 rather than a scalar for arrays in cache (the array-array loops ran faster there; ReLU, on
 activations of many MiB, uses the scalar above 1 MiB, which saves the fill's pass over memory).
-With numba, ReLU's input gradient is one compiled pass. Python floats serve as constants so that
-float32 stays float32.
+With numba, ReLU's input gradient over 256 KiB is one compiled pass. Python floats serve as
+constants so that float32 stays float32.
 """
 
 from __future__ import annotations
