@@ -71,8 +71,8 @@ def _compiled_forward(kernels: Any, x2: Any, weight: Any, bias: Any, eps: float,
     inv_std = xp.empty((rows, 1), x2.dtype)
     none = xp.empty(0, x2.dtype)
     weight, bias = none if weight is None else weight, none if bias is None else bias
-    in_blocks(lambda part: kernels.layer_norm(x2[part], weight, bias, eps,
-                                              x_hat[part] if keep_x_hat else x_hat,
+    # A slice of an empty x_hat is empty too, and the loop then skips writing it.
+    in_blocks(lambda part: kernels.layer_norm(x2[part], weight, bias, eps, x_hat[part],
                                               inv_std[part], y[part]), rows, x2.size)
     return y, x_hat, inv_std
 
@@ -87,8 +87,8 @@ def _compiled_backward(kernels: Any, gy2: Any, x_hat: Any, inv_std: Any, weight:
 
     def work(part: slice) -> Any:
         sums = xp.zeros((2, size))
-        kernels.layer_norm_backward(gy2[part], x_hat[part], inv_std[part], weight,
-                                    gx[part] if needs[0] else gx, sums)
+        kernels.layer_norm_backward(gy2[part], x_hat[part], inv_std[part], weight, gx[part],
+                                    sums)
         return sums
 
     sums = sum(in_blocks(work, rows, gy2.size))
