@@ -21,6 +21,11 @@ from deepgrad.tensor import Tensor
 _CHECKPOINT_FORMAT = "deepgrad.trainer.checkpoint/1"
 
 
+def _epoch_length(steps_per_epoch: int | None) -> str:
+    return ("one pass over the data" if steps_per_epoch is None
+            else f"{steps_per_epoch} batches")
+
+
 class Checkpointing:
     """The checkpoint methods of :class:`~deepgrad.train.trainer.Trainer` (which holds the
     attributes they read: model, optimizer, scheduler, loader, position, metrics, callbacks)."""
@@ -42,6 +47,7 @@ class Checkpointing:
             "history": self.history.state_dict(),
             "callbacks": [c.state_dict() for c in self.callbacks],
             "accumulate_grad_batches": self.accumulate_grad_batches,
+            "steps_per_epoch": self.steps_per_epoch,
             # Inside a group of accumulated batches, the gradient added up so far.
             "grads": [None if p.grad is None else p.grad.data
                       for p in self.model.parameters()]
@@ -73,6 +79,10 @@ class Checkpointing:
         if saved_k != self.accumulate_grad_batches:
             differ.append(f"it accumulated gradients over {saved_k} batches, this Trainer over "
                           f"{self.accumulate_grad_batches}")
+        saved_steps = state.get("steps_per_epoch")
+        if saved_steps != self.steps_per_epoch:
+            differ.append(f"epochs of {_epoch_length(saved_steps)}, this Trainer's "
+                          f"{_epoch_length(self.steps_per_epoch)} (steps_per_epoch)")
         if len(state["train_metrics"]) != len(self._train_metrics):
             differ.append(f"it has {len(state['train_metrics'])} metrics, this Trainer "
                           f"{len(self._train_metrics)}")

@@ -17,9 +17,10 @@ that was never interrupted.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,25 @@ def _loss_fn(loss: Callable | str) -> Callable:
         raise TypeError(f"Trainer: loss must be callable (e.g. nn.CrossEntropyLoss()); got "
                         f"{type(loss).__name__}")
     return loss
+
+
+_END = object()  # an iterator's end, for next()
+
+
+def _check_steps(method: str, name: str, steps: Any) -> int | None:
+    """A number of batches given to ``method`` (None: all of them)."""
+    if steps is None:
+        return None
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"{method}: {name} must be an integer >= 1 or None; got {steps!r}")
+    return int(steps)
+
+
+def _close(batches: Iterator[Any]) -> None:
+    """End a loader's pass that was cut short: its worker threads stop with it."""
+    close = getattr(batches, "close", None)
+    if close is not None:
+        close()
 
 
 def _sample_weight(batch: Sequence[Any]) -> Any:
@@ -137,6 +157,9 @@ class Trainer(Checkpointing):
         self.epochs = 0
         self.batch = 0
         self.batches_per_epoch: int | None = 0  # None: a stream of unknown length
+        self.steps_per_epoch: int | None = None  # fit's: None for one pass over the data
+        # With steps_per_epoch, the pass over the data that continues across epochs.
+        self._pass: Iterator[Any] | None = None
         self.stop_training = False
         self.stop_reason: str | None = None
         # Whether the last batch ended with an optimizer step (not inside a group of
@@ -254,7 +277,9 @@ class Trainer(Checkpointing):
             shuffle: bool = True, resume_from: str | os.PathLike | None = None,
             seed: int | None = None, validation_freq: int | Collection[int] = 1,
             validation_split: float | None = None,
-            class_weight: Mapping[int, float] | None = None) -> History:
+            class_weight: Mapping[int, float] | None = None,
+            steps_per_epoch: int | None = None,
+            validation_steps: int | None = None) -> History:
         """Train for ``epochs`` epochs (in total, counting those of a resumed run).
 
         Args:
@@ -279,6 +304,12 @@ class Trainer(Checkpointing):
                 times the weight of its class (1 for a class not in the dict), which is the
                 target's class index, the argmax of class probabilities, or the 0/1 target of
                 a binary cross-entropy. Not applied to validation data.
+            steps_per_epoch: end each epoch after this many batches, as Keras': the pass over
+                the data goes on where the last epoch left it, and a new pass (reshuffled)
+                starts when one ends. Needed for an endless stream; by default an epoch is one
+                pass over ``train``.
+            validation_steps: validate on the first this many batches of ``validation_data``
+                (by default all of it; needed for an endless stream).
 
         Weights (sample and class weights, multiplied) follow Keras 3's default reduction
         "sum_over_batch_size": the batch loss is ``sum_i(w_i * l_i) / N``, N the batch's
@@ -289,6 +320,8 @@ class Trainer(Checkpointing):
         metrics are not weighted. Details in :mod:`deepgrad.train.weights`.
         """
         self._validation_freq = check_validation_freq(validation_freq)
+        self.steps_per_epoch = _check_steps("fit", "steps_per_epoch", steps_per_epoch)
+        self._validation_steps = _check_steps("fit", "validation_steps", validation_steps)
         self._class_weight = check_class_weight(class_weight)
         if self._class_weight is not None or any(
                 isinstance(data, tuple) and len(data) == 3 for data in (train, validation_data)):
@@ -303,13 +336,14 @@ class Trainer(Checkpointing):
                                        "validation_data"))
         self.epochs = epochs
         try:
-            self.batches_per_epoch = len(loader)
+            self.batches_per_epoch = self.steps_per_epoch or len(loader)
         except TypeError:  # a stream without __len__: an epoch is one pass over it
             self.batches_per_epoch = None
             if self.accumulate_grad_batches > 1:
                 raise ValueError("Trainer: accumulate_grad_batches needs to know where the "
                                  "epoch ends (its last group may be shorter), and this stream "
-                                 "has no len(); give its IterableDataset a __len__") from None
+                                 "has no len(); give its IterableDataset a __len__ or fit a "
+                                 "steps_per_epoch") from None
         self.stop_training, self.stop_reason = False, None
         self._train_metrics = self._metrics()
         self._train_loss = metrics_module.Mean("loss")
@@ -321,10 +355,14 @@ class Trainer(Checkpointing):
             callback.trainer = self
         self._in_order = sorted(self.callbacks, key=lambda c: c.writes_checkpoints)
         self._call("on_train_begin", {})
+        self._pass = None
         try:
             while self.epoch < epochs and not self.stop_training:
                 self._run_epoch(loader, val_loader)
         finally:
+            if self._pass is not None:
+                _close(self._pass)
+                self._pass = None
             self.model.eval()
         self._call("on_train_end", dict(self._last_logs) if hasattr(self, "_last_logs") else {})
         return self.history
@@ -342,7 +380,7 @@ class Trainer(Checkpointing):
         # The log's "lr" is the rate the epoch trained with (its last batch's), as in Keras: read
         # before the scheduler steps.
         lr = float(self.optimizer.param_groups[0]["lr"])
-        for batch in loader:
+        for batch in self._epoch_batches(loader):
             lr = float(self.optimizer.param_groups[0]["lr"])
             result = self.train_step(batch)
             size = len(result["targets"])
@@ -369,7 +407,8 @@ class Trainer(Checkpointing):
             (epoch + 1) % freq == 0 if isinstance(freq, int) else epoch + 1 in freq)
         self.validation_skipped = val_loader is not None and not validate
         if validate:
-            logs.update({f"val_{k}": v for k, v in self._evaluate(val_loader).items()})
+            logs.update({f"val_{k}": v for k, v in
+                         self._evaluate(val_loader, self._validation_steps).items()})
         logs["lr"] = lr
         if self.scheduler is not None and self.scheduler_interval == "epoch":
             if isinstance(self.scheduler, ReduceLROnPlateau):
@@ -383,29 +422,50 @@ class Trainer(Checkpointing):
         self.epoch, self.batch = epoch + 1, 0
         self._call("on_epoch_end", epoch, logs)
 
+    def _epoch_batches(self, loader: DataLoader) -> Iterator[Any]:
+        """The batches of the current epoch (from its ``self.batch``-th on, after a resume):
+        one pass over ``loader``, or ``steps_per_epoch`` batches of passes that continue across
+        epochs."""
+        if self.steps_per_epoch is None:
+            yield from loader
+            return
+        for _ in range(self.batch, self.steps_per_epoch):
+            batch = _END if self._pass is None else next(self._pass, _END)
+            if batch is _END:  # the pass has ended (or not begun): the loader's next one
+                self._pass = iter(loader)
+                batch = next(self._pass, _END)
+                if batch is _END:
+                    raise ValueError("Trainer: the training data gave no batch; "
+                                     "steps_per_epoch needs at least one per pass")
+            yield batch
+
     # ----------------------------------------------------------------- evaluate / predict
-    def _evaluate(self, loader: DataLoader) -> dict[str, float]:
+    def _evaluate(self, loader: DataLoader, steps: int | None = None) -> dict[str, float]:
         was_training = self.model.training
         self.model.eval()
         loss, metrics = metrics_module.Mean("loss"), self._metrics()
+        batches = iter(loader)
         try:
-            for batch in loader:
+            for batch in itertools.islice(batches, steps):
                 result = self.eval_step(batch)
                 loss.update(result["loss"], len(result["targets"]))
                 targets = hard_labels(result["targets"], result["outputs"])
                 for metric in metrics:
                     metric.update(result["outputs"], targets)
         finally:
+            _close(batches)
             self.model.train(was_training)
         logs = {"loss": loss.result()}
         logs.update({m.name: m.result() for m in metrics})
         return logs
 
-    def evaluate(self, data: Any, batch_size: int = 256) -> dict[str, float]:
+    def evaluate(self, data: Any, batch_size: int = 256,
+                 steps: int | None = None) -> dict[str, float]:
         """The mean loss and every metric over ``data`` (a Dataset, a DataLoader, ``(x, y)``, or
-        ``(x, y, sample_weight)`` for a weighted loss, as in ``fit``), in eval mode, without
-        gradients."""
-        return self._evaluate(loader_for(data, batch_size, False, 0, "evaluate data"))
+        ``(x, y, sample_weight)`` for a weighted loss, as in ``fit``), or over its first
+        ``steps`` batches, in eval mode, without gradients."""
+        steps = _check_steps("evaluate", "steps", steps)
+        return self._evaluate(loader_for(data, batch_size, False, 0, "evaluate data"), steps)
 
     def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
         """The model's outputs for ``x`` (an array, a Dataset or a DataLoader whose batches
