@@ -130,3 +130,25 @@ def test_changing_the_input_in_place_is_detected(calls):
         x += 1.0
     with pytest.raises(dg.BackwardError, match="modified in place"):
         y.sum().backward()
+
+
+@pytest.mark.usefixtures("any_size")
+def test_blocks_on_two_threads_give_the_one_thread_results(monkeypatch, calls):
+    from deepgrad import parallel
+
+    monkeypatch.setattr(winograd, "_BLOCK_BYTES", 1)  # a block per sample
+    monkeypatch.setattr(parallel, "PARALLEL_ELEMENTS", 1)  # every convolution shared out
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((5, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3))
+    g = rng.standard_normal((5, 4, 6, 7))
+    results = []
+    for threads in (1, 2):
+        with dg.limit_threads(threads):
+            xt, wt = dg.tensor(x, requires_grad=True), dg.tensor(w, requires_grad=True)
+            y = conv2d(xt, wt, padding=1)
+            y.backward(dg.tensor(g))
+            results.append((y.numpy(), xt.grad.numpy(), wt.grad.numpy()))
+    assert calls[0] == 2
+    for ours, theirs in zip(*results):
+        # The weight gradient's partial sums per thread are added in another order.
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)

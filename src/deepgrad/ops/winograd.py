@@ -67,6 +67,14 @@ def _tiles(out_hw: tuple) -> tuple[int, int]:
     return (out_hw[0] + 1) // 2, (out_hw[1] + 1) // 2
 
 
+def _transformed_size(n: int, tiles: int, c_in: int, c_out: int) -> int:
+    """The values a convolution's transforms write (inputs and products): the measure of its
+    work that decides whether it is shared out among the threads. (The output's size would
+    keep 32 channels at 14x14 over a batch of 128 on one thread: fwd+bwd 36.8 against 23.7 ms
+    median on two.)"""
+    return 16 * n * tiles * (c_in + c_out)
+
+
 def _blocks(n: int, tiles: int, c_in: int, c_out: int, itemsize: int) -> list[tuple[int, int]]:
     """Sample ranges [n0, n1) whose transforms (16 values per tile and channel) fit the block."""
     per_sample = 16 * tiles * (c_in + c_out) * itemsize
@@ -111,7 +119,7 @@ def forward(xpad: Any, u: Any, bias: Any, out_hw: tuple) -> Any:
             kernels.winograd_input(xpad, n0, n1, th, tw, v)
             kernels.winograd_output(xp.matmul(u, v), shift, n0, n1, th, tw, y)
 
-    in_blocks(run, len(blocks), y.size, gemms=True)
+    in_blocks(run, len(blocks), _transformed_size(n, th * tw, c_in, c_out), gemms=True)
     return y
 
 
@@ -147,7 +155,8 @@ def backward(gy: Any, xpad: Any, u: Any, padded: tuple,
                                             hp, wp)
         return gu
 
-    partials = in_blocks(run, len(blocks), gy.size, gemms=True)
+    partials = in_blocks(run, len(blocks), _transformed_size(n, th * tw, c_in, c_out),
+                         gemms=True)
     gw = None
     if need_w:
         gu = partials[0]
