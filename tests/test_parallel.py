@@ -186,6 +186,8 @@ _CASES = {
     "max_pool2d unbatched, rows outermost": (lambda x: F.max_pool2d(x, 2),
                                              np.ascontiguousarray(_X[0, :, :7].transpose(1, 0, 2))
                                              .transpose(1, 0, 2)),
+    "adaptive_max_pool2d uneven, channel-major": (lambda x: F.adaptive_max_pool2d(x, (4, 3)),
+                                                  _channel_major(_X)),
     "batch_norm": (lambda x: F.batch_norm(x, None, None, training=True), _X),
     "relu": (F.relu, _channel_major(_X)),
     "linear 3-D": (F.linear, _X[:, :, 0], _RNG.standard_normal((7, 8))),

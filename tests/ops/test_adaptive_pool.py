@@ -8,6 +8,8 @@ from helpers import check_parity
 import deepgrad as dg
 from deepgrad.ops.adaptive_pool import AdaptiveMaxPool, adaptive_max_pool2d
 
+pytestmark = pytest.mark.usefixtures("both_kernels")  # the NumPy passes and the compiled loop
+
 CASES = [
     ((2, 2, 6, 8), (3, 4)),       # divisible: an ordinary max pooling
     ((1, 2, 7, 9), (3, 4)),       # uneven windows

@@ -102,6 +102,45 @@ def max_pool_backward(gy, arg, gx, kw, sh, sw, ph, pw, dh, dw, tiled):
                     gx[n, c, i * sh - ph + a * dh, j * sw - pw + b * dw] += gy[n, c, i, j]
 
 
+@_jit
+def adaptive_max_pool(x, y, indices, row_starts, row_ends, col_starts, col_ends):
+    """y[n, c, i, j] = the max of x (N, C, H, W) over rows [row_starts[i], row_ends[i]) and
+    columns [col_starts[j], col_ends[j]); indices = its position r * W + q in the plane. The
+    first max in row-major order wins, and NaN over numbers (a later NaN over an earlier one),
+    as in PyTorch."""
+    n_, c_, w_ = x.shape[0], x.shape[1], x.shape[3]
+    ho, wo = y.shape[2], y.shape[3]
+    for c in range(c_):
+        for n in range(n_):
+            for i in range(ho):
+                r0, r1 = row_starts[i], row_ends[i]
+                for j in range(wo):
+                    q0, q1 = col_starts[j], col_ends[j]
+                    best = x[n, c, r0, q0]
+                    where = r0 * w_ + q0
+                    for r in range(r0, r1):
+                        for q in range(q0, q1):
+                            v = x[n, c, r, q]
+                            if v > best or v != v:
+                                best, where = v, r * w_ + q
+                    y[n, c, i, j] = best
+                    indices[n, c, i, j] = where
+
+
+@_jit
+def adaptive_max_pool_backward(gy, indices, gx):
+    """gx (zeros on entry) += each output's gradient at the position ``indices`` names (r * W + q
+    in its plane), summed where windows overlap."""
+    n_, c_, ho, wo = gy.shape
+    w_ = gx.shape[3]
+    for c in range(c_):
+        for n in range(n_):
+            for i in range(ho):
+                for j in range(wo):
+                    r, q = divmod(indices[n, c, i, j], w_)
+                    gx[n, c, r, q] += gy[n, c, i, j]
+
+
 # Sums may be reassociated (and so vectorized); the per-element arithmetic stays exact IEEE.
 _sums = numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc"})
 
