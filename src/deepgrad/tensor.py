@@ -114,8 +114,9 @@ class Tensor:
         requires_grad: record operations on this tensor so that ``backward`` fills ``.grad``.
     """
 
-    __slots__ = ("__weakref__", "_base", "_hooks", "_node", "_out_index", "_version", "data",
-                 "grad", "requires_grad")
+    # _views (unset until a view of this tensor is made): a WeakSet of its live views.
+    __slots__ = ("__weakref__", "_base", "_hooks", "_node", "_out_index", "_version", "_views",
+                 "data", "grad", "requires_grad")
 
     # Make NumPy hand binary operators with a Tensor on the right to the Tensor's reflected ones.
     __array_ufunc__ = None

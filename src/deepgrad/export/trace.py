@@ -43,6 +43,13 @@ class _Recorder:
         self.ops: list[TracedOp] = []
         self.dynamic: set[int] = set()  # ids of the tensors and arrays computed from the input
         self.keep: list[Any] = []
+        self.replaced: set[int] = set()  # ids of tensors that an in-place activation replaced
+
+    def replaced_by_activation(self, tensor: Tensor) -> None:
+        """``tensor`` went into an in-place activation (``inplace=True``), which the trace runs
+        out of place: the model must go on with the activation's result, not with it."""
+        self.keep.append(tensor)
+        self.replaced.add(id(tensor))
 
     def mark(self, tensor: Tensor) -> None:
         self.keep.append(tensor)
@@ -56,6 +63,11 @@ class _Recorder:
     def __call__(self, cls: type, args: tuple, options: dict, outputs: Any) -> None:
         outs = outputs if type(outputs) is tuple else (outputs,)
         layer = self._layer()
+        if self.replaced and any(id(a) in self.replaced for a in args):
+            raise ExportError(f"cannot export {where(cls, layer)}: it reads a tensor after an "
+                              f"in-place activation (inplace=True) overwrote it, which the trace "
+                              f"does not follow; use the activation's result (x = F.relu(x, "
+                              f"inplace=True)) or inplace=False")
         dynamic = any(self._is_dynamic(a) for a in args)
         if dynamic and cls not in CONVERTERS:
             reason = UNEXPORTABLE.get(cls, f"deepgrad's exporter has no ONNX equivalent for "

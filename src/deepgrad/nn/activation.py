@@ -4,44 +4,62 @@ from __future__ import annotations
 
 from deepgrad.creation import empty
 from deepgrad.nn import init as initializers
+from deepgrad.nn import inplace_functions as functions
 from deepgrad.nn.module import Module, Parameter, layer_error
 from deepgrad.ops import activations, piecewise, reductions, smooth, thresholding
 from deepgrad.tensor import Tensor
 
 
-class ReLU(Module):
+class _MaybeInPlace(Module):
+    """An activation that may overwrite its input with its output, PyTorch's ``inplace=True``
+    (see :func:`deepgrad.ops.inplace.activate_in_place`)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def _with_inplace(self, text: str = "") -> str:
+        if not self.inplace:
+            return text
+        return f"{text}, inplace=True" if text else "inplace=True"
+
+    def extra_repr(self) -> str:
+        return self._with_inplace()
+
+
+class ReLU(_MaybeInPlace):
     """y = max(x, 0)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return activations.relu(x)
+        return functions.relu(x, self.inplace)
 
 
-class LeakyReLU(Module):
+class LeakyReLU(_MaybeInPlace):
     """y = x if x > 0 else negative_slope * x."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
-        super().__init__()
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__(inplace)
         self.negative_slope = negative_slope
 
     def forward(self, x: Tensor) -> Tensor:
-        return activations.leaky_relu(x, self.negative_slope)
+        return functions.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return self._with_inplace(f"negative_slope={self.negative_slope}")
 
 
-class ELU(Module):
+class ELU(_MaybeInPlace):
     """y = x if x > 0 else alpha * (exp(x) - 1)."""
 
-    def __init__(self, alpha: float = 1.0) -> None:
-        super().__init__()
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace)
         self.alpha = alpha
 
     def forward(self, x: Tensor) -> Tensor:
-        return activations.elu(x, self.alpha)
+        return functions.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return self._with_inplace(f"alpha={self.alpha}")
 
 
 class GELU(Module):
@@ -58,11 +76,11 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
+class SiLU(_MaybeInPlace):
     """y = x * sigmoid(x) (also called swish)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return activations.silu(x)
+        return functions.silu(x, self.inplace)
 
 
 class Sigmoid(Module):
@@ -107,18 +125,19 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
-class ReLU6(Module):
+class ReLU6(_MaybeInPlace):
     """y = min(max(x, 0), 6)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return piecewise.relu6(x)
+        return functions.relu6(x, self.inplace)
 
 
-class Hardtanh(Module):
+class Hardtanh(_MaybeInPlace):
     """y = min(max(x, min_val), max_val); the gradient is 0 on both boundaries."""
 
-    def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
-        super().__init__()
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0,
+                 inplace: bool = False) -> None:
+        super().__init__(inplace)
         if min_val > max_val:
             raise ValueError(f"Hardtanh: min_val ({min_val}) cannot be greater than max_val "
                              f"({max_val})")
@@ -126,24 +145,24 @@ class Hardtanh(Module):
         self.max_val = max_val
 
     def forward(self, x: Tensor) -> Tensor:
-        return piecewise.hardtanh(x, self.min_val, self.max_val)
+        return functions.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"min_val={self.min_val}, max_val={self.max_val}"
+        return self._with_inplace(f"min_val={self.min_val}, max_val={self.max_val}")
 
 
-class Hardsigmoid(Module):
+class Hardsigmoid(_MaybeInPlace):
     """y = relu6(x + 3) / 6."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return piecewise.hardsigmoid(x)
+        return functions.hardsigmoid(x, self.inplace)
 
 
-class Hardswish(Module):
+class Hardswish(_MaybeInPlace):
     """y = x * relu6(x + 3) / 6 (MobileNetV3)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return piecewise.hardswish(x)
+        return functions.hardswish(x, self.inplace)
 
 
 class PReLU(Module):
@@ -176,32 +195,32 @@ class PReLU(Module):
         return f"num_parameters={self.num_parameters}"
 
 
-class SELU(Module):
+class SELU(_MaybeInPlace):
     """y = scale * (x if x > 0 else alpha * (exp(x) - 1)), the self-normalizing constants."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return smooth.selu(x)
+        return functions.selu(x, self.inplace)
 
 
-class CELU(Module):
+class CELU(_MaybeInPlace):
     """y = x if x > 0 else alpha * (exp(x / alpha) - 1)."""
 
-    def __init__(self, alpha: float = 1.0) -> None:
-        super().__init__()
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace)
         self.alpha = alpha
 
     def forward(self, x: Tensor) -> Tensor:
-        return smooth.celu(x, self.alpha)
+        return functions.celu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return self._with_inplace(f"alpha={self.alpha}")
 
 
-class Mish(Module):
+class Mish(_MaybeInPlace):
     """y = x * tanh(softplus(x))."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return smooth.mish(x)
+        return functions.mish(x, self.inplace)
 
 
 class LogSigmoid(Module):
@@ -263,18 +282,18 @@ class Softmin(Module):
         return f"dim={self.dim}"
 
 
-class Threshold(Module):
+class Threshold(_MaybeInPlace):
     """y = x if x > threshold else value."""
 
-    def __init__(self, threshold: float, value: float) -> None:
-        super().__init__()
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__(inplace)
         self.threshold, self.value = threshold, value
 
     def forward(self, x: Tensor) -> Tensor:
-        return thresholding.threshold(x, self.threshold, self.value)
+        return functions.threshold(x, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"threshold={self.threshold}, value={self.value}"
+        return self._with_inplace(f"threshold={self.threshold}, value={self.value}")
 
 
 class Hardshrink(Module):
@@ -312,20 +331,21 @@ class Tanhshrink(Module):
         return thresholding.tanhshrink(x)
 
 
-class RReLU(Module):
+class RReLU(_MaybeInPlace):
     """Randomized leaky ReLU: y = x if x > 0 else a * x, with ``a`` drawn uniformly from
     [lower, upper] per element while training (from deepgrad's generator) and the mean slope
     (lower + upper) / 2 in eval mode."""
 
-    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3) -> None:
-        super().__init__()
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+                 inplace: bool = False) -> None:
+        super().__init__(inplace)
         self.lower, self.upper = lower, upper
 
     def forward(self, x: Tensor) -> Tensor:
-        return thresholding.rrelu(x, self.lower, self.upper, self.training)
+        return functions.rrelu(x, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"lower={self.lower}, upper={self.upper}"
+        return self._with_inplace(f"lower={self.lower}, upper={self.upper}")
 
 
 class Softmax2d(Module):

@@ -1,6 +1,32 @@
 """The math of the layers and losses as functions (PyTorch's ``torch.nn.functional``)."""
 
 from deepgrad.nn.attention import scaled_dot_product_attention
+from deepgrad.nn.inplace_functions import (
+    celu,
+    celu_,
+    dropout,
+    dropout1d,
+    dropout2d,
+    elu,
+    elu_,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    hardtanh_,
+    leaky_relu,
+    leaky_relu_,
+    mish,
+    relu,
+    relu6,
+    relu_,
+    rrelu,
+    rrelu_,
+    selu,
+    selu_,
+    silu,
+    threshold,
+    threshold_,
+)
 from deepgrad.nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -23,12 +49,11 @@ from deepgrad.nn.losses import (
     triplet_margin_with_distance_loss,
 )
 from deepgrad.nn.norm import rms_norm
-from deepgrad.ops.activations import elu, gelu, leaky_relu, relu, sigmoid, silu, softplus
+from deepgrad.ops.activations import gelu, sigmoid, softplus
 from deepgrad.ops.adaptive_pool import adaptive_max_pool2d
 from deepgrad.ops.bilinear import bilinear
 from deepgrad.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from deepgrad.ops.distance import cosine_similarity, normalize, pairwise_distance
-from deepgrad.ops.dropout import dropout, dropout1d, dropout2d
 from deepgrad.ops.elementwise import tanh
 from deepgrad.ops.embedding import embedding
 from deepgrad.ops.instance_norm import instance_norm
@@ -36,7 +61,7 @@ from deepgrad.ops.join import pad
 from deepgrad.ops.linear import linear
 from deepgrad.ops.norm import batch_norm, group_norm, layer_norm
 from deepgrad.ops.one_hot import one_hot
-from deepgrad.ops.piecewise import hardsigmoid, hardswish, hardtanh, prelu, relu6
+from deepgrad.ops.piecewise import prelu
 from deepgrad.ops.pixel import channel_shuffle, fold, pixel_shuffle, pixel_unshuffle, unfold
 from deepgrad.ops.pool import (
     adaptive_avg_pool2d,
@@ -53,8 +78,8 @@ from deepgrad.ops.pool_variants import (
 )
 from deepgrad.ops.reductions import log_softmax, softmax
 from deepgrad.ops.resample import interpolate
-from deepgrad.ops.smooth import celu, glu, logsigmoid, mish, selu, softmin, softsign
-from deepgrad.ops.thresholding import hardshrink, rrelu, softshrink, tanhshrink, threshold
+from deepgrad.ops.smooth import glu, logsigmoid, softmin, softsign
+from deepgrad.ops.thresholding import hardshrink, softshrink, tanhshrink
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -68,6 +93,7 @@ __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "celu",
+    "celu_",
     "channel_shuffle",
     "conv1d",
     "conv2d",
@@ -80,6 +106,7 @@ __all__ = [
     "dropout1d",
     "dropout2d",
     "elu",
+    "elu_",
     "embedding",
     "fold",
     "gaussian_nll_loss",
@@ -90,6 +117,7 @@ __all__ = [
     "hardsigmoid",
     "hardswish",
     "hardtanh",
+    "hardtanh_",
     "hinge_embedding_loss",
     "huber_loss",
     "instance_norm",
@@ -98,6 +126,7 @@ __all__ = [
     "l1_loss",
     "layer_norm",
     "leaky_relu",
+    "leaky_relu_",
     "linear",
     "log_softmax",
     "logsigmoid",
@@ -121,10 +150,13 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "relu_",
     "rms_norm",
     "rrelu",
+    "rrelu_",
     "scaled_dot_product_attention",
     "selu",
+    "selu_",
     "sigmoid",
     "silu",
     "smooth_l1_loss",
@@ -137,6 +169,7 @@ __all__ = [
     "tanh",
     "tanhshrink",
     "threshold",
+    "threshold_",
     "triplet_margin_loss",
     "triplet_margin_with_distance_loss",
     "unfold",

@@ -1,5 +1,6 @@
 """In-place variants of the elementwise ops, by PyTorch's names (``x.clamp_(0, 1)``,
-``w.normal_(0, 0.02)``, ``mask.logical_not_()``), and the random fills.
+``w.normal_(0, 0.02)``, ``mask.logical_not_()``), the random fills, and the in-place
+activations of ``inplace=True`` (:func:`activate_in_place`), which a graph records.
 
 Like ``add_`` and the other updates in ``tensor.py``, an in-place op is not recorded in a graph:
 it is for tensors outside one (weights under ``no_grad``, buffers, data), and on a tensor that
@@ -14,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from deepgrad.autograd import _Trace
 from deepgrad.backend import xp
 from deepgrad.creation import generator
-from deepgrad.errors import ShapeError, shape_str
-from deepgrad.grad_mode import no_grad
+from deepgrad.errors import BackwardError, ShapeError, shape_str
+from deepgrad.grad_mode import _State, no_grad
 from deepgrad.tensor import Tensor
 
 # The ops whose result has the input's shape, so that it can be stored back in place.
@@ -94,7 +96,59 @@ def bernoulli_(self: Tensor, p: Any = 0.5) -> Tensor:
     return store(self, "bernoulli_", generator().random(self.shape) < probabilities)
 
 
+def activate_in_place(x: Any, activation: Callable[[Tensor], Tensor], op: str,
+                      reads_input: bool = False) -> Tensor:
+    """``x = activation(x)`` in x's memory, PyTorch's ``inplace=True``; returns ``x``.
+
+    Outside a graph the values are simply written back. In one (x requires grad and gradients
+    are recorded), the activation is recorded as a new node on x's history and x then stands for
+    its output, as PyTorch's in-place ops do: a node that saved x's old values for its backward
+    fails there (the version check), and x must be neither a leaf (whose gradient is the point)
+    nor a view or viewed by others that the graph uses (their gradients would miss the change).
+    An activation whose backward ``reads_input`` (SiLU's, ELU's) then computes from a copy of x,
+    which its node keeps. Under an export trace x keeps its values and the activation's output
+    is returned: the trace records operations, not writes to memory, and refuses a later use of
+    the replaced x.
+    """
+    if isinstance(x, xp.ndarray):
+        x = Tensor(x)  # shares the array, which is then written, as torch.from_numpy's
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(inplace=True): expects a Tensor or a NumPy array; got "
+                        f"{type(x).__name__}")
+    observer = _Trace.observer
+    if observer is not None:
+        y = activation(x)
+        replaced = getattr(observer, "replaced_by_activation", None)
+        if replaced is not None:
+            replaced(x)
+        return y
+    if not (x.requires_grad and _State.enabled):
+        with no_grad():
+            y = activation(x)
+        return store(x, f"{op}(inplace=True)", y.data)
+    if x._node is None:
+        raise BackwardError(f"{op}(inplace=True) on a leaf tensor that requires grad: its "
+                            f"gradient is of the values it held; use inplace=False")
+    if x._base is not None:
+        raise BackwardError(f"{op}(inplace=True) on a view of a tensor that requires grad: the "
+                            f"graph of the tensor it views would not see the change; use "
+                            f"inplace=False")
+    views = getattr(x, "_views", None)
+    if views and any(v.requires_grad for v in views):
+        raise BackwardError(f"{op}(inplace=True) on a tensor whose views the graph uses: their "
+                            f"gradients would miss the change; use inplace=False")
+    if not x.data.flags.writeable:
+        raise ValueError(f"{op}(inplace=True) on a read-only tensor (an expand or broadcast_to "
+                         f"view); use inplace=False")
+    source = Tensor._make(x.data.copy(), True, x._node, x._out_index) if reads_input else x
+    y = activation(source)
+    xp.copyto(x.data, y.data)
+    x._version += 1
+    x._node, x._out_index = y._node, y._out_index
+    return x
+
+
 METHODS = {f"{name}_": _in_place(name) for name in _NAMES}
 METHODS.update(uniform_=uniform_, normal_=normal_, exponential_=exponential_,
                bernoulli_=bernoulli_)
-__all__: list[str] = []
+__all__ = ["activate_in_place"]
