@@ -358,7 +358,15 @@ class Tensor:
         return other
 
     def _update(self, ufunc: Any, other: Any) -> Tensor:
-        """``self = ufunc(self, other)`` in place, with errors that say what did not fit."""
+        """``self = ufunc(self, other)`` in place, with errors that say what did not fit;
+        recorded in a graph as PyTorch's in-place ops are (``deepgrad.ops.inplace``)."""
+        from deepgrad.ops.inplace import graph_in_place  # ops import this module
+
+        op = _IN_PLACE_OPS[ufunc]
+        result = graph_in_place(self, lambda t: op(t, other), f"in-place {ufunc.__name__}",
+                                (other,), reads_input=ufunc in _READS_INPUT)
+        if result is not None:
+            return result
         other = self._prepare_inplace(other)
         try:
             ufunc(self.data, other, out=self.data, casting="same_kind")
@@ -438,3 +446,10 @@ class Tensor:
             extras.append("requires_grad=True")
         body = xp.array2string(self.data, separator=", ", prefix="tensor(")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+# ``x += y`` and the like in a graph: the out-of-place op recorded for each in-place update, and
+# the updates whose backward reads the tensor that they change (which is then copied first).
+_IN_PLACE_OPS = {xp.add: lambda a, b: a + b, xp.subtract: lambda a, b: a - b,
+                 xp.multiply: lambda a, b: a * b, xp.divide: lambda a, b: a / b}
+_READS_INPUT = (xp.multiply, xp.divide)

@@ -135,9 +135,9 @@ def test_what_depends_on_the_batch_is_refused(fn, message):
         trace(Head(fn), _x(2, 6))
 
 
-def test_in_place_changes_are_refused():
+def test_in_place_writes_are_refused_and_in_place_updates_followed():
     def bump(t):
-        t += 1
+        t[:, 0] = 1.0
         return t
 
     with pytest.raises(ExportError, match="op Linear called in layer 'linear': its output was "
@@ -145,6 +145,15 @@ def test_in_place_changes_are_refused():
         trace(Head(bump), _x(2, 6))
     with pytest.raises(ExportError, match="changed its input 0 in place"):
         trace(Lambda(bump), _x(2, 6))
+
+    def add(t):  # an update the trace runs out of place: `t` is rebound to the result
+        t += 1
+        return t
+
+    x = _x(2, 6)
+    graph = trace(Lambda(add), x)
+    assert [node.op for node in graph.nodes] == ["Add"]
+    np.testing.assert_array_equal(x, _x(2, 6))  # the example input is left as it was
 
 
 def test_fixed_batch_allows_batch_dependent_values_not_value_dependent_ones():

@@ -18,7 +18,7 @@ A value that the second input happens to leave unchanged cannot be caught this w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,13 +43,19 @@ class _Recorder:
         self.ops: list[TracedOp] = []
         self.dynamic: set[int] = set()  # ids of the tensors and arrays computed from the input
         self.keep: list[Any] = []
-        self.replaced: set[int] = set()  # ids of tensors that an in-place activation replaced
+        self.replaced: set[int] = set()  # ids of the tensors that in-place ops replaced
 
-    def replaced_by_activation(self, tensor: Tensor) -> None:
-        """``tensor`` went into an in-place activation (``inplace=True``), which the trace runs
-        out of place: the model must go on with the activation's result, not with it."""
+    def in_place(self, tensor: Tensor, compute: Callable[[Tensor], Tensor]) -> Tensor | None:
+        """An in-place op (``x += y``, ``inplace=True``) on ``tensor``, run out of place when the
+        tensor is computed from the input: the op's result, with which the model must go on
+        (a later use of ``tensor`` is refused); None for another tensor (a buffer), which the op
+        changes as usual."""
+        if not self._is_dynamic(tensor):
+            return None
+        result = compute(tensor)
         self.keep.append(tensor)
         self.replaced.add(id(tensor))
+        return result
 
     def mark(self, tensor: Tensor) -> None:
         self.keep.append(tensor)
@@ -65,9 +71,9 @@ class _Recorder:
         layer = self._layer()
         if self.replaced and any(id(a) in self.replaced for a in args):
             raise ExportError(f"cannot export {where(cls, layer)}: it reads a tensor after an "
-                              f"in-place activation (inplace=True) overwrote it, which the trace "
-                              f"does not follow; use the activation's result (x = F.relu(x, "
-                              f"inplace=True)) or inplace=False")
+                              f"in-place op (x.add_(y), inplace=True) overwrote it, which the "
+                              f"trace does not follow; go on with the op's result (x += y, "
+                              f"x = F.relu(x, inplace=True)) or use the out-of-place form")
         dynamic = any(self._is_dynamic(a) for a in args)
         if dynamic and cls not in CONVERTERS:
             reason = UNEXPORTABLE.get(cls, f"deepgrad's exporter has no ONNX equivalent for "

@@ -51,13 +51,17 @@ def store(tensor: Tensor, op: str, value: Any, operands: tuple = ()) -> Tensor:
 
 def _in_place(name: str) -> Callable:
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        operands = tuple(a for a in (*args, *kwargs.values()) if isinstance(a, Tensor))
+        result = graph_in_place(self, lambda t: getattr(t, name)(*args, **kwargs), f"{name}_",
+                                operands)
+        if result is not None:
+            return result
         with no_grad():
             value = getattr(self, name)(*args, **kwargs).data
-        operands = tuple(a for a in (*args, *kwargs.values()) if isinstance(a, Tensor))
         return store(self, f"{name}_", value, operands)
 
     method.__name__ = f"{name}_"
-    method.__doc__ = f"In place: ``self = self.{name}(...)`` (not recorded in a graph)."
+    method.__doc__ = f"In place: ``self = self.{name}(...)``, recorded in a graph as PyTorch's."
     return method
 
 
@@ -96,59 +100,80 @@ def bernoulli_(self: Tensor, p: Any = 0.5) -> Tensor:
     return store(self, "bernoulli_", generator().random(self.shape) < probabilities)
 
 
+def graph_in_place(x: Tensor, compute: Callable[[Tensor], Tensor], op: str,
+                   operands: tuple = (), reads_input: bool = True) -> Tensor | None:
+    """``x = compute(x)`` where a graph must record it or an export trace follows it: the tensor
+    that then holds the result; None where neither is the case, for the caller to write the
+    values into x's memory as it does outside a graph.
+
+    Recorded (gradients are recorded and x or an operand requires grad), ``compute`` runs as
+    usual, out of place, as a node on x's history; its result is copied into x's memory and x
+    then stands for it, as PyTorch's in-place ops do. A node that saved x's old values for its
+    backward fails there (the version check). Refused, saying why: a leaf that requires grad
+    (its gradient is of the values it holds), a view and a tensor with views in the graph (their
+    gradients would miss the change; PyTorch follows views, deepgrad does not). Where the
+    result's backward ``reads_input``, ``compute`` runs on a copy of x, which its node keeps.
+
+    Under an export trace, x computed from the input keeps its values and the result is
+    returned (``x += y`` rebinds the name): the trace records operations, not writes to memory,
+    and refuses a later use of x.
+    """
+    trace_in_place = getattr(_Trace.observer, "in_place", None)
+    if trace_in_place is not None:
+        y = trace_in_place(x, compute)
+        if y is not None:
+            return y
+    if not (_State.enabled and (x.requires_grad or any(
+            isinstance(o, Tensor) and o.requires_grad for o in operands))):
+        return None
+    if x.requires_grad and x._node is None:
+        raise BackwardError(f"{op}: in-place operation on a leaf that requires grad: wrap "
+                            f"parameter updates in `with dg.no_grad():`, or use the out-of-place "
+                            f"form")
+    if x._base is not None:
+        raise BackwardError(f"{op}: in-place operation on a view, in a graph: the graph of the "
+                            f"tensor it views would not see the change; use the out-of-place "
+                            f"form")
+    views = getattr(x, "_views", None)
+    if views and any(v.requires_grad for v in views):
+        raise BackwardError(f"{op}: in-place operation on a tensor whose views the graph uses: "
+                            f"their gradients would miss the change; use the out-of-place form")
+    if not x.data.flags.writeable:
+        raise ValueError(f"{op}: in-place operation on a read-only tensor (an expand or "
+                         f"broadcast_to view); use .clone() first")
+    source = (Tensor._make(x.data.copy(), x.requires_grad, x._node, x._out_index)
+              if reads_input else x)
+    y = compute(source)
+    if y.shape != x.shape or y.dtype != x.dtype:
+        raise TypeError(f"{op}: the result ({y.dtype}, shape {shape_str(y.shape)}) does not fit "
+                        f"this {x.dtype} tensor of shape {shape_str(x.shape)}, in a graph; use "
+                        f"the out-of-place form")
+    xp.copyto(x.data, y.data)
+    x._version += 1
+    x.requires_grad, x._node, x._out_index = True, y._node, y._out_index
+    return x
+
+
 def activate_in_place(x: Any, activation: Callable[[Tensor], Tensor], op: str,
                       reads_input: bool = False) -> Tensor:
-    """``x = activation(x)`` in x's memory, PyTorch's ``inplace=True``; returns ``x``.
-
-    Outside a graph the values are simply written back. In one (x requires grad and gradients
-    are recorded), the activation is recorded as a new node on x's history and x then stands for
-    its output, as PyTorch's in-place ops do: a node that saved x's old values for its backward
-    fails there (the version check), and x must be neither a leaf (whose gradient is the point)
-    nor a view or viewed by others that the graph uses (their gradients would miss the change).
-    An activation whose backward ``reads_input`` (SiLU's, ELU's) then computes from a copy of x,
-    which its node keeps. Under an export trace x keeps its values and the activation's output
-    is returned: the trace records operations, not writes to memory, and refuses a later use of
-    the replaced x.
-    """
+    """``x = activation(x)`` in x's memory, PyTorch's ``inplace=True``; returns ``x`` (see
+    :func:`graph_in_place`; an activation whose backward ``reads_input``, as SiLU's, computes
+    from a copy of x in a graph)."""
     if isinstance(x, xp.ndarray):
         x = Tensor(x)  # shares the array, which is then written, as torch.from_numpy's
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}(inplace=True): expects a Tensor or a NumPy array; got "
                         f"{type(x).__name__}")
-    observer = _Trace.observer
-    if observer is not None:
+    op = f"{op}(inplace=True)"
+    result = graph_in_place(x, activation, op, (), reads_input)
+    if result is not None:
+        return result
+    with no_grad():
         y = activation(x)
-        replaced = getattr(observer, "replaced_by_activation", None)
-        if replaced is not None:
-            replaced(x)
-        return y
-    if not (x.requires_grad and _State.enabled):
-        with no_grad():
-            y = activation(x)
-        return store(x, f"{op}(inplace=True)", y.data)
-    if x._node is None:
-        raise BackwardError(f"{op}(inplace=True) on a leaf tensor that requires grad: its "
-                            f"gradient is of the values it held; use inplace=False")
-    if x._base is not None:
-        raise BackwardError(f"{op}(inplace=True) on a view of a tensor that requires grad: the "
-                            f"graph of the tensor it views would not see the change; use "
-                            f"inplace=False")
-    views = getattr(x, "_views", None)
-    if views and any(v.requires_grad for v in views):
-        raise BackwardError(f"{op}(inplace=True) on a tensor whose views the graph uses: their "
-                            f"gradients would miss the change; use inplace=False")
-    if not x.data.flags.writeable:
-        raise ValueError(f"{op}(inplace=True) on a read-only tensor (an expand or broadcast_to "
-                         f"view); use inplace=False")
-    source = Tensor._make(x.data.copy(), True, x._node, x._out_index) if reads_input else x
-    y = activation(source)
-    xp.copyto(x.data, y.data)
-    x._version += 1
-    x._node, x._out_index = y._node, y._out_index
-    return x
+    return store(x, op, y.data)
 
 
 METHODS = {f"{name}_": _in_place(name) for name in _NAMES}
 METHODS.update(uniform_=uniform_, normal_=normal_, exponential_=exponential_,
                bernoulli_=bernoulli_)
-__all__ = ["activate_in_place"]
+__all__ = ["activate_in_place", "graph_in_place"]
