@@ -14,14 +14,13 @@ when some input requires grad and recording is on, keeps the instance as a node 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 from deepgrad import anomaly
 from deepgrad.anomaly import _Anomaly
 from deepgrad.backend import silent_float_errors, xp
 from deepgrad.errors import BackwardError, shape_str
-from deepgrad.grad_mode import _State
+from deepgrad.grad_mode import _State, _Trace
 from deepgrad.tensor import Tensor
 
 _ndarray = xp.ndarray
@@ -45,13 +44,6 @@ class _NullContext:
 
 
 _NULL_CTX = _NullContext()
-
-
-class _Trace:
-    """While a graph is being traced (``deepgrad.export``), ``observer(cls, args, options,
-    outputs)`` sees every op applied, with its Tensor and plain arguments and its outputs."""
-
-    observer: Callable[[type, tuple, dict, Any], None] | None = None
 
 
 class Function:

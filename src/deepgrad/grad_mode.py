@@ -15,6 +15,13 @@ class _State:
     enabled = True
 
 
+class _Trace:
+    """While a graph is being traced (``deepgrad.export``), ``observer(cls, args, options,
+    outputs)`` sees every op applied, with its Tensor and plain arguments and its outputs."""
+
+    observer: Callable[[type, tuple, dict, Any], None] | None = None
+
+
 def is_grad_enabled() -> bool:
     """True when operations on tensors that require grad record a graph."""
     return _State.enabled

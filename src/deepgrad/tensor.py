@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from deepgrad.backend import DEVICE, xp
 from deepgrad.errors import BackwardError, ShapeError, shape_str
-from deepgrad.grad_mode import _State
+from deepgrad.grad_mode import _State, _Trace
 
 if TYPE_CHECKING:
     from deepgrad.autograd import Function
@@ -360,13 +360,15 @@ class Tensor:
     def _update(self, ufunc: Any, other: Any) -> Tensor:
         """``self = ufunc(self, other)`` in place, with errors that say what did not fit;
         recorded in a graph as PyTorch's in-place ops are (``deepgrad.ops.inplace``)."""
-        from deepgrad.ops.inplace import graph_in_place  # ops import this module
+        if ((_State.enabled and (self.requires_grad or getattr(other, "requires_grad", False)))
+                or _Trace.observer is not None):
+            from deepgrad.ops.inplace import graph_in_place  # ops import this module
 
-        op = _IN_PLACE_OPS[ufunc]
-        result = graph_in_place(self, lambda t: op(t, other), f"in-place {ufunc.__name__}",
-                                (other,), reads_input=ufunc in _READS_INPUT)
-        if result is not None:
-            return result
+            op = _IN_PLACE_OPS[ufunc]
+            result = graph_in_place(self, lambda t: op(t, other), f"in-place {ufunc.__name__}",
+                                    (other,), reads_input=ufunc in _READS_INPUT)
+            if result is not None:
+                return result
         other = self._prepare_inplace(other)
         try:
             ufunc(self.data, other, out=self.data, casting="same_kind")
