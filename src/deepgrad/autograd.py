@@ -224,7 +224,7 @@ def _link_views(outs: Any, source: Any) -> None:
     base = source._base if source._base is not None else source
     for out in outs if type(outs) is tuple else (outs,):
         out._base = base
-        if out.requires_grad:  # a view in a graph: an in-place activation of the base refuses
+        if out.requires_grad:  # a view in a graph: an in-place op on the base refuses
             views = getattr(base, "_views", None)
             if views is None:
                 views = base._views = weakref.WeakSet()

@@ -1,13 +1,13 @@
 """In-place variants of the elementwise ops, by PyTorch's names (``x.clamp_(0, 1)``,
-``w.normal_(0, 0.02)``, ``mask.logical_not_()``), the random fills, and the in-place
-activations of ``inplace=True`` (:func:`activate_in_place`), which a graph records.
+``w.normal_(0, 0.02)``, ``mask.logical_not_()``), the random fills, the in-place activations of
+``inplace=True`` (:func:`activate_in_place`), and how a graph records them all and ``x += y``
+(:func:`graph_in_place`).
 
-Like ``add_`` and the other updates in ``tensor.py``, an in-place op is not recorded in a graph:
-it is for tensors outside one (weights under ``no_grad``, buffers, data), and on a tensor that
-requires grad while gradients are recorded it raises, naming the out-of-place form. A tensor
-that an earlier operation saved for its backward and that is then changed in place makes that
-backward fail (the version check), as in PyTorch. Each op is its out-of-place form computed
-without a graph and stored back into the tensor's memory, so a view writes through to its base.
+Outside a graph (weights under ``no_grad``, buffers, data) each op is its out-of-place form
+computed without a graph and stored back into the tensor's memory, so a view writes through to
+its base. In a graph the out-of-place form is recorded and the tensor then stands for its result,
+as in PyTorch. Either way, a tensor that an earlier operation saved for its backward and that is
+then changed in place makes that backward fail (the version check), as in PyTorch.
 """
 
 from __future__ import annotations
