@@ -151,3 +151,57 @@ def test_an_export_trace_follows_plus_equals(tmp_path):
 
     with pytest.raises(ExportError, match="reads a tensor after an in-place op"):
         trace(Discards(), x)
+
+
+# index, value shape: x[index] = value on x of shape (3, 4)
+SETITEMS = {
+    "int": (1, (4,)),
+    "slice, broadcast": ((slice(None), slice(1, 3)), (1, 2)),
+    "mask": (np.array([True, False, True]), (2, 4)),
+    "integer array": ((np.array([0, 2]), np.array([3, 1])), (2,)),
+    "number": ((0, 0), None),
+}
+
+
+@pytest.mark.parametrize("name", list(SETITEMS))
+def test_setitem_in_a_graph_matches_torch(torch, name):
+    index, value_shape = SETITEMS[name]
+    v = 7.5 if value_shape is None else np.random.default_rng(5).standard_normal(value_shape)
+    x = dg.tensor(A, requires_grad=True)
+    xt = torch.tensor(A, requires_grad=True)
+    h, ht = x * 1.5, xt * 1.5
+    if value_shape is None:
+        h[index], ht[index] = v, v
+    else:
+        w, wt = dg.tensor(v, requires_grad=True), torch.tensor(v, requires_grad=True)
+        h[index], ht[index] = w * 2.0, wt * 2.0
+    np.testing.assert_allclose(h.numpy(), ht.detach().numpy(), rtol=1e-12)
+    g = np.random.default_rng(6).standard_normal(A.shape)
+    (h * dg.tensor(g)).sum().backward()
+    (ht * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    if value_shape is not None:
+        np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n in SETITEMS if SETITEMS[n][1] is not None])
+def test_setitem_gradcheck(name):
+    from deepgrad.ops.indexing import setitem
+
+    index, value_shape = SETITEMS[name]
+    v = np.random.default_rng(5).standard_normal(value_shape)
+    leaves = [dg.tensor(A, requires_grad=True), dg.tensor(v, requires_grad=True)]
+    assert dg.gradcheck(lambda x, w: setitem(x, index, w), leaves)
+
+
+def test_rows_written_into_a_plain_tensor_join_the_graph():
+    a = dg.tensor([1.0, 2.0], requires_grad=True)
+    rows = dg.zeros(3, 2, dtype=dg.float64)
+    for i in range(3):
+        rows[i] = a * (i + 1)
+    (rows * rows).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), 2 * a.numpy() * (1 + 4 + 9))
+    h = a * 1.0
+    with pytest.raises(dg.BackwardError, match=r"x\[index\] = value: in-place operation on a "
+                                               r"view, in a graph"):
+        h[0:1][0] = 3.0

@@ -432,8 +432,15 @@ class Tensor:
         return self.fill_(0)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        from deepgrad.ops.indexing import normalize_index
+        from deepgrad.ops.indexing import normalize_index, setitem
 
+        if _State.enabled and (self.requires_grad or getattr(value, "requires_grad", False)):
+            from deepgrad.ops.inplace import graph_in_place  # ops import this module
+
+            # Recorded as the out-of-place setitem, whose backward does not read x.
+            graph_in_place(self, lambda t: setitem(t, index, value), "x[index] = value",
+                           (value,), reads_input=False)
+            return
         value = self._prepare_inplace(value)
         self.data[normalize_index(index)] = value
 

@@ -1,4 +1,5 @@
-"""Indexing and selection: ``x[...]``, where, maximum, minimum, masked_fill, gather.
+"""Indexing and selection: ``x[...]``, where, maximum, minimum, masked_fill, gather, and the
+out-of-place ``setitem`` that ``x[...] = value`` records in a graph.
 
 Indexing follows PyTorch: ints, slices (positive steps), None, Ellipsis, boolean masks and integer
 arrays, lists or tensors, in any combination. Basic indexing (no arrays) returns a view whose
@@ -309,6 +310,44 @@ class Gather(Function):
         return gx, None, None
 
 
+class SetItem(Function):
+    """y = x with y[index] = value (broadcast to the indexed shape), out of place: what
+    ``x[index] = value`` records in a graph;  gx = gy with gy[index] = 0 (the overwritten
+    positions had no effect), gvalue = gy[index] summed back to value's shape (where an integer
+    array repeats a position, the last write wins in the output, and each write gets that
+    position's gradient)."""
+
+    @staticmethod
+    def forward(ctx, x, value, index):
+        y = x.copy()
+        try:
+            y[index] = value
+        except IndexError as error:
+            raise _index_error(error, x.shape) from None
+        except ValueError:
+            raise ShapeError(f"setitem: a value of shape {shape_str(xp.shape(value))} does not "
+                             f"broadcast to the indexed part of a tensor of shape "
+                             f"{shape_str(x.shape)}") from None
+        ctx.save(index=index, value_shape=xp.shape(value))
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        gx = gvalue = None
+        if ctx.needs_input_grad[0]:
+            gx = gy.copy()
+            gx[ctx.index] = 0
+        if ctx.needs_input_grad[1]:
+            gvalue = unbroadcast(gy[ctx.index], ctx.value_shape)
+        return gx, gvalue
+
+
+def setitem(x: Tensor, index: Any, value: Any) -> Tensor:
+    """``x`` with ``x[index] = value``, out of place (the op that ``x[index] = value`` records in
+    a graph)."""
+    return SetItem.apply(x, operand(value), index=normalize_index(index))
+
+
 def getitem(x: Tensor, index: Any) -> Tensor:
     """``x[index]`` with PyTorch's semantics: a view for basic indexing, a copy with arrays."""
     index = normalize_index(index)
@@ -383,4 +422,4 @@ def _where_method(self: Tensor, condition: Any, other: Any) -> Tensor:
 
 METHODS = {"maximum": maximum, "minimum": minimum, "masked_fill": masked_fill, "gather": gather,
            "where": _where_method}
-__all__ = ["gather", "masked_fill", "maximum", "minimum", "where"]
+__all__ = ["gather", "masked_fill", "maximum", "minimum", "setitem", "where"]
