@@ -28,6 +28,11 @@ UPDATES = {
     "clamp_": lambda h, w: h.clamp_(1.0, 2.5),
     "exp_": lambda h, w: h.exp_(),
     "+= number": lambda h, w: h.__iadd__(2.0),
+    "copy_": lambda h, w: h.copy_(w),
+    "copy_ broadcast": lambda h, w: h.copy_(w[1]),
+    "fill_ 0-d tensor": lambda h, w: h.fill_(w.sum()),
+    "fill_ number": lambda h, w: h.fill_(2.0),
+    "zero_": lambda h, w: h.zero_(),
 }
 
 
@@ -70,6 +75,21 @@ def test_accumulating_into_a_plain_tensor_joins_the_graph():
     assert total.requires_grad
     total.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), np.full(B.shape, 6.0))
+
+
+def test_copying_into_a_plain_buffer_joins_the_graph_and_bad_sources_are_named():
+    w = dg.tensor(B, requires_grad=True)
+    buffer = dg.zeros(2, 3, 4, dtype=dg.float64)
+    buffer[0].copy_(dg.ones(3, 4))  # no graph yet: written through the view
+    buffer.copy_(w * 2.0)
+    assert buffer.requires_grad
+    buffer.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(B.shape, 4.0))
+    h = dg.tensor(A, requires_grad=True) * 1.0
+    with pytest.raises(dg.ShapeError, match=r"source of shape \(5\) does not broadcast"):
+        h.copy_(dg.ones(5, requires_grad=True))
+    with pytest.raises(dg.ShapeError, match="0-d tensor"):
+        h.fill_(dg.ones(2))
 
 
 def test_a_residual_block_written_with_plus_equals_trains_as_the_out_of_place_one():

@@ -360,8 +360,7 @@ class Tensor:
     def _update(self, ufunc: Any, other: Any) -> Tensor:
         """``self = ufunc(self, other)`` in place, with errors that say what did not fit;
         recorded in a graph as PyTorch's in-place ops are (``deepgrad.ops.inplace``)."""
-        if ((_State.enabled and (self.requires_grad or getattr(other, "requires_grad", False)))
-                or _Trace.observer is not None):
+        if self._records_in_place(other):
             from deepgrad.ops.inplace import graph_in_place  # ops import this module
 
             op = _IN_PLACE_OPS[ufunc]
@@ -412,7 +411,19 @@ class Tensor:
         return self._update(xp.divide, other)
 
     def copy_(self, src: Any) -> Tensor:
-        """In place: copy ``src`` (broadcast to this shape) into this tensor."""
+        """In place: copy ``src`` (broadcast to this shape) into this tensor; in a graph the
+        gradient flows to ``src`` (summed over broadcast dims), as in PyTorch."""
+        if self._records_in_place(src):
+            try:
+                fits = xp.broadcast_shapes(xp.shape(src), self.shape) == self.shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ShapeError(f"copy_: a source of shape {shape_str(xp.shape(src))} does not "
+                                 f"broadcast to this tensor's shape {shape_str(self.shape)}")
+            result = self._overwrite_in_graph("copy_", src)
+            if result is not None:
+                return result
         src = self._prepare_inplace(src)
         try:
             xp.copyto(self.data, src, casting="same_kind")
@@ -421,11 +432,37 @@ class Tensor:
                              f"broadcast to this tensor's shape {shape_str(self.shape)}") from None
         return self
 
-    def fill_(self, value: float) -> Tensor:
-        """In place: set every element to ``value``."""
-        self._prepare_inplace()
+    def fill_(self, value: Any) -> Tensor:
+        """In place: set every element to ``value`` (a number or a 0-d tensor, through which
+        a graph's gradient flows)."""
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise ShapeError(f"fill_: value must be a number or a 0-d tensor; got a tensor of "
+                             f"shape {shape_str(value.shape)}")
+        if self._records_in_place(value):
+            result = self._overwrite_in_graph("fill_", value)
+            if result is not None:
+                return result
+        value = self._prepare_inplace(value)
         self.data.fill(value)
         return self
+
+    def _records_in_place(self, other: Any) -> bool:
+        """Whether an in-place update must be recorded in a graph or followed by an export
+        trace (``deepgrad.ops.inplace.graph_in_place``) rather than written to memory."""
+        return ((_State.enabled and (self.requires_grad or getattr(other, "requires_grad", False)))
+                or _Trace.observer is not None)
+
+    def _overwrite_in_graph(self, op: str, value: Any) -> Tensor | None:
+        """``self = value`` (broadcast, cast to this dtype) recorded in a graph: the gradient
+        flows to ``value``, and zero to the values overwritten, as PyTorch's copy_/fill_."""
+        from deepgrad.ops.indexing import where  # ops import this module
+        from deepgrad.ops.inplace import graph_in_place
+
+        def overwrite(t: Tensor) -> Tensor:
+            v = value.to(t.dtype) if isinstance(value, Tensor) else xp.asarray(value, t.dtype)
+            return where(xp.zeros((), bool), t, v)
+
+        return graph_in_place(self, overwrite, op, (value,), reads_input=False)
 
     def zero_(self) -> Tensor:
         """In place: set every element to zero."""
