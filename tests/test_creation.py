@@ -289,3 +289,82 @@ def test_bernoulli_and_multinomial_errors():
         dg.multinomial(dg.zeros(3), 1, replacement=True)
     with pytest.raises(TypeError, match="multinomial: expects float probabilities"):
         dg.multinomial(dg.tensor([1, 2]), 1)
+
+
+FACTORIES_WITH_DEVICE = {
+    "tensor": lambda d: dg.tensor([1.0, 2.0], device=d),
+    "zeros": lambda d: dg.zeros(2, 3, device=d),
+    "ones": lambda d: dg.ones(2, device=d),
+    "empty": lambda d: dg.empty(2, device=d),
+    "full": lambda d: dg.full((2,), 1.5, device=d),
+    "eye": lambda d: dg.eye(2, device=d),
+    "arange": lambda d: dg.arange(4, device=d),
+    "linspace": lambda d: dg.linspace(0, 1, 3, device=d),
+    "randn": lambda d: dg.randn(2, device=d),
+    "rand": lambda d: dg.rand(2, device=d),
+    "randint": lambda d: dg.randint(0, 3, (2,), device=d),
+    "randperm": lambda d: dg.randperm(3, device=d),
+    "zeros_like": lambda d: dg.zeros_like(dg.ones(2), device=d),
+    "ones_like": lambda d: dg.ones_like(dg.ones(2), device=d),
+    "full_like": lambda d: dg.full_like(dg.ones(2), 3.0, device=d),
+    "empty_like": lambda d: dg.empty_like(dg.ones(2), device=d),
+    "randn_like": lambda d: dg.randn_like(dg.ones(2), device=d),
+    "rand_like": lambda d: dg.rand_like(dg.ones(2), device=d),
+    "randint_like": lambda d: dg.randint_like(dg.ones(2), 5, device=d),
+    "new_zeros": lambda d: dg.ones(2).new_zeros(3, device=d),
+    "new_ones": lambda d: dg.ones(2).new_ones(3, device=d),
+    "new_empty": lambda d: dg.ones(2).new_empty(3, device=d),
+    "new_full": lambda d: dg.ones(2).new_full((3,), 2.0, device=d),
+    "new_tensor": lambda d: dg.ones(2).new_tensor([1.0], device=d),
+}
+
+
+@pytest.mark.parametrize("name", list(FACTORIES_WITH_DEVICE))
+def test_factories_take_pytorchs_device_and_refuse_a_gpu(name):
+    make = FACTORIES_WITH_DEVICE[name]
+    for device in (None, "cpu", dg.device("cpu"), dg.device("cpu", 0), dg.ones(1).device):
+        assert make(device).device == "cpu"
+    with pytest.raises(ValueError, match=rf"{name}: device 'cuda:0' is not available"):
+        make(dg.device("cuda", 0))
+
+
+def test_like_factories_match_torch(torch):
+    x, tx = dg.zeros(2, 3, dtype=dg.float64), torch.zeros(2, 3, dtype=torch.float64)
+    for make in (lambda m, t: m.full_like(t, 7.0), lambda m, t: m.empty_like(t),
+                 lambda m, t: m.randn_like(t), lambda m, t: m.rand_like(t),
+                 lambda m, t: m.randint_like(t, 2, 5),
+                 lambda m, t: m.full_like(t, 7, dtype=m.int64),
+                 lambda m, t: m.rand_like(t, dtype=m.float32)):
+        ours, theirs = make(dg, x), make(torch, tx)
+        assert ours.shape == tuple(theirs.shape)
+        assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+    assert dg.full_like(x, 7.0).tolist() == [[7.0] * 3] * 2
+    draws = dg.randint_like(dg.zeros(1000), 2, 5).numpy()
+    assert set(np.unique(draws)) == {2.0, 3.0, 4.0}
+    assert abs(dg.randn_like(dg.zeros(4000)).numpy().std() - 1) < 0.1
+    assert dg.rand_like(x, requires_grad=True).requires_grad
+    with pytest.raises(TypeError, match="float32 or float64"):
+        dg.randn_like(dg.zeros(2, dtype=dg.int64))
+
+
+def test_device_objects_as_torch(torch):
+    for args in (("cpu",), ("cuda", 1), ("cuda:0",), ("mps",)):
+        ours, theirs = dg.device(*args), torch.device(*args)
+        assert (ours.type, ours.index, str(ours)) == (theirs.type, theirs.index, str(theirs))
+        assert repr(ours) == repr(theirs)
+    assert dg.ones(2).device.type == "cpu" and dg.ones(2).device == dg.device("cpu")
+    assert dg.device(dg.device("cpu")) == "cpu"
+    for bad in (("cuda:x",), ("cuda:0", 1), ("", ), ("cuda", -1)):
+        with pytest.raises(ValueError, match="device: "):
+            dg.device(*bad)
+
+
+def test_cuda_queries_answer_for_the_cpu(torch):
+    assert dg.cuda.is_available() is False and dg.cuda.device_count() == 0
+    dg.cuda.manual_seed(0)
+    dg.cuda.manual_seed_all(0)
+    device = dg.device("cuda" if dg.cuda.is_available() else "cpu")
+    assert dg.zeros(2, device=device).to(device).device == "cpu"
+    for module in (dg, torch):
+        with pytest.raises(ValueError, match="invalid literal"):
+            module.cuda.manual_seed("zero")

@@ -9,18 +9,21 @@ Tensors with reverse-mode automatic differentiation over NumPy arrays::
     w.grad.numpy()
 """
 
-from deepgrad import data, datasets, nn, optim
+from deepgrad import cuda, data, datasets, nn, optim
 from deepgrad import ops as _ops  # noqa: F401 - attaches the Tensor methods
 from deepgrad._lazy import lazy_names
 from deepgrad.anomaly import detect_anomaly, is_anomaly_enabled
 from deepgrad.autograd import Function
+from deepgrad.backend import device
 from deepgrad.creation import (
     arange,
     bernoulli,
     empty,
+    empty_like,
     eye,
     from_numpy,
     full,
+    full_like,
     generator,
     get_rng_state,
     linspace,
@@ -29,8 +32,11 @@ from deepgrad.creation import (
     ones,
     ones_like,
     rand,
+    rand_like,
     randint,
+    randint_like,
     randn,
+    randn_like,
     randperm,
     set_rng_state,
     tensor,
@@ -294,6 +300,7 @@ __all__ = [
     "cosh",
     "count_nonzero",
     "cross",
+    "cuda",
     "cummax",
     "cummin",
     "cumprod",
@@ -301,6 +308,7 @@ __all__ = [
     "data",
     "datasets",
     "detect_anomaly",
+    "device",
     "diag",
     "diff",
     "div",
@@ -308,6 +316,7 @@ __all__ = [
     "einsum",
     "elu",
     "empty",
+    "empty_like",
     "enable_grad",
     "eq",
     "equal",
@@ -325,6 +334,7 @@ __all__ = [
     "fmod",
     "from_numpy",
     "full",
+    "full_like",
     "gather",
     "ge",
     "gelu",
@@ -407,8 +417,11 @@ __all__ = [
     "prod",
     "quantile",
     "rand",
+    "rand_like",
     "randint",
+    "randint_like",
     "randn",
+    "randn_like",
     "randperm",
     "ravel",
     "reciprocal",

@@ -10,6 +10,8 @@ freed. Set ``DEEPGRAD_MALLOC_TUNING=0`` in the environment before importing deep
 glibc's defaults.
 """
 
+from __future__ import annotations
+
 import ctypes
 import functools
 import os
@@ -19,10 +21,59 @@ from typing import Any
 
 import numpy as xp
 
-__all__ = ["DEVICE", "allocator_tuned", "parse_to", "silent_float_errors", "xp"]
+__all__ = ["DEVICE", "allocator_tuned", "check_device", "device", "parse_to",
+           "silent_float_errors", "xp"]
 
-DEVICE = "cpu"
+
+
+class device(str):
+    """A device, as PyTorch's ``torch.device``: ``dg.device("cpu")``, ``dg.device("cuda", 0)``.
+
+    It is the device's name as a string (``"cpu"``, ``"cuda:0"``) with ``.type`` and ``.index``,
+    so it goes wherever a device name does. Only :data:`DEVICE` computes: asking a tensor or
+    factory for another raises an error naming it, as PyTorch does on a machine without it.
+    """
+
+    def __new__(cls, type: Any, index: int | None = None) -> device:
+        name = str(type)
+        kind, _, number = name.partition(":")
+        if not kind.isalpha() or (number and not number.isdigit()) or (
+                number and index is not None):
+            raise ValueError(f"device: expects a name such as 'cpu' or 'cuda:0'; got {type!r}"
+                             + ("" if index is None else f" and index {index!r}"))
+        if index is not None:
+            if not isinstance(index, int) or index < 0:
+                raise ValueError(f"device: the index must be an int >= 0; got {index!r}")
+            name, number = f"{kind}:{index}", str(index)
+        made = super().__new__(cls, name)
+        made._type, made._index = kind, int(number) if number else None
+        return made
+
+    @property
+    def type(self) -> str:
+        """The kind of device: ``"cpu"``, ``"cuda"``, ..."""
+        return self._type
+
+    @property
+    def index(self) -> int | None:
+        """The device's number among its kind, or None when not given."""
+        return self._index
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{index})"
+
+
+DEVICE = device("cpu")
 """Where the array library keeps arrays and computes (NumPy: the CPU)."""
+
+
+def check_device(where: str, requested: Any) -> None:
+    """Raise unless ``requested`` (a device, its name, or None for the default) is
+    :data:`DEVICE`: factories take PyTorch's ``device=`` so that its code runs unchanged."""
+    if requested is not None and str(requested).partition(":")[0] != DEVICE:
+        raise ValueError(f"{where}: device {str(requested)!r} is not available: deepgrad "
+                         f"computes with NumPy on the CPU (device {str(DEVICE)!r})")
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
@@ -74,9 +125,7 @@ def parse_to(where: str, args: tuple, dtype: Any = None, device: Any = None) -> 
             dtype = arg
         else:
             raise TypeError(f"{where}: expects at most one dtype and one device; got {args}")
-    if device is not None and str(device).split(":")[0] != DEVICE:
-        raise ValueError(f"{where}: device {str(device)!r} is not available: deepgrad computes "
-                         f"with NumPy on the CPU (device {DEVICE!r})")
+    check_device(where, device)
     return dtype
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepgrad.backend import xp
+from deepgrad.backend import check_device, xp
 from deepgrad.tensor import DEFAULT_FLOAT, Tensor, int64, to_array
 
 
@@ -57,11 +57,13 @@ def _float_dtype(dtype: Any) -> Any:
     return DEFAULT_FLOAT if dtype is None else xp.dtype(dtype)
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, *, device: Any = None
+           ) -> Tensor:
     """A new tensor holding a copy of ``data`` (numbers, nested lists, arrays or tensors).
 
     Python floats become float32, Python ints int64; arrays keep their dtype unless ``dtype``.
     """
+    check_device("tensor", device)
     return _finish(to_array(data, None if dtype is None else xp.dtype(dtype), copy=True),
                    requires_grad)
 
@@ -73,49 +75,79 @@ def from_numpy(array: Any) -> Tensor:
     return Tensor._make(array)
 
 
-def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+          ) -> Tensor:
     """A tensor of zeros; ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    check_device("zeros", device)
     return _finish(xp.zeros(_size(size), dtype=_float_dtype(dtype)), requires_grad)
 
 
-def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+         ) -> Tensor:
     """A tensor of ones."""
+    check_device("ones", device)
     return _finish(xp.ones(_size(size), dtype=_float_dtype(dtype)), requires_grad)
 
 
-def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+          ) -> Tensor:
     """A tensor with uninitialized values (fill it before reading)."""
+    check_device("empty", device)
     return _finish(xp.empty(_size(size), dtype=_float_dtype(dtype)), requires_grad)
 
 
-def full(size: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def full(size: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False, *,
+         device: Any = None) -> Tensor:
     """A tensor of shape ``size`` filled with ``fill_value`` (float32, or int64 for an int)."""
+    check_device("full", device)
     if dtype is None:
         dtype = int64 if isinstance(fill_value, (int, xp.integer)) and not isinstance(
             fill_value, bool) else DEFAULT_FLOAT
     return _finish(xp.full(_size((size,)), fill_value, dtype=dtype), requires_grad)
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, *,
+               device: Any = None) -> Tensor:
     """Zeros with the shape (and dtype, unless given) of ``t``."""
+    check_device("zeros_like", device)
     return _finish(xp.zeros(t.shape, dtype=t.dtype if dtype is None else dtype), requires_grad)
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, *,
+              device: Any = None) -> Tensor:
     """Ones with the shape (and dtype, unless given) of ``t``."""
+    check_device("ones_like", device)
     return _finish(xp.ones(t.shape, dtype=t.dtype if dtype is None else dtype), requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def full_like(t: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False, *,
+              device: Any = None) -> Tensor:
+    """``fill_value`` in the shape (and dtype, unless given) of ``t``."""
+    check_device("full_like", device)
+    return _finish(xp.full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype),
+                   requires_grad)
+
+
+def empty_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, *,
+               device: Any = None) -> Tensor:
+    """An uninitialized tensor with the shape (and dtype, unless given) of ``t``."""
+    check_device("empty_like", device)
+    return _finish(xp.empty(t.shape, dtype=t.dtype if dtype is None else dtype), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False, *,
+        device: Any = None) -> Tensor:
     """The identity matrix of shape (n, m or n)."""
+    check_device("eye", device)
     n, m = _size((n, n if m is None else m))
     return _finish(xp.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Tensor:
+           requires_grad: bool = False, *, device: Any = None) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless an argument is a
     float (then float32)."""
+    check_device("arange", device)
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -127,8 +159,9 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None,
-             requires_grad: bool = False) -> Tensor:
+             requires_grad: bool = False, *, device: Any = None) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    check_device("linspace", device)
     return _finish(xp.linspace(start, end, steps, dtype=_float_dtype(dtype)), requires_grad)
 
 
@@ -139,27 +172,57 @@ def _random_float(dtype: Any) -> Any:
     return dtype
 
 
-def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+          ) -> Tensor:
     """Samples from the standard normal distribution."""
+    check_device("randn", device)
     dtype = _random_float(dtype)
     return _finish(generator().standard_normal(_size(size), dtype=dtype), requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
+         ) -> Tensor:
     """Samples from the uniform distribution on [0, 1)."""
+    check_device("rand", device)
     dtype = _random_float(dtype)
     return _finish(generator().random(_size(size), dtype=dtype), requires_grad)
 
 
-def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None) -> Tensor:
-    """Random integers in ``[low, high)``; ``randint(high, size=...)`` starts at 0."""
+def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, *,
+               device: Any = None) -> Tensor:
+    """Standard normal samples in the shape (and float dtype, unless given) of ``t``."""
+    check_device("randn_like", device)
+    return randn(t.shape, dtype=t.dtype if dtype is None else dtype,
+                 requires_grad=requires_grad)
+
+
+def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, *,
+              device: Any = None) -> Tensor:
+    """Uniform samples on [0, 1) in the shape (and float dtype, unless given) of ``t``."""
+    check_device("rand_like", device)
+    return rand(t.shape, dtype=t.dtype if dtype is None else dtype,
+                requires_grad=requires_grad)
+
+
+def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None, *,
+            device: Any = None) -> Tensor:
+    """Random integers in ``[low, high)``; ``randint(high, size=...)`` starts at 0 (int64, or
+    ``dtype``: floats hold the integers too, as in PyTorch)."""
+    check_device("randint", device)
     if high is None:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    data = generator().integers(low, high, _size((size,)),
-                                      dtype=int64 if dtype is None else dtype)
-    return Tensor._make(xp.asarray(data))
+    data = generator().integers(low, high, _size((size,)), dtype=int64)
+    return Tensor._make(xp.asarray(data if dtype is None else data.astype(dtype)))
+
+
+def randint_like(t: Tensor, low: int, high: int | None = None, dtype: Any = None, *,
+                 device: Any = None) -> Tensor:
+    """Random integers in ``[low, high)`` (``randint_like(t, high)`` starts at 0) in the shape
+    (and dtype, unless given) of ``t``."""
+    check_device("randint_like", device)
+    return randint(low, high, t.shape, dtype=t.dtype if dtype is None else dtype)
 
 
 def _probabilities(op: str, p: Any) -> Any:
@@ -202,15 +265,17 @@ def multinomial(p: Any, num_samples: int, replacement: bool = False) -> Tensor:
     return Tensor._make(out)
 
 
-def randperm(n: int) -> Tensor:
+def randperm(n: int, *, device: Any = None) -> Tensor:
     """A random permutation of ``0 .. n-1`` (int64)."""
+    check_device("randperm", device)
     (n,) = _size((n,))
     return Tensor._make(generator().permutation(n).astype(int64))
 
 
 def _new(fill: Any) -> Any:
-    def method(self: Tensor, *size: Any, dtype: Any = None, requires_grad: bool = False
-               ) -> Tensor:
+    def method(self: Tensor, *size: Any, dtype: Any = None, requires_grad: bool = False,
+               device: Any = None) -> Tensor:
+        check_device(f"new_{fill.__name__}", device)
         return _finish(fill(_size(size), self.data.dtype if dtype is None else xp.dtype(dtype)),
                        requires_grad)
 
@@ -226,17 +291,19 @@ new_empty.__doc__ = "An uninitialized tensor of shape ``size`` in this tensor's 
 
 
 def new_full(self: Tensor, size: Any, fill_value: float, dtype: Any = None,
-             requires_grad: bool = False) -> Tensor:
+             requires_grad: bool = False, *, device: Any = None) -> Tensor:
     """A tensor of shape ``size`` filled with ``fill_value``, in this tensor's dtype (unless
     ``dtype``)."""
+    check_device("new_full", device)
     return _finish(xp.full(_size((size,)), fill_value,
                            dtype=self.data.dtype if dtype is None else xp.dtype(dtype)),
                    requires_grad)
 
 
-def new_tensor(self: Tensor, data: Any, dtype: Any = None, requires_grad: bool = False
-               ) -> Tensor:
+def new_tensor(self: Tensor, data: Any, dtype: Any = None, requires_grad: bool = False, *,
+               device: Any = None) -> Tensor:
     """A new tensor holding a copy of ``data``, in this tensor's dtype (unless ``dtype``)."""
+    check_device("new_tensor", device)
     return tensor(data, self.data.dtype if dtype is None else dtype, requires_grad)
 
 
@@ -245,6 +312,7 @@ METHODS = {"new_zeros": new_zeros, "new_ones": new_ones, "new_empty": new_empty,
            "multinomial": multinomial}
 """Tensor methods that make new tensors like this one (PyTorch's ``x.new_zeros(...)``...)."""
 
-__all__ = ["arange", "bernoulli", "empty", "eye", "from_numpy", "full", "generator",
-           "get_rng_state", "linspace", "manual_seed", "multinomial", "ones", "ones_like", "rand",
-           "randint", "randn", "randperm", "set_rng_state", "tensor", "zeros", "zeros_like"]
+__all__ = ["arange", "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full",
+           "full_like", "generator", "get_rng_state", "linspace", "manual_seed", "multinomial",
+           "ones", "ones_like", "rand", "rand_like", "randint", "randint_like", "randn",
+           "randn_like", "randperm", "set_rng_state", "tensor", "zeros", "zeros_like"]
