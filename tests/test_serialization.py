@@ -243,3 +243,39 @@ def test_written_files_get_the_default_permissions(tmp_path):
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]  # no temporary left
+
+
+def test_save_and_load_are_torch_save_and_load_without_pickle(tmp_path, torch):
+    dg.manual_seed(0)
+    model = _model()
+    optimizer = dg.optim.Adam(model.parameters(), lr=1e-3)
+    model(dg.randn(2, 1, 8, 8)).sum().backward()
+    optimizer.step()
+    # Weights alone: a plain safetensors file (torch reads it through the safetensors package).
+    dg.save(model.state_dict(), tmp_path / "w.safetensors")
+    weights = dg.load(tmp_path / "w.safetensors", map_location="cpu", weights_only=True)
+    assert sorted(weights) == sorted(model.state_dict())
+    other = _model()
+    other.load_state_dict(weights)
+    # A checkpoint dict, PyTorch's idiom, with its optimizer state and numbers.
+    dg.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 3},
+            tmp_path / "ckpt.safetensors")
+    checkpoint = dg.load(tmp_path / "ckpt.safetensors", map_location=dg.device("cpu"))
+    assert checkpoint["epoch"] == 3
+    restored = dg.optim.Adam(other.parameters(), lr=1e-3)
+    restored.load_state_dict(checkpoint["optimizer"])
+    for k, a in model.state_dict().items():
+        np.testing.assert_array_equal(a, checkpoint["model"][k], err_msg=k)
+    x = dg.randn(2, 1, 8, 8)
+    for m, opt in ((model, optimizer), (other, restored)):
+        opt.zero_grad()
+        m(x).sum().backward()
+        opt.step()
+    for (k, a), b in zip(model.state_dict().items(), other.state_dict().values(), strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=k)
+    with pytest.raises(ValueError, match="load: device 'cuda' is not available"):
+        dg.load(tmp_path / "w.safetensors", map_location="cuda")
+    with pytest.raises(TypeError, match="map_location must be a device"):
+        dg.load(tmp_path / "w.safetensors", map_location={"cuda:0": "cpu"})
+    with pytest.raises(TypeError, match="cannot store object at extra"):
+        dg.save({"extra": object()}, tmp_path / "bad.safetensors")

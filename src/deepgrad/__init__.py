@@ -243,7 +243,7 @@ from deepgrad.ops.unary import (
 )
 from deepgrad.ops.vector_norm import norm
 from deepgrad.parallel import get_num_threads, limit_threads, set_num_threads
-from deepgrad.serialization import load_into, save
+from deepgrad.serialization import load, load_into, save
 from deepgrad.tensor import Tensor, bool_, float32, float64, int32, int64
 from deepgrad.train import callbacks, metrics
 from deepgrad.train.history import History
@@ -365,6 +365,7 @@ __all__ = [
     "lerp",
     "limit_threads",
     "linspace",
+    "load",
     "load_into",
     "log",
     "log1p",

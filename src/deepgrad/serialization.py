@@ -1,9 +1,9 @@
 """Weights files and training checkpoints in the safetensors format.
 
 The format's reader and writer (NumPy only) live in ``deepgrad_runtime.safetensors``, shared with
-the deployment runtime; this module adds what needs a model: ``dg.save(model, path)`` and
-``dg.load_into(model, path)`` for weights, and ``save_tree``/``load_tree`` for checkpoints (nested
-structures of arrays, numbers and strings).
+the deployment runtime; this module adds what needs a model: ``dg.save(model, path)``,
+``dg.load(path)`` and ``dg.load_into(model, path)`` for weights, and ``save_tree``/``load_tree``
+for checkpoints (nested structures of arrays, numbers and strings).
 """
 
 from __future__ import annotations
@@ -19,15 +19,42 @@ import numpy as np
 from deepgrad.errors import StateDictError
 from deepgrad_runtime.safetensors import as_numpy, atomic_write, bad_file, load_file, save_file
 
-__all__ = ["TREE_KEY", "atomic_write", "load_file", "load_into", "load_tree", "save", "save_file",
-           "save_tree"]
+__all__ = ["TREE_KEY", "atomic_write", "load", "load_file", "load_into", "load_tree", "save",
+           "save_file", "save_tree"]
 
 
-def save(model: Any, path: str | os.PathLike) -> Path:
-    """Save a model's weights (its ``state_dict``: parameters and persistent buffers), or a
-    dict of arrays, to a safetensors file, atomically. Returns the path written."""
-    state = model.state_dict() if hasattr(model, "state_dict") else model
-    return save_file(state, path, metadata={"format": "deepgrad"})
+def save(obj: Any, path: str | os.PathLike) -> Path:
+    """Save to a safetensors file, atomically, PyTorch's ``torch.save`` without pickle: a model's
+    weights (its ``state_dict``: parameters and persistent buffers) or a dict of arrays, as plain
+    tensors that any safetensors reader loads; or a nested structure of dicts, lists, numbers,
+    strings and arrays, such as ``{"model": model.state_dict(), "optimizer":
+    optimizer.state_dict(), "epoch": 3}``, which :func:`load` gives back. Returns the path."""
+    state = obj.state_dict() if hasattr(obj, "state_dict") else obj
+    if isinstance(state, Mapping) and all(
+            isinstance(k, str) and (isinstance(v, np.ndarray) or hasattr(v, "numpy"))
+            for k, v in state.items()):
+        return save_file(state, path, metadata={"format": "deepgrad"})
+    return save_tree(state, path)
+
+
+def load(path: str | os.PathLike, map_location: Any = None, weights_only: bool = True) -> Any:
+    """Read what :func:`save` wrote (or any safetensors file), PyTorch's ``torch.load``: a dict
+    of NumPy arrays for weights (what ``state_dict()`` gives and ``load_state_dict`` takes), or
+    the saved structure. ``map_location`` may name the CPU; ``weights_only`` is accepted for
+    PyTorch's code and changes nothing: these files hold data, never code."""
+    from deepgrad.backend import check_device
+
+    if not isinstance(weights_only, bool):
+        raise TypeError(f"load: weights_only must be a bool; got {weights_only!r}")
+    if map_location is not None and not isinstance(map_location, str):
+        raise TypeError(f"load: map_location must be a device or its name (only the CPU is "
+                        f"available); got {type(map_location).__name__}")
+    check_device("load", map_location)
+    path = Path(path)
+    arrays, metadata = load_file(path)
+    if TREE_KEY in metadata:
+        return _read_tree(path, arrays, metadata)
+    return arrays
 
 
 def load_into(model: Any, path: str | os.PathLike, strict: bool = True) -> Any:
@@ -110,6 +137,10 @@ def load_tree(path: str | os.PathLike) -> Any:
         raise bad_file(path, f"a safetensors file, but not a deepgrad checkpoint (no "
                              f"{TREE_KEY!r} in its metadata): load plain weights with "
                              f"dg.load_into")
+    return _read_tree(path, arrays, metadata)
+
+
+def _read_tree(path: Path, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> Any:
     try:
         structure = json.loads(metadata[TREE_KEY])
     except json.JSONDecodeError as e:
