@@ -222,6 +222,7 @@ def _link_views(outs: Any, source: Any) -> None:
     if not isinstance(source, Tensor):
         return
     base = source._base if source._base is not None else source
+    base._aliased = True
     for out in outs if type(outs) is tuple else (outs,):
         out._base = base
         if out.requires_grad:  # a view in a graph: an in-place op on the base refuses

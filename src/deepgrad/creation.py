@@ -72,7 +72,9 @@ def from_numpy(array: Any) -> Tensor:
     """A tensor sharing memory with a NumPy array (no copy, dtype kept)."""
     if not isinstance(array, xp.ndarray):
         raise TypeError(f"from_numpy expects a NumPy array; got {type(array).__name__}")
-    return Tensor._make(array)
+    t = Tensor._make(array)
+    t._aliased = True
+    return t
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None

@@ -114,15 +114,20 @@ class Tensor:
         requires_grad: record operations on this tensor so that ``backward`` fills ``.grad``.
     """
 
-    # _views (unset until a view of this tensor is made): a WeakSet of its live views.
-    __slots__ = ("__weakref__", "_base", "_hooks", "_node", "_out_index", "_version", "_views",
-                 "data", "grad", "requires_grad")
+    # Unset until needed: _views, a WeakSet of the live views of this tensor that require grad;
+    # _aliased, True once its memory may be shared (a view or detach of it, its array handed
+    # out by numpy(), or memory that came from the user), which keeps ops.shape.view from
+    # moving it to a contiguous array.
+    __slots__ = ("__weakref__", "_aliased", "_base", "_hooks", "_node", "_out_index", "_version",
+                 "_views", "data", "grad", "requires_grad")
 
     # Make NumPy hand binary operators with a Tensor on the right to the Tensor's reflected ones.
     __array_ufunc__ = None
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         self.data = to_array(data, dtype)
+        if isinstance(data, (xp.ndarray, Tensor)):
+            self._aliased = True
         self.grad: Tensor | None = None
         self._node: Function | None = None
         self._out_index = 0
@@ -235,6 +240,7 @@ class Tensor:
     # ----------------------------------------------------------------- conversion
     def numpy(self) -> Any:
         """The underlying array (shared memory, no copy)."""
+        self._aliased = True
         return self.data
 
     def cpu(self) -> Tensor:
@@ -278,6 +284,7 @@ class Tensor:
         """A new leaf tensor sharing this tensor's data, outside any graph."""
         t = Tensor._make(self.data)
         t._base = self._base if self._base is not None else self
+        t._base._aliased = True
         return t
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:

@@ -5,6 +5,7 @@ import pytest
 from helpers import check_parity
 
 import deepgrad as dg
+from deepgrad import nn
 from deepgrad.errors import BackwardError, ShapeError
 
 
@@ -168,6 +169,62 @@ def test_inplace_change_of_the_base_is_caught_through_a_saved_view():
     x += 1
     with pytest.raises(BackwardError, match="modified in place"):
         y.backward(np.ones((3, 2)))
+
+
+def _channel_major(seed=0, requires_grad=False):
+    """A convolution and its output: (N, C, H, W) in deepgrad's channel-major memory."""
+    dg.manual_seed(seed)
+    conv = nn.Conv2d(2, 4, 3, padding=1)
+    x = conv(dg.randn(3, 2, 5, 5))
+    if not requires_grad:
+        x = x.detach() * 1
+    assert not x.is_contiguous()
+    return conv, x
+
+
+def test_view_after_a_layer_is_pytorchs_flatten_and_shares_memory():
+    # PyTorch's idiom x.view(x.size(0), -1) after conv layers, whose outputs are contiguous
+    # there: deepgrad moves such an op's result to contiguous memory rather than refusing.
+    conv, x = _channel_major(requires_grad=True)
+    expected = x.data.reshape(3, -1)  # a copy: x.data is not contiguous
+    y = x.view(x.size(0), -1)
+    np.testing.assert_array_equal(y.detach().numpy(), expected)
+    assert x.is_contiguous() and np.shares_memory(y.data, x.data) and y._base is x
+    g = np.random.default_rng(0).standard_normal(y.shape).astype(np.float32)
+    y.backward(g)
+    twin, x2 = _channel_major(requires_grad=True)
+    x2.flatten(1).backward(g)
+    np.testing.assert_array_equal(conv.weight.grad.numpy(), twin.weight.grad.numpy())
+    _, x = _channel_major()
+    z = x.view(-1, 25)
+    z += 1  # a write through the view reaches x, as in PyTorch
+    np.testing.assert_array_equal(x.numpy().reshape(-1, 25), z.numpy())
+
+
+@pytest.mark.parametrize("make, allowed", [
+    (lambda: dg.randn(4, 6).T, False),                             # a view the user made
+    (lambda: dg.from_numpy(np.ones((4, 6), np.float32).T), False),  # the user's memory
+    (lambda: dg.Tensor(np.ones((4, 6), np.float32).T), False),      # the user's memory
+    (lambda: dg.tensor(np.ones((4, 6), np.float32).T), True),       # a copy of deepgrad's own
+    (lambda: dg.randn(4, 6, requires_grad=True).T * 1, True),       # an op's result
+])
+def test_view_moves_only_memory_that_nothing_else_can_see(make, allowed):
+    x = make()
+    if allowed:
+        assert x.view(-1).shape == (24,)
+    else:
+        with pytest.raises(ShapeError, match=r"cannot view a tensor of shape \(6, 4\)"):
+            x.view(-1)
+
+
+@pytest.mark.parametrize("share", [lambda x: x.numpy(), lambda x: x.detach(),
+                                   lambda x: x[0], lambda x: x.transpose(2, 3)])
+def test_view_refuses_op_results_whose_memory_was_handed_out(share):
+    _, x = _channel_major()
+    shared = share(x)
+    with pytest.raises(ShapeError, match="cannot view"):
+        x.view(3, -1)
+    assert np.shares_memory(np.asarray(shared), x.data)
 
 
 def test_squeeze_keeps_dims_that_are_not_one():

@@ -188,14 +188,29 @@ def reshape(x: Tensor, *shape: Any) -> Tensor:
 
 def view(x: Tensor, *shape: Any) -> Tensor:
     """Like :func:`reshape`, but always shares memory with ``x``; raises when that would need a
-    copy (a non-contiguous layout)."""
+    copy (a non-contiguous layout that the user made, as PyTorch does).
+
+    deepgrad's convolutions, pooling and batch norm return channel-major memory (their GEMMs'
+    layout) where PyTorch's return contiguous tensors, so ``x.view(x.size(0), -1)`` after them,
+    PyTorch's idiom, would fail on memory that the user never chose. Such a tensor, whose memory
+    nothing else can see (no view or detach of it, its array not handed out), first moves to a
+    contiguous array of its own, and the view shares that, as in PyTorch."""
     shape = _target_shape("view", x.shape, size_args("view", shape))
+    if not _viewable(x.data, shape) and _layout_is_private(x):
+        x.data = xp.ascontiguousarray(x.data)
     if not _viewable(x.data, shape):
         strides = tuple(s // x.data.itemsize for s in x.data.strides)
         raise ShapeError(f"view: cannot view a tensor of shape {shape_str(x.shape)} and strides "
                          f"{shape_str(strides)} as {shape_str(shape)} without copying its data "
                          "(its memory is not contiguous enough); use .reshape(...) instead")
     return Reshape.apply(x, shape=shape)
+
+
+def _layout_is_private(x: Tensor) -> bool:
+    """Whether ``x``'s memory layout is deepgrad's to change: an op's result, not a parameter, and
+    no other tensor or array shares its memory."""
+    return (x._base is None and not getattr(x, "_aliased", False)
+            and not (x.requires_grad and x._node is None))
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
