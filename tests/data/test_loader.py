@@ -301,3 +301,23 @@ def test_any_sequence_is_a_dataset():
     batches = list(DataLoader([(1, 0.5), (2, 1.5), (3, 2.5)], batch_size=2))
     np.testing.assert_array_equal(batches[0][0], [1, 2])
     assert batches[1][1].dtype == np.float32 and batches[1][1].tolist() == [2.5]
+
+
+def test_batches_are_tensors_as_pytorchs_and_a_collate_fns_come_as_returned():
+    x, y = images(10)
+    seen = []
+    for make in (lambda: TensorDataset(x, y), lambda: Generic(x, y)):
+        for xb, yb in DataLoader(make(), batch_size=4, transform=T.ToFloat()):
+            assert isinstance(xb, dg.Tensor) and isinstance(yb, dg.Tensor)
+            assert xb.to("cpu").dtype == np.float32 and yb.dtype == np.int64
+            assert xb.size(0) == yb.numel() and not xb.requires_grad
+            seen.append(yb.tolist())
+    assert seen == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]] * 2
+    Pair = namedtuple("Pair", "image label")
+    nested = Generic([{"pair": Pair(x[i], i), "name": f"n{i}"} for i in range(3)], [0, 1, 2])
+    (batch, labels), = DataLoader(nested, batch_size=3)
+    assert isinstance(batch["pair"], Pair) and isinstance(batch["pair"].image, dg.Tensor)
+    assert batch["name"] == ["n0", "n1", "n2"] and labels.tolist() == [0, 1, 2]
+    (raw,) = DataLoader(Generic(x[:2], y[:2]), batch_size=2,
+                        collate_fn=lambda examples: np.stack([e[0] for e in examples]))
+    assert isinstance(raw, np.ndarray) and raw.shape == (2, 1, 8, 8)

@@ -8,7 +8,7 @@
                          T.ToFloat(), T.Normalize(0.2860, 0.3530)])
     loader = DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True, seed=0,
                         transform=augment)
-    for xb, yb in loader:    # NumPy arrays; xb augmented, yb untouched
+    for xb, yb in loader:    # Tensors; xb augmented, yb untouched
         ...
 
 Label-mixing augmentations see the whole ``(x, y)`` batch: pass them as ``batch_transform``

@@ -1,4 +1,4 @@
-"""The DataLoader: a dataset in batches of NumPy arrays, shuffled reproducibly, resumable mid-epoch.
+"""The DataLoader: a dataset in batches of tensors, shuffled reproducibly, resumable mid-epoch.
 
 Randomness: a loader owns one integer ``seed``. The order of epoch ``e`` comes from a generator
 seeded with ``(seed, e)``, and the random transforms of batch ``b`` of epoch ``e`` from one seeded
@@ -85,10 +85,29 @@ def default_collate(examples: list) -> Any:
                     "pass collate_fn= to the DataLoader")
 
 
+def _as_tensors(batch: Any) -> Any:
+    """The arrays of a collated batch as Tensors sharing their memory (PyTorch's loader gives
+    tensors), through tuples, lists and dicts."""
+    if isinstance(batch, xp.ndarray):
+        return Tensor._make(batch)
+    if isinstance(batch, Mapping):
+        return {key: _as_tensors(value) for key, value in batch.items()}
+    if isinstance(batch, (tuple, list)):
+        fields = [_as_tensors(field) for field in batch]
+        if hasattr(batch, "_fields"):
+            return type(batch)(*fields)
+        return type(batch)(fields)
+    return batch
+
+
 class DataLoader:
-    """Iterate over a dataset in batches of NumPy arrays (PyTorch's ``DataLoader``, in NumPy).
+    """Iterate over a dataset in batches of Tensors (PyTorch's ``DataLoader``).
 
     ``for x, y in DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True): ...``
+
+    Batches are built as NumPy arrays (:func:`default_collate`, then ``transform`` and
+    ``batch_transform`` on whole batches) and handed over as Tensors sharing those arrays,
+    through tuples, lists and dicts; a ``collate_fn``'s batches come as it returns them.
 
     Each ``for`` loop over the loader is one epoch. An array-backed dataset (``TensorDataset``,
     its ``Subset`` s, ``FashionMNIST``, ...) gives each batch with one fancy index per array;
@@ -252,7 +271,9 @@ class DataLoader:
     def _finish(self, batch: Any, rng: Any) -> Any:
         if self.transform is not None:
             batch = self._transformed(batch, rng)
-        return batch if self.batch_transform is None else self.batch_transform(batch, rng)
+        if self.batch_transform is not None:
+            batch = self.batch_transform(batch, rng)
+        return batch if self.collate_fn is not None else _as_tensors(batch)
 
     def _transformed(self, batch: Any, rng: Any) -> Any:
         if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], xp.ndarray):
