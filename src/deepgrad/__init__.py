@@ -9,7 +9,9 @@ Tensors with reverse-mode automatic differentiation over NumPy arrays::
     w.grad.numpy()
 """
 
-from deepgrad import cuda, data, datasets, nn, optim
+import math as _math
+
+from deepgrad import cuda, data, datasets, nn, optim, utils
 from deepgrad import ops as _ops  # noqa: F401 - attaches the Tensor methods
 from deepgrad._lazy import lazy_names
 from deepgrad.anomaly import detect_anomaly, is_anomaly_enabled
@@ -43,6 +45,7 @@ from deepgrad.creation import (
     zeros,
     zeros_like,
 )
+from deepgrad.dtypes import int8, int16, uint8
 from deepgrad.errors import (
     BackwardError,
     CheckpointError,
@@ -244,7 +247,7 @@ from deepgrad.ops.unary import (
 from deepgrad.ops.vector_norm import norm
 from deepgrad.parallel import get_num_threads, limit_threads, set_num_threads
 from deepgrad.serialization import load, load_into, save
-from deepgrad.tensor import Tensor, bool_, float32, float64, int32, int64
+from deepgrad.tensor import Tensor, bool_, float32, float64, int32, int64, is_tensor, numel
 from deepgrad.train import callbacks, metrics
 from deepgrad.train.history import History
 from deepgrad.train.trainer import Trainer
@@ -313,6 +316,7 @@ __all__ = [
     "diff",
     "div",
     "dot",
+    "e",
     "einsum",
     "elu",
     "empty",
@@ -349,11 +353,15 @@ __all__ = [
     "index_copy",
     "index_fill",
     "index_select",
+    "inf",
     "inference_mode",
+    "int8",
+    "int16",
     "int32",
     "int64",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "is_tensor",
     "isclose",
     "isfinite",
     "isinf",
@@ -398,6 +406,7 @@ __all__ = [
     "mul",
     "multinomial",
     "mv",
+    "nan",
     "nan_to_num",
     "nanmean",
     "narrow",
@@ -407,12 +416,14 @@ __all__ = [
     "no_grad",
     "nonzero",
     "norm",
+    "numel",
     "ones",
     "ones_like",
     "optim",
     "outer",
     "pad",
     "permute",
+    "pi",
     "pow",
     "prelu",
     "prod",
@@ -468,10 +479,12 @@ __all__ = [
     "tril",
     "triu",
     "trunc",
+    "uint8",
     "unbind",
     "unflatten",
     "unique",
     "unsqueeze",
+    "utils",
     "var",
     "var_mean",
     "view",
@@ -482,6 +495,16 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# PyTorch's dtype names and constants (dtype=dg.long, dg.inf), imported last because they shadow
+# builtins, and left out of __all__ so that `from deepgrad import *` does not shadow them.
+from deepgrad.dtypes import bool as bool
+from deepgrad.dtypes import double as double
+from deepgrad.dtypes import float as float
+from deepgrad.dtypes import int as int
+from deepgrad.dtypes import long as long
+
+inf, nan, pi, e = _math.inf, _math.nan, _math.pi, _math.e
 
 # Subpackages imported on first use (``dg.export.to_onnx``, ``dg.rl.DQN``), as ``torch.onnx``:
 # ``import deepgrad`` stays quick, and they import their extras' libraries only when called.

@@ -501,6 +501,16 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
 
+
+def is_tensor(obj: Any) -> bool:
+    """Whether ``obj`` is a deepgrad Tensor (PyTorch's ``torch.is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(x: Tensor) -> int:
+    """The number of elements of ``x``."""
+    return x.numel()
+
 # ``x += y`` and the like in a graph: the out-of-place op recorded for each in-place update, and
 # the updates whose backward reads the tensor that they change (which is then copied first).
 _IN_PLACE_OPS = {xp.add: lambda a, b: a + b, xp.subtract: lambda a, b: a - b,

@@ -226,8 +226,29 @@ def bool(x: Tensor) -> Tensor:
     return to(x, xp.bool_)
 
 
-_CASTS = ("to", "float", "double", "long", "int", "bool")
+# PyTorch's type names, for x.type(): "torch.FloatTensor" there, "deepgrad.FloatTensor" here.
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
+               "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor",
+               "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def type_(x: Tensor, dtype: Any = None) -> Any:
+    """PyTorch's ``x.type()``: the type's name (``"deepgrad.FloatTensor"``); ``x.type(dtype)``
+    casts as ``x.to(dtype)``, the dtype given as such or by such a name (also ``"torch.*"``)."""
+    if dtype is None:
+        return "deepgrad." + _TYPE_NAMES.get(x.dtype.name, f"{x.dtype.name}Tensor")
+    if isinstance(dtype, str) and dtype.partition(".")[0] in ("deepgrad", "torch"):
+        by_name = {name: dtype_name for dtype_name, name in _TYPE_NAMES.items()}
+        name = dtype.partition(".")[2]
+        if name not in by_name:
+            raise TypeError(f"Tensor.type: unknown type {dtype!r}; expected one of "
+                            f"{sorted(by_name)} after 'deepgrad.' or 'torch.', or a dtype")
+        dtype = by_name[name]
+    return to(x, dtype=dtype)
+
+
+_CASTS = ("to", "float", "double", "long", "int", "bool", "type")
 METHODS = {"exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "sin": sin, "cos": cos,
            "tanh": tanh, "erf": erf, "to": to, "float": float, "double": double, "long": long,
-           "int": int, "bool": bool}
+           "int": int, "bool": bool, "type": type_}
 __all__ = [name for name in METHODS if name not in _CASTS]

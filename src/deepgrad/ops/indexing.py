@@ -27,7 +27,10 @@ from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops._util import binary_operands, normalize_dim, operand, unbroadcast
+from deepgrad.ops.compare import nonzero
 from deepgrad.tensor import Tensor, to_array
+
+_ALONE = object()  # where(condition) called without values
 
 _ndarray = xp.ndarray
 _FULL = slice(None)
@@ -356,8 +359,13 @@ def getitem(x: Tensor, index: Any) -> Tensor:
     return BasicIndex.apply(x, index=index)
 
 
-def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """Elementwise ``a`` where ``condition`` is True, else ``b`` (a bool tensor; broadcasting)."""
+def where(condition: Any, a: Any = _ALONE, b: Any = _ALONE) -> Any:
+    """Elementwise ``a`` where ``condition`` is True, else ``b`` (a bool tensor; broadcasting).
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``, as in PyTorch."""
+    if a is _ALONE and b is _ALONE:
+        return nonzero(condition, as_tuple=True)
+    if a is _ALONE or b is _ALONE:
+        raise TypeError("where: takes a condition alone, or a condition and both values a and b")
     condition = to_array(condition)
     if condition.dtype.kind != "b":
         raise TypeError(f"where: condition must be a bool tensor; got dtype {condition.dtype}")

@@ -1,0 +1,115 @@
+"""PyTorch code ports by replacing ``torch`` with ``dg``: the idioms of its tutorials and training
+scripts (device-agnostic setup, ``torch.utils.data``, ``x.view(x.size(0), -1)``, dtype names,
+``torch.save``/``torch.load`` of checkpoint dicts) run, and give what PyTorch gives."""
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+import deepgrad.nn.functional as F
+from deepgrad import nn
+
+
+def test_dtype_names_and_constants_are_pytorchs(torch):
+    for name in ("float", "double", "long", "int", "bool", "uint8", "int8", "int16", "float32",
+                 "float64", "int32", "int64"):
+        ours, theirs = getattr(dg, name), getattr(torch, name)
+        assert ours.name == str(theirs).removeprefix("torch."), name
+        assert dg.zeros(2, dtype=ours).dtype == ours
+    assert (dg.inf, dg.pi, dg.e) == (torch.inf, torch.pi, torch.e) and np.isnan(dg.nan)
+    namespace: dict = {}
+    exec("from deepgrad import *", namespace)
+    assert not {"float", "int", "bool", "long", "double"} & set(namespace)
+
+
+def test_type_is_and_numel_as_torch(torch):
+    for values, dtype in (([1.5], "float32"), ([1.5], "float64"), ([1], "int64"),
+                          ([True], "bool"), ([1], "uint8"), ([1], "int32")):
+        ours = dg.tensor(values, dtype=getattr(dg, dtype))
+        theirs = torch.tensor(values, dtype=getattr(torch, dtype))
+        assert ours.type() == theirs.type().replace("torch.", "deepgrad."), dtype
+    x = dg.tensor([1.7, -2.2], requires_grad=True)
+    assert x.type(dg.float64).dtype == dg.float64
+    assert x.type("torch.LongTensor").tolist() == [1, -2] == dg.tensor([1.7, -2.2]).long().tolist()
+    assert x.type("deepgrad.DoubleTensor").requires_grad
+    with pytest.raises(TypeError, match=r"unknown type 'torch\.HalfTensor'"):
+        x.type("torch.HalfTensor")
+    assert dg.is_tensor(x) and not dg.is_tensor(x.data) and not dg.is_tensor([1.0])
+    assert dg.numel(dg.ones(2, 3)) == torch.numel(torch.ones(2, 3)) == 6
+
+
+def test_where_with_a_condition_alone_is_nonzero_as_a_tuple(torch):
+    condition = np.array([[True, False, True], [False, True, True]])
+    ours, theirs = dg.where(dg.tensor(condition)), torch.where(torch.tensor(condition))
+    assert len(ours) == len(theirs) == 2
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(TypeError, match="condition alone, or a condition and both"):
+        dg.where(dg.tensor(condition), 1.0)
+
+
+def test_torch_utils_data_is_deepgrads_data():
+    import deepgrad.utils.data as data
+    from deepgrad.utils.data import DataLoader, TensorDataset, random_split
+
+    assert data.DataLoader is DataLoader is dg.data.DataLoader is dg.utils.data.DataLoader
+    assert TensorDataset is dg.data.TensorDataset and random_split is dg.data.random_split
+    assert set(data.__all__) == set(dg.data.__all__)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(OrderedDict([
+            ("conv", nn.Conv2d(1, 8, 3, padding=1, bias=False)),
+            ("bn", nn.BatchNorm2d(8)),
+            ("relu", nn.ReLU(inplace=True)),
+            ("pool", nn.MaxPool2d(2)),
+        ]))
+        self.fc = nn.Linear(8 * 4 * 4, 2)
+
+    def forward(self, x):
+        x = self.features(x)
+        x = x.view(x.size(0), -1)
+        return self.fc(x)
+
+
+def test_a_pytorch_tutorials_training_loop_runs_as_written(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((256, 1, 8, 8)).astype(np.float32)
+    labels = (images.mean(axis=(1, 2, 3)) > 0).astype(np.int64)
+    dg.manual_seed(0)
+    dg.cuda.manual_seed_all(0)
+    device = dg.device("cuda" if dg.cuda.is_available() else "cpu")
+    loader = dg.utils.data.DataLoader(dg.utils.data.TensorDataset(images, labels),
+                                      batch_size=32, shuffle=True)
+    model = Net().to(device)
+    optimizer = dg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scheduler = dg.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    for _ in range(4):
+        model.train()
+        correct = 0
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            out = model(xb)
+            loss = F.cross_entropy(out, yb, label_smoothing=0.1)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+            optimizer.step()
+            correct += (out.argmax(dim=1) == yb).sum().item()
+        scheduler.step()
+    assert correct / len(loader.dataset) > 0.85
+    path = tmp_path / "checkpoint.safetensors"
+    dg.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 4}, path)
+    checkpoint = dg.load(path, map_location=device)
+    restored = Net()
+    restored.load_state_dict(checkpoint["model"])
+    model.eval()
+    restored.eval()
+    with dg.no_grad():
+        x = dg.tensor(images[:16], device=device)
+        np.testing.assert_array_equal(restored(x).numpy(), model(x).numpy())
+    assert checkpoint["epoch"] == 4
