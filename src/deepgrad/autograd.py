@@ -254,6 +254,27 @@ def _version_of(t: Tensor) -> tuple:
     return weakref.ref(root), root._version
 
 
+def _initial_grad(root: Tensor, grad: Any, where: str, given: str) -> Any:
+    """The gradient that backpropagation starts from at ``root``, checked (``where``: the call,
+    ``given``: how the gradient was passed, for the messages)."""
+    if not root.requires_grad:
+        raise BackwardError(f"{where} called on a tensor that does not require grad and has no "
+                            "graph (did an input have requires_grad=True? was it computed "
+                            "under dg.no_grad()?)")
+    if grad is None:
+        if root.data.size != 1:
+            raise BackwardError(
+                f"{where} without a gradient needs a one-element output; this tensor has "
+                f"shape {shape_str(root.shape)}. Reduce it (e.g. .sum() or .mean()) or pass "
+                "a gradient of the same shape")
+        return xp.ones_like(root.data)
+    g = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.data.dtype)
+    if g.shape != root.shape:
+        raise BackwardError(f"{given} has shape {shape_str(g.shape)} but the tensor has shape "
+                            f"{shape_str(root.shape)}")
+    return g
+
+
 @silent_float_errors
 def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
     """Backpropagate from ``root`` through its graph into the leaves' ``.grad``.
@@ -261,43 +282,47 @@ def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> 
     The order is an iterative depth-first topological sort (no recursion, so graphs of any depth
     work) and deterministic for a given graph.
     """
-    if not root.requires_grad:
-        raise BackwardError("backward() called on a tensor that does not require grad and has "
-                            "no graph (did an input have requires_grad=True? was it computed "
-                            "under dg.no_grad()?)")
-    if grad is None:
-        if root.data.size != 1:
-            raise BackwardError(
-                f"backward() without a gradient needs a one-element output; this tensor has "
-                f"shape {shape_str(root.shape)}. Reduce it (e.g. .sum() or .mean()) or pass "
-                "backward(grad) with a gradient of the same shape")
-        g = xp.ones_like(root.data)
-    else:
-        g = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.data.dtype)
-        if g.shape != root.shape:
-            raise BackwardError(f"backward(grad): grad has shape {shape_str(g.shape)} but the "
-                                f"tensor has shape {shape_str(root.shape)}")
+    g = _initial_grad(root, grad, "backward()", "backward(grad): grad")
+    _finish_leaves(_propagate([(root, g)], retain_graph), user_array=g)
 
+
+def _add(slots: list, index: int, g: Any) -> None:
+    previous = slots[index]
+    slots[index] = g if previous is None else previous + g
+
+
+def _propagate(roots: list[tuple[Tensor, Any]], retain_graph: bool,
+               captured: dict | None = None) -> dict[Tensor, Any]:
+    """Backpropagate the gradients ``roots`` start from: the gradient reaching each leaf (by
+    tensor). ``captured`` maps (node, output index) to None for each non-leaf tensor whose
+    gradient the caller wants; it is filled in."""
     # Nodes and tensors are dict keys by identity (Function and Tensor hash by id).
     leaf_grads: dict[Tensor, Any] = {}
-    node = root._node
-    if node is None:
-        leaf_grads[root] = g
-        _finish_leaves(leaf_grads, user_array=g)
-        return
-
-    pending: dict[Function, list] = {node: [None] * node.num_outputs}
-    pending[node][root._out_index] = g
-    order = _topological_order(root._node)
+    pending: dict[Function, list] = {}
+    for root, g in roots:
+        if root._node is None:
+            previous = leaf_grads.get(root)
+            leaf_grads[root] = g if previous is None else previous + g
+        else:
+            slots = pending.setdefault(root._node, [None] * root._node.num_outputs)
+            _add(slots, root._out_index, g)
+    if not pending:
+        return leaf_grads
+    order = _topological_order(list(pending))
     checking = _Anomaly.enabled
     if checking:
-        anomaly.check_root(root, order)
+        for root, _ in roots:
+            anomaly.check_root(root, order)
     for node in order:
         gys = pending.pop(node, None)
         if gys is None:
             continue
         if node._hooks:
             gys = _run_output_hooks(node, gys)
+        if captured:
+            for index, gy in enumerate(gys):
+                if (node, index) in captured:
+                    captured[node, index] = gy
         if node._saved is None:
             raise _freed_error(node)
         for ref, version in node._checked:
@@ -329,19 +354,75 @@ def run_backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> 
                 previous = leaf_grads.get(target)
                 leaf_grads[target] = gx if previous is None else previous + gx
             else:
-                slot = pending.get(target)
-                if slot is None:
-                    slot = pending[target] = [None] * target.num_outputs
-                previous = slot[index]
-                slot[index] = gx if previous is None else previous + gx
-    _finish_leaves(leaf_grads, user_array=g)
+                slots = pending.get(target)
+                if slots is None:
+                    slots = pending[target] = [None] * target.num_outputs
+                _add(slots, index, gx)
+    return leaf_grads
 
 
-def _topological_order(start: Function) -> list[Function]:
-    """Nodes reachable from ``start``, each after every node that consumes its output."""
+@silent_float_errors
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool | None = None,
+         materialize_grads: bool = False) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, PyTorch's
+    ``torch.autograd.grad``: a tuple with one tensor per input (leaves or intermediate tensors),
+    and no ``.grad`` written anywhere (a saliency map, a gradient penalty's value, a check).
+
+    ``outputs`` is a tensor or a sequence of them, each with its gradient in ``grad_outputs``
+    (None: ones, for one-element outputs); their gradients add up. The graph is freed unless
+    ``retain_graph``. An input that the outputs do not depend on is an error unless
+    ``allow_unused`` (then None; zeros with ``materialize_grads``). ``create_graph`` (a graph
+    of the gradient itself, for higher derivatives) is refused: deepgrad's backward passes are
+    NumPy code that records no graph.
+    """
+    if create_graph:
+        raise NotImplementedError("autograd.grad(create_graph=True): deepgrad's backward passes "
+                                  "are NumPy code and record no graph, so gradients of "
+                                  "gradients are not available")
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif isinstance(grad_outputs, (Tensor, _ndarray)):
+        grad_outputs = (grad_outputs,)
+    grad_outputs = tuple(grad_outputs)
+    for what, items in (("outputs", outputs), ("inputs", inputs)):
+        if not items or not all(isinstance(t, Tensor) for t in items):
+            raise TypeError(f"autograd.grad: {what} must be a Tensor or a non-empty sequence of "
+                            f"Tensors")
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"autograd.grad: {len(grad_outputs)} grad_outputs for {len(outputs)} "
+                         f"outputs; give one per output (None for ones)")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise BackwardError(f"autograd.grad: input {i} does not require grad")
+    roots = [(out, _initial_grad(out, g, f"autograd.grad on output {i}",
+                                 f"autograd.grad: grad_outputs[{i}]"))
+             for i, (out, g) in enumerate(zip(outputs, grad_outputs))]
+    captured = {(t._node, t._out_index): None for t in inputs if t._node is not None}
+    leaf_grads = _propagate(roots, bool(retain_graph), captured)
+    users = {id(_memory_owner(g)) for _, g in roots}
+    results: list[Tensor | None] = []
+    for i, t in enumerate(inputs):
+        g = leaf_grads.get(t) if t._node is None else captured[t._node, t._out_index]
+        if g is None:
+            if not (allow_unused or materialize_grads):
+                raise BackwardError(f"autograd.grad: input {i} is not used to compute the "
+                                    f"outputs; pass allow_unused=True to get None for it")
+            results.append(Tensor._make(xp.zeros_like(t.data)) if materialize_grads else None)
+            continue
+        if id(_memory_owner(g)) in users or g.shape != t.shape or not g.flags.writeable:
+            g = xp.array(xp.broadcast_to(g, t.shape), dtype=t.dtype)  # the caller's own copy
+        results.append(Tensor._make(g))
+    return tuple(results)
+
+
+def _topological_order(starts: list[Function]) -> list[Function]:
+    """Nodes reachable from ``starts``, each after every node that consumes its output."""
     postorder: list[Function] = []
     visited: set[Function] = set()
-    stack: list[tuple[Function, bool]] = [(start, False)]
+    stack: list[tuple[Function, bool]] = [(start, False) for start in reversed(starts)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
