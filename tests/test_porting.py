@@ -113,3 +113,13 @@ def test_a_pytorch_tutorials_training_loop_runs_as_written(tmp_path):
         x = dg.tensor(images[:16], device=device)
         np.testing.assert_array_equal(restored(x).numpy(), model(x).numpy())
     assert checkpoint["epoch"] == 4
+
+
+def test_cpu_and_cuda_methods_as_on_a_machine_without_a_gpu():
+    model, x = nn.Linear(2, 2), dg.ones(1, 2)
+    assert model.cpu() is model and x.cpu() is x
+    for call, device in ((lambda: model.cuda(), "cuda"), (lambda: x.cuda(1), "cuda:1"),
+                         (lambda: x.cuda("cuda:0"), "cuda:0"),
+                         (lambda: model.cuda(dg.device("cuda", 2)), "cuda:2")):
+        with pytest.raises(ValueError, match=f"device '{device}' is not available"):
+            call()

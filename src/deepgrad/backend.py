@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as xp
 
-__all__ = ["DEVICE", "allocator_tuned", "check_device", "device", "parse_to",
+__all__ = ["DEVICE", "allocator_tuned", "check_device", "cuda_device", "device", "parse_to",
            "silent_float_errors", "xp"]
 
 
@@ -66,6 +66,13 @@ class device(str):
 
 DEVICE = device("cpu")
 """Where the array library keeps arrays and computes (NumPy: the CPU)."""
+
+
+def cuda_device(index: Any = None) -> str:
+    """The device that PyTorch's ``.cuda(index)`` asks for: ``"cuda"``, ``"cuda:1"``..."""
+    if index is None or isinstance(index, str):
+        return index or "cuda"
+    return f"cuda:{index}"
 
 
 def check_device(where: str, requested: Any) -> None:

@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from deepgrad.backend import DEVICE, xp
+from deepgrad.backend import DEVICE, cuda_device, xp
 from deepgrad.errors import BackwardError, ShapeError, shape_str
 from deepgrad.grad_mode import _State, _Trace
 
@@ -246,6 +246,11 @@ class Tensor:
     def cpu(self) -> Tensor:
         """This tensor (it is on the CPU already): ``x.cpu().numpy()`` as in PyTorch code."""
         return self
+
+    def cuda(self, device: Any = None) -> Tensor:
+        """PyTorch's ``x.cuda()``, which is ``x.to("cuda")``: refused, naming the device, on a
+        machine where deepgrad computes on the CPU."""
+        return self.to(cuda_device(device))
 
     def tolist(self) -> Any:
         """The values as (nested) Python lists."""

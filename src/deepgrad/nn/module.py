@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from deepgrad.anomaly import _Anomaly
 from deepgrad.autograd import _Trace
-from deepgrad.backend import parse_to, xp
+from deepgrad.backend import cuda_device, parse_to, xp
 from deepgrad.errors import ShapeError, StateDictError, shape_str
 from deepgrad.grad_mode import no_grad
 from deepgrad.tensor import Tensor, _ndarray, as_array, to_array
@@ -338,6 +338,15 @@ class Module:
                 if tensor.grad is not None:
                     tensor.grad.data = tensor.grad.data.astype(dtype)
         return self
+
+    def cpu(self) -> Module:
+        """This module (its tensors are on the CPU already), as PyTorch's ``model.cpu()``."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """PyTorch's ``model.cuda()``, which is ``model.to("cuda")``: refused, naming the
+        device, on a machine where deepgrad computes on the CPU."""
+        return self.to(cuda_device(device))
 
     def double(self) -> Module:
         """Cast to float64 (how the tests compare with PyTorch to 1e-10)."""
