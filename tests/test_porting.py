@@ -123,3 +123,62 @@ def test_cpu_and_cuda_methods_as_on_a_machine_without_a_gpu():
                          (lambda: model.cuda(dg.device("cuda", 2)), "cuda:2")):
         with pytest.raises(ValueError, match=f"device '{device}' is not available"):
             call()
+
+
+def test_generators_seed_factories_splits_and_loaders_as_torchs(torch):
+    assert dg.Generator().initial_seed() == torch.Generator().initial_seed()
+    g = dg.Generator().manual_seed(42)
+    assert g.initial_seed() == 42 and isinstance(g, np.random.Generator)
+    draws = [dg.randn(3, generator=g), dg.rand(2, generator=g), dg.randint(0, 9, (4,), generator=g),
+             dg.randperm(5, generator=g), dg.bernoulli(dg.full((3,), 0.5), generator=g),
+             dg.multinomial(dg.tensor([0.2, 0.8]), 1, generator=g)]
+    dg.randn(10)  # the global generator is a separate stream
+    again = dg.Generator().manual_seed(42)
+    replay = [dg.randn(3, generator=again), dg.rand(2, generator=again),
+              dg.randint(0, 9, (4,), generator=again), dg.randperm(5, generator=again),
+              dg.bernoulli(dg.full((3,), 0.5), generator=again),
+              dg.multinomial(dg.tensor([0.2, 0.8]), 1, generator=again)]
+    for a, b in zip(draws, replay, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    state = g.get_state()
+    first = dg.rand(4, generator=g).numpy()
+    g.set_state(state)
+    np.testing.assert_array_equal(dg.rand(4, generator=g).numpy(), first)
+    assert g.seed() == g.initial_seed() != 42
+    data = dg.utils.data.TensorDataset(np.arange(20))
+    splits = [[s.indices.tolist() for s in dg.utils.data.random_split(
+        data, [0.7, 0.3], generator=dg.Generator().manual_seed(7))] for _ in range(2)]
+    assert splits[0] == splits[1] and sorted(splits[0][0] + splits[0][1]) == list(range(20))
+    orders = [[b.tolist() for (b,) in dg.utils.data.DataLoader(
+        data, batch_size=5, shuffle=True, generator=dg.Generator().manual_seed(3))]
+        for _ in range(2)]
+    assert orders[0] == orders[1] != [list(range(i, i + 5)) for i in range(0, 20, 5)]
+    with pytest.raises(TypeError, match=r"generator must be a dg\.Generator"):
+        dg.randn(2, generator=0)
+    with pytest.raises(ValueError, match="seed or generator, not both"):
+        dg.utils.data.DataLoader(data, seed=1, generator=dg.Generator())
+    with pytest.raises(ValueError, match="cuda"):
+        dg.Generator(device="cuda")
+
+
+def test_pytorchs_worker_options_of_the_dataloader():
+    data = dg.utils.data.TensorDataset(np.arange(40))
+    started = []
+    loader = dg.utils.data.DataLoader(data, batch_size=4, shuffle=True, seed=0, num_workers=2,
+                                      prefetch_factor=3, persistent_workers=True,
+                                      worker_init_fn=started.append, pin_memory=True)
+    plain = dg.utils.data.DataLoader(data, batch_size=4, shuffle=True, seed=0)
+    for _ in range(3):
+        assert [b.tolist() for (b,) in loader] == [b.tolist() for (b,) in plain]
+    assert sorted(started) == [0, 1]  # persistent: the two threads started once
+    started.clear()
+    fresh = dg.utils.data.DataLoader(data, batch_size=4, num_workers=2,
+                                     worker_init_fn=started.append)
+    for _ in range(2):
+        list(fresh)
+    assert sorted(started) == [0, 0, 1, 1]  # one pair of threads per epoch
+    for options in ({"prefetch_factor": 2}, {"persistent_workers": True}):
+        with pytest.raises(ValueError, match="need num_workers > 0"):
+            dg.utils.data.DataLoader(data, **options)
+    with pytest.raises(ValueError, match="prefetch_factor must be an integer >= 1"):
+        dg.utils.data.DataLoader(data, num_workers=1, prefetch_factor=0)

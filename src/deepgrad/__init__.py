@@ -18,6 +18,7 @@ from deepgrad.anomaly import detect_anomaly, is_anomaly_enabled
 from deepgrad.autograd import Function
 from deepgrad.backend import device
 from deepgrad.creation import (
+    Generator,
     arange,
     bernoulli,
     empty,
@@ -257,6 +258,7 @@ __all__ = [
     "CheckpointError",
     "FileFormatError",
     "Function",
+    "Generator",
     "GradcheckError",
     "History",
     "ShapeError",

@@ -27,6 +27,56 @@ def generator() -> Any:
     return _Random.generator
 
 
+class Generator(xp.random.Generator):
+    """A random number generator to pass as ``generator=`` to the random factories,
+    ``random_split``, the samplers and the DataLoader (PyTorch's ``torch.Generator``): a NumPy
+    ``Generator`` (PCG64) with PyTorch's seeding methods, so code that seeds its own stream
+    (``generator=dg.Generator().manual_seed(42)``) ports unchanged."""
+
+    _DEFAULT_SEED = 67280421310721  # what a new torch.Generator starts from
+
+    def __init__(self, device: Any = "cpu") -> None:
+        check_device("Generator", device)
+        super().__init__(xp.random.PCG64(self._DEFAULT_SEED))
+        self._initial_seed = self._DEFAULT_SEED
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Restart from ``seed`` (an int); returns this generator, as PyTorch's."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, xp.integer)):
+            raise TypeError(f"Generator.manual_seed: expects an int; got {seed!r}")
+        self._initial_seed = int(seed)
+        self.bit_generator.state = xp.random.PCG64(int(seed) % 2**64).state
+        return self
+
+    def seed(self) -> int:
+        """Restart from a seed drawn from the operating system's entropy; returns it."""
+        seed = int(xp.random.SeedSequence().entropy % 2**63)
+        self.manual_seed(seed)
+        return seed
+
+    def initial_seed(self) -> int:
+        """The seed this generator last started from."""
+        return self._initial_seed
+
+    def get_state(self) -> dict:
+        """The generator's state as a dict of plain values (``set_state`` restores it)."""
+        return self.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        """Restore a state returned by :meth:`get_state`."""
+        self.bit_generator.state = state
+
+
+def rng_from(given: Any) -> Any:
+    """The generator a random factory draws from: ``given``, else deepgrad's."""
+    if given is None:
+        return generator()
+    if not isinstance(given, xp.random.Generator):
+        raise TypeError(f"generator must be a dg.Generator (or a NumPy Generator) or None; got "
+                        f"{type(given).__name__}")
+    return given
+
+
 def get_rng_state() -> dict:
     """The generator's state as a dict of plain values (for checkpoints)."""
     return generator().bit_generator.state
@@ -174,20 +224,20 @@ def _random_float(dtype: Any) -> Any:
     return dtype
 
 
-def randn(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
-          ) -> Tensor:
+def randn(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None,
+          generator: Any = None) -> Tensor:
     """Samples from the standard normal distribution."""
     check_device("randn", device)
     dtype = _random_float(dtype)
-    return _finish(generator().standard_normal(_size(size), dtype=dtype), requires_grad)
+    return _finish(rng_from(generator).standard_normal(_size(size), dtype=dtype), requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
-         ) -> Tensor:
+def rand(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None,
+         generator: Any = None) -> Tensor:
     """Samples from the uniform distribution on [0, 1)."""
     check_device("rand", device)
     dtype = _random_float(dtype)
-    return _finish(generator().random(_size(size), dtype=dtype), requires_grad)
+    return _finish(rng_from(generator).random(_size(size), dtype=dtype), requires_grad)
 
 
 def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, *,
@@ -207,7 +257,7 @@ def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, *,
 
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None, *,
-            device: Any = None) -> Tensor:
+            device: Any = None, generator: Any = None) -> Tensor:
     """Random integers in ``[low, high)``; ``randint(high, size=...)`` starts at 0 (int64, or
     ``dtype``: floats hold the integers too, as in PyTorch)."""
     check_device("randint", device)
@@ -215,7 +265,7 @@ def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-    data = generator().integers(low, high, _size((size,)), dtype=int64)
+    data = rng_from(generator).integers(low, high, _size((size,)), dtype=int64)
     return Tensor._make(xp.asarray(data if dtype is None else data.astype(dtype)))
 
 
@@ -236,16 +286,17 @@ def _probabilities(op: str, p: Any) -> Any:
     return data
 
 
-def bernoulli(p: Any) -> Tensor:
+def bernoulli(p: Any, *, generator: Any = None) -> Tensor:
     """1.0 with probability ``p`` (elementwise, in [0, 1]), else 0.0, in p's dtype (no
     gradient)."""
     data = _probabilities("bernoulli", p)
     if data.size and data.max() > 1:
         raise ValueError("bernoulli: probabilities must be in [0, 1]")
-    return Tensor._make((generator().random(data.shape) < data).astype(data.dtype))
+    return Tensor._make((rng_from(generator).random(data.shape) < data).astype(data.dtype))
 
 
-def multinomial(p: Any, num_samples: int, replacement: bool = False) -> Tensor:
+def multinomial(p: Any, num_samples: int, replacement: bool = False, *,
+                generator: Any = None) -> Tensor:
     """``num_samples`` category indices drawn from the weights ``p`` (one row, or (N, K) rows,
     not necessarily normalized), without replacement unless ``replacement``: int64 (num_samples,)
     or (N, num_samples)."""
@@ -261,17 +312,18 @@ def multinomial(p: Any, num_samples: int, replacement: bool = False) -> Tensor:
     if not replacement and num_samples > positive.min():
         raise ValueError(f"multinomial: cannot draw {num_samples} samples without replacement "
                          f"from a row with {positive.min()} categories of nonzero weight")
-    draws = [generator().choice(rows.shape[1], num_samples, replace=replacement, p=row / total)
+    rng = rng_from(generator)
+    draws = [rng.choice(rows.shape[1], num_samples, replace=replacement, p=row / total)
              for row, total in zip(rows, totals)]
     out = xp.asarray(draws, dtype=int64).reshape((*data.shape[:-1], num_samples))
     return Tensor._make(out)
 
 
-def randperm(n: int, *, device: Any = None) -> Tensor:
+def randperm(n: int, *, device: Any = None, generator: Any = None) -> Tensor:
     """A random permutation of ``0 .. n-1`` (int64)."""
     check_device("randperm", device)
     (n,) = _size((n,))
-    return Tensor._make(generator().permutation(n).astype(int64))
+    return Tensor._make(rng_from(generator).permutation(n).astype(int64))
 
 
 def _new(fill: Any) -> Any:
@@ -314,7 +366,7 @@ METHODS = {"new_zeros": new_zeros, "new_ones": new_ones, "new_empty": new_empty,
            "multinomial": multinomial}
 """Tensor methods that make new tensors like this one (PyTorch's ``x.new_zeros(...)``...)."""
 
-__all__ = ["arange", "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full",
+__all__ = ["Generator", "arange", "bernoulli", "empty", "empty_like", "eye", "from_numpy", "full",
            "full_like", "generator", "get_rng_state", "linspace", "manual_seed", "multinomial",
            "ones", "ones_like", "rand", "rand_like", "randint", "randint_like", "randn",
            "randn_like", "randperm", "set_rng_state", "tensor", "zeros", "zeros_like"]

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from deepgrad.backend import xp
-from deepgrad.creation import generator
+from deepgrad.creation import rng_from
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.tensor import Tensor
 
@@ -200,8 +200,8 @@ class ConcatDataset(Dataset):
         return xp.concatenate(parts)[inverse]
 
 
-def random_split(dataset: Dataset, lengths: Sequence[float], seed: int | None = None
-                 ) -> list[Subset]:
+def random_split(dataset: Dataset, lengths: Sequence[float], seed: int | None = None, *,
+                 generator: Any = None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random :class:`Subset` s.
 
     Args:
@@ -209,12 +209,15 @@ def random_split(dataset: Dataset, lengths: Sequence[float], seed: int | None = 
         lengths: the sizes of the parts, as ints summing to ``len(dataset)``, or as fractions
             summing to 1 (PyTorch's rule: each part gets ``floor(fraction * n)`` examples, and
             the remainder is dealt one by one to the parts from the first on).
-        seed: seeds the permutation; None draws from deepgrad's generator
-            (``dg.manual_seed`` makes it reproducible).
+        seed: seeds the permutation; None draws from ``generator``.
+        generator: a :class:`dg.Generator` (PyTorch's ``generator=``) to draw the permutation
+            from; None: deepgrad's generator (``dg.manual_seed`` makes it reproducible).
     """
+    if seed is not None and generator is not None:
+        raise ValueError("random_split: give seed or generator, not both")
     n = len(dataset)
     sizes = _split_sizes(lengths, n)
-    rng = generator() if seed is None else xp.random.default_rng(seed)
+    rng = rng_from(generator) if seed is None else xp.random.default_rng(seed)
     permutation = rng.permutation(n)
     bounds = [0, *itertools.accumulate(sizes)]
     return [Subset(dataset, permutation[a:b]) for a, b in itertools.pairwise(bounds)]

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from deepgrad.backend import xp
-from deepgrad.creation import generator
+from deepgrad.creation import rng_from
 from deepgrad.data.dataset import Dataset, IterableDataset
 from deepgrad.data.samplers import (
     BatchSampler,
@@ -140,6 +140,14 @@ class DataLoader:
             ints with a length), batched by ``batch_size``; excludes ``shuffle``.
         batch_sampler: the index lists of an epoch's batches (e.g. a :class:`BatchSampler`);
             excludes ``batch_size``, ``shuffle``, ``sampler`` and ``drop_last``.
+        generator: a :class:`dg.Generator` (or NumPy ``Generator``) that draws ``seed`` when
+            it is not given, PyTorch's way of seeding a loader.
+        prefetch_factor: batches built ahead per worker (default 2; needs ``num_workers``).
+        persistent_workers: keep the worker threads from one epoch to the next (needs
+            ``num_workers``); else each epoch starts its own.
+        worker_init_fn: called in each worker thread as it starts, with its id (0, 1, ...).
+        pin_memory: accepted for PyTorch's code; without a GPU there is no memory to pin, so
+            it changes nothing (as in PyTorch on a machine without one).
 
     ``len(loader)`` is PyTorch's: the number of batches of the (batch) sampler, or of
     ``len(dataset)`` examples for an IterableDataset (a TypeError if it has no ``__len__``).
@@ -160,7 +168,10 @@ class DataLoader:
                  transform: Callable[[Any, Any], Any] | None = None,
                  batch_transform: Callable[[Any, Any], Any] | None = None,
                  sampler: Iterable[int] | None = None,
-                 batch_sampler: Iterable[list[int]] | None = None) -> None:
+                 batch_sampler: Iterable[list[int]] | None = None, *, generator: Any = None,
+                 prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 worker_init_fn: Callable[[int], Any] | None = None,
+                 pin_memory: bool = False) -> None:
         self._streamed_dataset = isinstance(dataset, IterableDataset)
         if self._streamed_dataset:
             # PyTorch's messages: a stream has its own order.
@@ -195,8 +206,19 @@ class DataLoader:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, xp.integer))
                                  or seed < 0):
             raise ValueError(f"DataLoader: seed must be an integer >= 0 or None; got {seed!r}")
+        if seed is not None and generator is not None:
+            raise ValueError("DataLoader: give seed or generator, not both (the generator only "
+                             "draws the seed)")
+        # PyTorch's rules for its worker options, whose workers are processes (threads here).
+        if num_workers == 0 and (prefetch_factor is not None or persistent_workers):
+            raise ValueError("DataLoader: prefetch_factor and persistent_workers need "
+                             "num_workers > 0")
+        if prefetch_factor is not None and (isinstance(prefetch_factor, bool) or not isinstance(
+                prefetch_factor, (int, xp.integer)) or prefetch_factor < 1):
+            raise ValueError(f"DataLoader: prefetch_factor must be an integer >= 1; got "
+                             f"{prefetch_factor!r}")
         for name, fn in (("collate_fn", collate_fn), ("transform", transform),
-                         ("batch_transform", batch_transform)):
+                         ("batch_transform", batch_transform), ("worker_init_fn", worker_init_fn)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"DataLoader: {name} must be callable; got {type(fn).__name__}")
         self.dataset = dataset
@@ -211,9 +233,16 @@ class DataLoader:
                 RandomSampler(dataset) if shuffle else SequentialSampler(dataset))
             if batch_sampler is None:
                 self.batch_sampler = BatchSampler(self.sampler, int(batch_size), bool(drop_last))
-        self.seed = int(generator().integers(2**63 - 1)) if seed is None else int(seed)
+        if seed is None:
+            seed = rng_from(generator).integers(2**63 - 1)
+        self.seed = int(seed)
         self.collate_fn = collate_fn
         self.num_workers = int(num_workers)
+        self.prefetch_factor = None if num_workers == 0 else int(prefetch_factor or 2)
+        self.persistent_workers = bool(persistent_workers)
+        self.worker_init_fn = worker_init_fn
+        self.pin_memory = bool(pin_memory)
+        self._pool: ThreadPoolExecutor | None = None  # kept across epochs if persistent_workers
         self.transform = transform
         self.batch_transform = batch_transform
         self._epoch = 0          # the next batch to give is batch _position of epoch _epoch
@@ -329,10 +358,23 @@ class DataLoader:
             yield batch
             index, current = index + 1, following
 
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._pool is not None:
+            return self._pool
+        initializer = None
+        if self.worker_init_fn is not None:
+            ids, init = itertools.count(), self.worker_init_fn
+            initializer = lambda: init(next(ids))  # noqa: E731 (each thread gets its id)
+        pool = ThreadPoolExecutor(self.num_workers, thread_name_prefix="deepgrad-loader",
+                                  initializer=initializer)
+        if self.persistent_workers:
+            self._pool = pool
+        return pool
+
     def _prefetched(self, batches: list, epoch: int, start: int) -> Iterator[Any]:
         total = len(batches)
-        depth = 2 * self.num_workers
-        pool = ThreadPoolExecutor(self.num_workers, thread_name_prefix="deepgrad-loader")
+        depth = self.prefetch_factor * self.num_workers
+        pool = self._workers()
         pending: collections.deque = collections.deque()
         submitted = start
         try:
@@ -348,7 +390,12 @@ class DataLoader:
             # Reached on exhaustion, on an error, and on break (the generator is closed).
             for future in pending:
                 future.cancel()
-            pool.shutdown(wait=True)
+            if pool is not self._pool:
+                pool.shutdown(wait=True)
+            else:
+                for future in pending:
+                    if not future.cancelled():
+                        future.exception()  # let running batches end before the next epoch
 
     # ------------------------------------------------------------------ resuming
     def _source_state(self) -> dict | None:
