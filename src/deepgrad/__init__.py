@@ -161,6 +161,8 @@ from deepgrad.ops.join import (
 )
 from deepgrad.ops.piecewise import prelu
 from deepgrad.ops.rearrange import (
+    addmm,
+    baddbmm,
     bmm,
     diag,
     diff,
@@ -168,6 +170,7 @@ from deepgrad.ops.rearrange import (
     flip,
     index_select,
     masked_select,
+    meshgrid,
     mm,
     movedim,
     mv,
@@ -268,6 +271,7 @@ __all__ = [
     "abs",
     "acos",
     "add",
+    "addmm",
     "all",
     "allclose",
     "amax",
@@ -281,6 +285,7 @@ __all__ = [
     "asin",
     "atan",
     "atan2",
+    "baddbmm",
     "bernoulli",
     "bincount",
     "bitwise_and",
@@ -398,6 +403,7 @@ __all__ = [
     "maximum",
     "mean",
     "median",
+    "meshgrid",
     "metrics",
     "min",
     "minimum",

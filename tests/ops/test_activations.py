@@ -329,7 +329,7 @@ def test_clamp_needs_a_bound(fn):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda x: dg.clamp(x, min=dg.tensor(0.0)), r"clamp: min must be a number, got Tensor"),
+    (lambda x: dg.clamp(x, min=[0.0]), r"clamp: min must be a number, got list"),
     (lambda x: dg.clamp(x, max="1"), r"clamp: max must be a number, got str"),
     (lambda x: dg.leaky_relu(x, None), r"leaky_relu: negative_slope must be a number, got "
                                        r"NoneType"),

@@ -322,10 +322,11 @@ class Module:
             elif param.grad is not None:
                 param.grad.data.fill(0)
 
-    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
+    def to(self, *args: Any, dtype: Any = None, device: Any = None,
+           non_blocking: bool = False) -> Module:
         """Cast floating parameters, gradients and buffers to ``dtype`` in place; returns self.
         As in PyTorch, a device may be given too (``model.to("cpu")``); only the CPU is
-        available."""
+        available, and ``non_blocking`` changes nothing there."""
         dtype = parse_to("Module.to", args, dtype, device)
         if dtype is None:
             return self

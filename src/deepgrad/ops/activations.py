@@ -400,15 +400,25 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return Softplus.apply(x, beta, _number("softplus", "threshold", threshold))
 
 
-def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
-    """Elementwise min(max(x, min), max); either bound may be None, not both.
+def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """Elementwise min(max(x, min), max); either bound may be None, not both, and a number or
+    a tensor (broadcast with x; its gradient is where it is the result).
 
-    The gradient flows where min <= x <= max, boundaries included, as in PyTorch. With
+    The gradient flows to x where min <= x <= max, boundaries included, as in PyTorch. With
     min > max every element becomes max. Integer tensors stay integer with integer bounds and
     become float32 with a float bound.
     """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given (both are None)")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        from deepgrad.ops.indexing import where  # indexing imports this module's users
+
+        check_tensor("clamp", x)
+        if min is not None:
+            x = where(x < min, min, x) if isinstance(min, Tensor) else clamp(x, min=min)
+        if max is not None:
+            x = where(x > max, max, x) if isinstance(max, Tensor) else clamp(x, max=max)
+        return x
     low = None if min is None else _number("clamp", "min", min)
     high = None if max is None else _number("clamp", "max", max)
     if (check_tensor("clamp", x).data.dtype.kind != "f"
@@ -417,7 +427,7 @@ def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tens
     return Clamp.apply(x, low, high)
 
 
-def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
+def clip(x: Tensor, min: Any = None, max: Any = None) -> Tensor:
     """Alias of :func:`clamp`."""
     return clamp(x, min, max)
 

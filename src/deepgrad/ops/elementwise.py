@@ -186,16 +186,18 @@ def erf(x: Tensor) -> Tensor:
     return Erf.apply(float_input("erf", x))
 
 
-def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    """``x`` as ``dtype`` (``x`` itself when it has it already); differentiable between floats.
-    As in PyTorch, a device may be given too (``x.to("cpu")``, ``x.to("cpu", dg.float64)``);
-    only the CPU is available."""
+def to(x: Tensor, *args: Any, dtype: Any = None, device: Any = None,
+       non_blocking: bool = False, copy: bool = False) -> Tensor:
+    """``x`` as ``dtype`` (``x`` itself when it has it already, unless ``copy``);
+    differentiable between floats. As in PyTorch, a device may be given too (``x.to("cpu")``,
+    ``x.to("cpu", dg.float64)``), or a tensor whose dtype to take; only the CPU is available,
+    and ``non_blocking`` changes nothing there."""
+    if args and isinstance(args[0], Tensor):
+        args = (args[0].dtype, *args[1:])
     dtype = parse_to("Tensor.to", args, dtype, device)
-    if dtype is None:
-        return x
+    if dtype is None or x.data.dtype == xp.dtype(dtype):
+        return x.clone() if copy else x
     dtype = xp.dtype(dtype)
-    if x.data.dtype == dtype:
-        return x
     if x.requires_grad and dtype.kind != "f":
         return Tensor._make(x.data.astype(dtype))
     return Cast.apply(x, dtype)

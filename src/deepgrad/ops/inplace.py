@@ -28,7 +28,8 @@ log2 log10 sin cos sinh cosh asin acos atan tanh sigmoid relu erf logit nan_to_n
 clamp clamp_min clamp_max clip pow fmod remainder floor_divide atan2 hypot xlogy lerp
 eq ne lt le gt ge logical_and logical_or logical_xor logical_not
 bitwise_and bitwise_or bitwise_xor bitwise_not
-tril triu cumsum cumprod masked_fill scatter scatter_add index_add index_copy index_fill""".split()
+tril triu cumsum cumprod masked_fill scatter scatter_add index_add index_copy index_fill addmm
+baddbmm""".split()
 
 
 def store(tensor: Tensor, op: str, value: Any, operands: tuple = ()) -> Tensor:

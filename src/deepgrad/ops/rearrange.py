@@ -364,6 +364,59 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     return arithmetic.matmul(input, mat2)
 
 
+def _scaled_sum(op: str, input: Any, product: Tensor, beta: float, alpha: float) -> Tensor:
+    # PyTorch's rule: with beta == 0 the input is ignored, NaN and inf in it included.
+    scaled = product if alpha == 1 else arithmetic.mul(product, alpha)
+    if beta == 0:
+        return scaled
+    try:
+        xp.broadcast_shapes(xp.shape(getattr(input, "data", input)), product.shape)
+    except ValueError:
+        raise ShapeError(f"{op}: input of shape {shape_str(xp.shape(input))} does not broadcast "
+                         f"to the product's {shape_str(product.shape)}") from None
+    return arithmetic.add(input if beta == 1 else arithmetic.mul(input, beta), scaled)
+
+
+def addmm(input: Any, mat1: Tensor, mat2: Tensor, *, beta: float = 1, alpha: float = 1
+          ) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)`` for matrices (``input`` broadcast)."""
+    return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
+
+
+def baddbmm(input: Any, batch1: Tensor, batch2: Tensor, *, beta: float = 1, alpha: float = 1
+            ) -> Tensor:
+    """``beta * input + alpha * bmm(batch1, batch2)`` (``input`` broadcast)."""
+    return _scaled_sum("baddbmm", input, bmm(batch1, batch2), beta, alpha)
+
+
+def meshgrid(*tensors: Any, indexing: str = "ij") -> tuple[Tensor, ...]:
+    """Coordinate grids from 1-D tensors: output ``i`` repeats ``tensors[i]`` along every other
+    dimension (expanded views; gradients flow back). ``indexing="xy"`` swaps the first two
+    dimensions, NumPy's and PyTorch's convention for image coordinates."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy'; got {indexing!r}")
+    if not tensors:
+        raise ValueError("meshgrid: expects at least one tensor")
+    for i, t_ in enumerate(tensors):
+        if check_tensor("meshgrid", t_).ndim > 1:
+            raise ShapeError(f"meshgrid: expects 0-D or 1-D tensors; tensor {i} has shape "
+                             f"{shape_str(t_.shape)}")
+    vectors = [shape.reshape(t_, -1) for t_ in tensors]
+    if indexing == "xy" and len(vectors) > 1:
+        vectors[0], vectors[1] = vectors[1], vectors[0]
+    sizes = tuple(v.shape[0] for v in vectors)
+    grids = []
+    for i, v in enumerate(vectors):
+        view = [1] * len(sizes)
+        view[i] = sizes[i]
+        grids.append(shape.expand(shape.reshape(v, *view), *sizes))
+    if indexing == "xy" and len(grids) > 1:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
 def mv(input: Tensor, vec: Tensor) -> Tensor:
     """The product of a matrix and a vector."""
     _vectors("mv", input, ndim=2)
@@ -391,6 +444,8 @@ METHODS = {"flip": flip, "roll": roll, "tril": tril, "triu": triu, "index_select
            "expand_as": expand_as, "view_as": view_as, "reshape_as": reshape_as,
            "type_as": type_as, "repeat_interleave": repeat_interleave, "diag": diag,
            "outer": outer, "dot": dot, "mm": mm, "bmm": bmm, "mv": mv,
-           "masked_select": masked_select, "diff": diff, "rot90": rot90}
+           "masked_select": masked_select, "diff": diff, "rot90": rot90, "addmm": addmm,
+           "baddbmm": baddbmm}
 # The Tensor-only methods of PyTorch stay methods.
-__all__ = [n for n in METHODS if n not in ("expand_as", "view_as", "reshape_as", "type_as")]
+__all__ = [*(n for n in METHODS if n not in ("expand_as", "view_as", "reshape_as", "type_as")),
+           "meshgrid"]

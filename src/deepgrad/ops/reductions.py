@@ -319,10 +319,12 @@ def _max_min(x: Tensor, dim: Any, keepdim: bool, largest: bool, op: str) -> Tens
     if dim is None:
         return _amax_amin(x, None, keepdim, largest, op)
     check_tensor(op, x)
-    if isinstance(dim, Tensor):
-        pair = "maximum" if largest else "minimum"
-        raise TypeError(f"{op}: dim must be an int; for the elementwise {pair} of two tensors "
-                        f"use dg.{pair}(a, b)")
+    if isinstance(dim, Tensor):  # PyTorch's max(input, other): the elementwise maximum
+        from deepgrad.ops.indexing import maximum, minimum  # indexing imports this module
+
+        if keepdim:
+            raise TypeError(f"{op}(input, other): the elementwise form takes no keepdim")
+        return maximum(x, dim) if largest else minimum(x, dim)
     if not _is_int(dim):
         raise TypeError(f"{op}: dim must be an int (use a{op} to reduce several dims); "
                         f"got {dim!r}")
@@ -334,13 +336,15 @@ def _max_min(x: Tensor, dim: Any, keepdim: bool, largest: bool, op: str) -> Tens
 
 def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxMin:
     """The largest element (dim None; ties share the gradient), or ``(values, indices)`` along
-    ``dim``, with the index of the first maximum (which alone receives the gradient)."""
+    ``dim``, with the index of the first maximum (which alone receives the gradient); with a
+    tensor in place of ``dim``, PyTorch's ``max(input, other)``: :func:`maximum`."""
     return _max_min(x, dim, keepdim, True, "max")
 
 
 def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxMin:
     """The smallest element (dim None; ties share the gradient), or ``(values, indices)`` along
-    ``dim``, with the index of the first minimum (which alone receives the gradient)."""
+    ``dim``, with the index of the first minimum (which alone receives the gradient); with a
+    tensor in place of ``dim``, PyTorch's ``min(input, other)``: :func:`minimum`."""
     return _max_min(x, dim, keepdim, False, "min")
 
 
@@ -422,14 +426,22 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     return LogSumExp.apply(x, axes=_axes(x, dim, "logsumexp"), keepdim=keepdim)
 
 
-def softmax(x: Tensor, dim: int) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``dim``, computed without overflow."""
+def _as_dtype(x: Tensor, dtype: Any) -> Tensor:
+    return x if dtype is None else x.to(dtype)
+
+
+def softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``, computed without overflow (in ``dtype``, when
+    given, as PyTorch's: x is cast first)."""
+    x = _as_dtype(x, dtype)
     _check_float(x, "softmax")
     return Softmax.apply(x, axis=_axis(x, dim, "softmax"))
 
 
-def log_softmax(x: Tensor, dim: int) -> Tensor:
-    """log(softmax(x)) along ``dim``, computed without overflow or log(0)."""
+def log_softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed without overflow or log(0) (in ``dtype``, when
+    given)."""
+    x = _as_dtype(x, dtype)
     _check_float(x, "log_softmax")
     return LogSoftmax.apply(x, axis=_axis(x, dim, "log_softmax"))
 
