@@ -182,3 +182,43 @@ def test_pytorchs_worker_options_of_the_dataloader():
             dg.utils.data.DataLoader(data, **options)
     with pytest.raises(ValueError, match="prefetch_factor must be an integer >= 1"):
         dg.utils.data.DataLoader(data, num_workers=1, prefetch_factor=0)
+
+
+def test_the_dcgan_tutorials_idioms():
+    dg.manual_seed(0)
+    generator = nn.Sequential(nn.ConvTranspose2d(4, 8, 4, 1, 0, bias=False), nn.BatchNorm2d(8),
+                              nn.ReLU(True), nn.ConvTranspose2d(8, 1, 4, 2, 1, bias=False),
+                              nn.Tanh())
+    critic = nn.Sequential(nn.Conv2d(1, 8, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+                           nn.Conv2d(8, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+
+    def weights_init(m):  # as written in the tutorial: it initializes .data
+        if m.__class__.__name__.find("Conv") != -1:
+            nn.init.normal_(m.weight.data, 0.0, 0.02)
+        elif m.__class__.__name__.find("BatchNorm") != -1:
+            nn.init.normal_(m.weight.data, 1.0, 0.02)
+            nn.init.constant_(m.bias.data, 0)
+
+    generator.apply(weights_init)
+    critic.apply(weights_init)
+    assert abs(float(critic[0].weight.std()) - 0.02) < 0.005
+    assert float(generator[1].bias.abs().sum()) == 0
+    criterion = nn.BCELoss()
+    opt_d = dg.optim.Adam(critic.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_g = dg.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    real = dg.rand(8, 1, 8, 8) * 2 - 1
+    critic.zero_grad()
+    label = dg.full((real.size(0),), 1.0, dtype=dg.float, device="cpu")
+    err_real = criterion(critic(real).view(-1), label)
+    err_real.backward()
+    fake = generator(dg.randn(8, 4, 1, 1))
+    label.fill_(0.0)
+    err_fake = criterion(critic(fake.detach()).view(-1), label)
+    err_fake.backward()
+    opt_d.step()
+    assert all(p.grad is None for p in generator.parameters())
+    generator.zero_grad()
+    label.fill_(1.0)
+    criterion(critic(fake).view(-1), label).backward()
+    opt_g.step()
+    assert all(p.grad is not None for p in generator.parameters())

@@ -302,6 +302,17 @@ def test_parameter_is_initialized_in_place_outside_no_grad(name):
 
 
 @pytest.mark.parametrize("name", list(INITIALIZERS))
+def test_a_parameters_data_array_is_filled_in_place_as_in_pytorch_code(name):
+    # nn.init.normal_(m.weight.data, 0.0, 0.02): .data is the array here.
+    w = dg.empty(4, 6, requires_grad=True)
+    dg.manual_seed(3)
+    assert INITIALIZERS[name](w.data) is w.data
+    dg.manual_seed(3)
+    expected = INITIALIZERS[name](dg.empty(4, 6)).numpy()
+    np.testing.assert_array_equal(w.numpy(), expected)
+
+
+@pytest.mark.parametrize("name", list(INITIALIZERS))
 def test_non_contiguous_tensor_is_filled_through_the_view(name):
     base = np.full((6, 4), np.nan)
     w = INITIALIZERS[name](dg.from_numpy(base.T))

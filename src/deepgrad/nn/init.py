@@ -1,14 +1,16 @@
 """Weight initialization (PyTorch's ``torch.nn.init``): fill a tensor in place, without a graph.
 
 Every initializer writes into the tensor it is given (also a parameter that requires grad, also a
-non-contiguous view) and returns it. Random values come from deepgrad's generator, so
-``dg.manual_seed`` makes them reproducible, and are drawn in the tensor's dtype: a float32 weight
-never passes through float64.
+non-contiguous view, also a NumPy array such as ``m.weight.data``) and returns it. Random values
+come from deepgrad's generator, so ``dg.manual_seed`` makes them reproducible, and are drawn in
+the tensor's dtype: a float32 weight never passes through float64.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from numbers import Real
 from typing import Any
 
@@ -175,24 +177,42 @@ def calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 _calculate_fan_in_and_fan_out = calculate_fan_in_and_fan_out
 
 
+def _fills_arrays(init: Callable[..., Tensor]) -> Callable[..., Any]:
+    """``init`` also for a NumPy array, filled in place and returned: PyTorch code initializes
+    ``m.weight.data``, which in deepgrad is the array itself."""
+
+    @functools.wraps(init)
+    def initialize(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(tensor, xp.ndarray):
+            init(Tensor._make(tensor), *args, **kwargs)
+            return tensor
+        return init(tensor, *args, **kwargs)
+
+    return initialize
+
+
+@_fills_arrays
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill ``tensor`` with 0 in place; returns it."""
     check_tensor("zeros_", tensor, "tensor")
     return _fill(tensor, 0)
 
 
+@_fills_arrays
 def ones_(tensor: Tensor) -> Tensor:
     """Fill ``tensor`` with 1 in place; returns it."""
     check_tensor("ones_", tensor, "tensor")
     return _fill(tensor, 1)
 
 
+@_fills_arrays
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill ``tensor`` with ``val`` in place; returns it."""
     check_tensor("constant_", tensor, "tensor")
     return _fill(tensor, val)
 
 
+@_fills_arrays
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill ``tensor`` in place with draws from U(a, b); returns it."""
     dtype = _random_dtype(tensor, "uniform_")
@@ -201,6 +221,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     return _uniform(tensor, a, b, dtype)
 
 
+@_fills_arrays
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill ``tensor`` in place with draws from N(mean, std**2); returns it."""
     dtype = _random_dtype(tensor, "normal_")
@@ -209,6 +230,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     return _normal(tensor, mean, std, dtype)
 
 
+@_fills_arrays
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0) -> Tensor:
     """Fill ``tensor`` in place with draws from N(mean, std**2) restricted to [a, b]; returns it.
@@ -232,6 +254,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     return _write(tensor, values.reshape(tensor.shape))
 
 
+@_fills_arrays
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot initialization: U(-bound, bound), bound = gain * sqrt(6 / (fan_in + fan_out)).
 
@@ -245,6 +268,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     return _uniform(tensor, -bound, bound, dtype)
 
 
+@_fills_arrays
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot initialization: N(0, std**2), std = gain * sqrt(2 / (fan_in + fan_out)).
 
@@ -257,6 +281,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     return _normal(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), dtype)
 
 
+@_fills_arrays
 def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu") -> Tensor:
     """He initialization: U(-bound, bound), bound = gain * sqrt(3 / fan).
@@ -276,6 +301,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     return _uniform(tensor, -bound, bound, dtype)
 
 
+@_fills_arrays
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
     """He initialization: N(0, std**2), std = gain / sqrt(fan).
@@ -294,6 +320,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     return _normal(tensor, 0.0, gain / math.sqrt(fan), dtype)
 
 
+@_fills_arrays
 def lecun_normal_(tensor: Tensor) -> Tensor:
     """LeCun initialization: N(0, 1 / fan_in), the initialization SELU networks assume.
 
@@ -310,6 +337,7 @@ def lecun_normal_(tensor: Tensor) -> Tensor:
     return _normal(tensor, 0.0, math.sqrt(1.0 / fan_in), dtype)
 
 
+@_fills_arrays
 def orthogonal_(tensor: Tensor, gain: float = 1) -> Tensor:
     """A (semi-)orthogonal matrix times ``gain``, with dimensions after the first flattened.
 
