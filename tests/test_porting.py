@@ -222,3 +222,82 @@ def test_the_dcgan_tutorials_idioms():
     criterion(critic(fake).view(-1), label).backward()
     opt_g.step()
     assert all(p.grad is not None for p in generator.parameters())
+
+
+class CausalSelfAttention(nn.Module):
+    """nanoGPT's attention, as written there."""
+
+    def __init__(self, n_embd, n_head, block_size):
+        super().__init__()
+        self.c_attn = nn.Linear(n_embd, 3 * n_embd)
+        self.c_proj = nn.Linear(n_embd, n_embd)
+        self.n_head, self.n_embd = n_head, n_embd
+        self.register_buffer("bias", dg.tril(dg.ones(block_size, block_size))
+                             .view(1, 1, block_size, block_size))
+
+    def forward(self, x):
+        B, T, C = x.size()
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / np.sqrt(k.size(-1)))
+        att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
+        y = F.softmax(att, dim=-1) @ v
+        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
+class TinyGPT(nn.Module):
+    def __init__(self, vocab=12, block_size=8, n_embd=16):
+        super().__init__()
+        self.block_size = block_size
+        self.wte, self.wpe = nn.Embedding(vocab, n_embd), nn.Embedding(block_size, n_embd)
+        self.attn, self.ln = CausalSelfAttention(n_embd, 2, block_size), nn.LayerNorm(n_embd)
+        self.lm_head = nn.Linear(n_embd, vocab, bias=False)
+        self.wte.weight = self.lm_head.weight  # weight tying
+
+    def forward(self, idx, targets=None):
+        pos = dg.arange(0, idx.size(1), dtype=dg.long, device=idx.device)
+        x = self.wte(idx) + self.wpe(pos)
+        logits = self.lm_head(self.ln(x + self.attn(x)))
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1),
+                                       ignore_index=-1)
+
+    @dg.no_grad()
+    def generate(self, idx, max_new_tokens, top_k=None):
+        for _ in range(max_new_tokens):
+            logits, _ = self(idx[:, -self.block_size:])
+            logits = logits[:, -1, :]
+            if top_k is not None:
+                v, _ = dg.topk(logits, min(top_k, logits.size(-1)))
+                logits[logits < v[:, [-1]]] = -float("Inf")
+            idx = dg.cat((idx, dg.multinomial(F.softmax(logits, dim=-1), num_samples=1)), dim=1)
+        return idx
+
+
+def test_a_nanogpt_style_model_trains_and_samples_as_written():
+    dg.manual_seed(1337)
+    model = TinyGPT()
+    params = dict(model.named_parameters())
+    assert "lm_head.weight" not in params  # tied: listed once, under its first name (PyTorch)
+    groups = [{"params": [p for p in params.values() if p.dim() >= 2], "weight_decay": 0.1},
+              {"params": [p for p in params.values() if p.dim() < 2], "weight_decay": 0.0}]
+    optimizer = dg.optim.AdamW(groups, lr=1e-2, betas=(0.9, 0.95))
+    data = dg.tensor(np.tile(np.arange(12), 40), dtype=dg.long)
+    losses = []
+    for _ in range(40):
+        ix = dg.randint(len(data) - 8, (8,))  # PyTorch's randint(high, size)
+        x = dg.stack([data[i:i + 8] for i in ix])
+        y = dg.stack([data[i + 1:i + 9] for i in ix])
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    model.eval()
+    sample = model.generate(dg.zeros((1, 1), dtype=dg.long), 6, top_k=3)
+    assert sample.shape == (1, 7) and sample.dtype == np.int64

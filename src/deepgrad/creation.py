@@ -258,10 +258,12 @@ def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, *,
 
 def randint(low: int, high: int | None = None, size: Any = (), dtype: Any = None, *,
             device: Any = None, generator: Any = None) -> Tensor:
-    """Random integers in ``[low, high)``; ``randint(high, size=...)`` starts at 0 (int64, or
+    """Random integers in ``[low, high)``; ``randint(high, size)`` starts at 0 (int64, or
     ``dtype``: floats hold the integers too, as in PyTorch)."""
     check_device("randint", device)
-    if high is None:
+    if isinstance(high, (tuple, list)):  # PyTorch's randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     if high <= low:
         raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
