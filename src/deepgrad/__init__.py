@@ -11,7 +11,7 @@ Tensors with reverse-mode automatic differentiation over NumPy arrays::
 
 import math as _math
 
-from deepgrad import cuda, data, datasets, nn, optim, utils
+from deepgrad import cuda, data, datasets, linalg, nn, optim, utils
 from deepgrad import ops as _ops  # noqa: F401 - attaches the Tensor methods
 from deepgrad._lazy import lazy_names
 from deepgrad.anomaly import detect_anomaly, is_anomaly_enabled
@@ -63,6 +63,7 @@ from deepgrad.grad_mode import (
     set_grad_enabled,
 )
 from deepgrad.gradcheck import gradcheck
+from deepgrad.linalg import cdist
 from deepgrad.nn import models
 from deepgrad.ops.activations import (
     clamp,
@@ -297,6 +298,7 @@ __all__ = [
     "broadcast_to",
     "callbacks",
     "cat",
+    "cdist",
     "ceil",
     "chunk",
     "clamp",
@@ -379,6 +381,7 @@ __all__ = [
     "leaky_relu",
     "lerp",
     "limit_threads",
+    "linalg",
     "linspace",
     "load",
     "load_into",
