@@ -11,7 +11,7 @@ Tensors with reverse-mode automatic differentiation over NumPy arrays::
 
 import math as _math
 
-from deepgrad import cuda, data, datasets, linalg, nn, optim, utils
+from deepgrad import cuda, data, datasets, distributions, linalg, nn, optim, utils
 from deepgrad import ops as _ops  # noqa: F401 - attaches the Tensor methods
 from deepgrad._lazy import lazy_names
 from deepgrad.anomaly import detect_anomaly, is_anomaly_enabled
@@ -323,6 +323,7 @@ __all__ = [
     "device",
     "diag",
     "diff",
+    "distributions",
     "div",
     "dot",
     "e",
