@@ -223,6 +223,46 @@ class Tensor:
         """The bytes of all elements."""
         return int(self.data.nbytes)
 
+    def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating point type."""
+        return self.data.dtype.kind == "f"
+
+    def is_signed(self) -> bool:
+        """Whether the dtype holds negative numbers (floats and signed integers)."""
+        return self.data.dtype.kind in "fi"
+
+    def is_complex(self) -> bool:
+        """False: deepgrad has no complex dtypes."""
+        return False
+
+    @property
+    def is_cuda(self) -> bool:
+        """False: deepgrad computes on the CPU."""
+        return False
+
+    @property
+    def is_cpu(self) -> bool:
+        """True: deepgrad computes on the CPU."""
+        return True
+
+    def nelement(self) -> int:
+        """The number of elements (``numel``)."""
+        return int(self.data.size)
+
+    def ndimension(self) -> int:
+        """The number of dimensions (``dim``)."""
+        return self.data.ndim
+
+    def stride(self, dim: int | None = None) -> Any:
+        """The steps between elements in memory, in elements, per dimension (a tuple), or
+        along ``dim``."""
+        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        if dim is None:
+            return strides
+        from deepgrad.ops._util import normalize_dim
+
+        return strides[normalize_dim(dim, self.data.ndim, "stride")]
+
     def is_contiguous(self) -> bool:
         """Whether the elements lie in memory in row-major order without gaps."""
         return bool(self.data.flags.c_contiguous)

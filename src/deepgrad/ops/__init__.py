@@ -12,6 +12,7 @@ from typing import Any
 from deepgrad import creation
 from deepgrad.ops import (
     activations,
+    aliases,
     arithmetic,
     compare,
     composite,
@@ -34,7 +35,7 @@ from deepgrad.tensor import Tensor
 
 FAMILIES = (arithmetic, elementwise, unary, activations, piecewise, reductions, shape, join,
             indexing, rearrange, scatter, compare, sorting, scan, vector_norm, einsum,
-            composite, inplace)
+            composite, aliases, inplace)
 
 for _family in (*FAMILIES, creation):
     for _name, _fn in _family.METHODS.items():

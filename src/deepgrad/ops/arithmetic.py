@@ -257,14 +257,14 @@ def _matmul_error(a_shape: tuple, b_shape: tuple) -> ShapeError:
                       f"{shape_str(b_shape[:-2])} do not broadcast together")
 
 
-def add(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a + b`` with broadcasting."""
-    return Add.apply(*binary_operands(a, b))
+def add(a: Any, b: Any, *, alpha: float = 1) -> Tensor:
+    """Elementwise ``a + alpha * b`` with broadcasting."""
+    return Add.apply(*binary_operands(a, b if alpha == 1 else mul(b, alpha)))
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    """Elementwise ``a - b`` with broadcasting."""
-    return Sub.apply(*binary_operands(a, b))
+def sub(a: Any, b: Any, *, alpha: float = 1) -> Tensor:
+    """Elementwise ``a - alpha * b`` with broadcasting."""
+    return Sub.apply(*binary_operands(a, b if alpha == 1 else mul(b, alpha)))
 
 
 def mul(a: Any, b: Any) -> Tensor:
@@ -272,12 +272,37 @@ def mul(a: Any, b: Any) -> Tensor:
     return Mul.apply(*binary_operands(a, b))
 
 
-def div(a: Any, b: Any) -> Tensor:
-    """Elementwise true division ``a / b``; integer tensors give float32, as in PyTorch."""
+def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Tensor:
+    """Elementwise true division ``a / b``; integer tensors give float32, as in PyTorch. With
+    ``rounding_mode`` ``"floor"`` (:func:`floor_divide`) or ``"trunc"`` (towards 0) the
+    quotient is rounded, keeps an integer dtype, and has no gradient."""
+    if rounding_mode is not None:
+        return _rounded_division(a, b, rounding_mode)
     a, b = binary_operands(a, b)
     if _is_integer(a) and _is_integer(b):
         a, b = _as_default_float(a), _as_default_float(b)
     return Div.apply(a, b)
+
+
+def _rounded_division(a: Any, b: Any, rounding_mode: str) -> Tensor:
+    if rounding_mode == "floor":
+        return floor_divide(a, b)
+    if rounding_mode != "trunc":
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor'; got "
+                         f"{rounding_mode!r}")
+    a, b = binary_operands(a, b)
+    # Python numbers stay as they are: NumPy then keeps the tensor's dtype, as PyTorch does.
+    a_data = a.data if isinstance(a, Tensor) else a
+    b_data = b.data if isinstance(b, Tensor) else b
+    if _is_integer(a) and _is_integer(b):
+        if xp.any(xp.asarray(b_data) == 0):
+            raise ZeroDivisionError("div: integer division by zero")
+        # Exact for integers of any size: floor division corrected where the signs differ.
+        quotient = a_data // b_data
+        quotient = quotient + ((quotient < 0) & (quotient * b_data != a_data))
+        return Tensor._make(xp.asarray(quotient))
+    with xp.errstate(divide="ignore", invalid="ignore"):
+        return Tensor._make(xp.asarray(xp.trunc(a_data / b_data)))
 
 
 def neg(x: Tensor) -> Tensor:

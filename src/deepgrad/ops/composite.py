@@ -84,6 +84,52 @@ def nanmean(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     return arithmetic.div(total, count)
 
 
+def nansum(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The sum over ``dim`` of the elements that are not NaN (NaN counted as 0)."""
+    x = check_tensor("nansum", input)
+    return reductions.sum(indexing.where(compare.isnan(x), 0.0, x), dim, keepdim)
+
+
+def addcmul(input: Tensor, tensor1: Any, tensor2: Any, *, value: float = 1) -> Tensor:
+    """``input + value * tensor1 * tensor2`` (broadcasting), as optimizers write their updates."""
+    return arithmetic.add(check_tensor("addcmul", input),
+                          arithmetic.mul(arithmetic.mul(tensor1, tensor2), value))
+
+
+def addcdiv(input: Tensor, tensor1: Any, tensor2: Any, *, value: float = 1) -> Tensor:
+    """``input + value * tensor1 / tensor2`` (broadcasting)."""
+    return arithmetic.add(check_tensor("addcdiv", input),
+                          arithmetic.mul(arithmetic.div(tensor1, tensor2), value))
+
+
+def take_along_dim(input: Tensor, indices: Any, dim: int | None = None) -> Tensor:
+    """The values of ``input`` at ``indices`` along ``dim`` (the two broadcast against each
+    other but along ``dim``), or in the flattened input when ``dim`` is None: NumPy's
+    ``take_along_axis``, e.g. with the indices of ``argsort`` or ``topk``."""
+    x = check_tensor("take_along_dim", input)
+    index = indices.data if isinstance(indices, Tensor) else xp.asarray(indices)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"take_along_dim: indices must be integers; got dtype {index.dtype}")
+    if dim is None:
+        return indexing.gather(shape.reshape(x, -1), 0, index.reshape(-1))
+    axis = normalize_dim(dim, x.ndim, "take_along_dim")
+    if index.ndim != x.ndim:
+        raise ShapeError(f"take_along_dim: indices need as many dimensions as the input "
+                         f"({x.ndim}); got shape {shape_str(index.shape)}")
+    sizes = [max(a, b) if i != axis else None for i, (a, b) in enumerate(zip(x.shape,
+                                                                              index.shape))]
+    try:
+        target = tuple(x.shape[axis] if s is None else s for s in sizes)
+        x = shape.expand(x, *target) if target != x.shape else x
+        index = xp.broadcast_to(index, tuple(index.shape[axis] if s is None else s
+                                             for s in sizes))
+    except (ValueError, ShapeError):
+        raise ShapeError(f"take_along_dim: indices of shape {shape_str(index.shape)} do not "
+                         f"broadcast with the input's {shape_str(input.shape)} outside "
+                         f"dimension {axis}") from None
+    return indexing.gather(x, axis, index)
+
+
 def var_mean(input: Tensor, dim: Any = None, *, correction: float = 1,
              keepdim: bool = False) -> tuple[Tensor, Tensor]:
     """``(var, mean)`` over ``dim``."""
@@ -213,5 +259,6 @@ def argwhere(input: Tensor) -> Tensor:
 METHODS = {"lerp": lerp, "logaddexp": logaddexp, "hypot": hypot, "logit": logit,
            "xlogy": xlogy, "clamp_min": clamp_min, "clamp_max": clamp_max, "nanmean": nanmean,
            "quantile": quantile, "cross": cross, "kron": kron, "swapaxes": swapaxes,
-           "unflatten": unflatten, "ravel": ravel, "argwhere": argwhere}
+           "unflatten": unflatten, "ravel": ravel, "argwhere": argwhere, "nansum": nansum,
+           "addcmul": addcmul, "addcdiv": addcdiv, "take_along_dim": take_along_dim}
 __all__ = [*METHODS, "var_mean", "std_mean", "tensordot"]

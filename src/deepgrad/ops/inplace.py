@@ -29,7 +29,9 @@ clamp clamp_min clamp_max clip pow fmod remainder floor_divide atan2 hypot xlogy
 eq ne lt le gt ge logical_and logical_or logical_xor logical_not
 bitwise_and bitwise_or bitwise_xor bitwise_not
 tril triu cumsum cumprod masked_fill scatter scatter_add index_add index_copy index_fill addmm
-baddbmm""".split()
+baddbmm tan asinh acosh atanh exp2 addcmul addcdiv absolute negative multiply subtract divide
+true_divide greater greater_equal less less_equal not_equal arcsin arccos arctan arctan2 arcsinh
+arccosh arctanh fix sgn""".split()
 
 
 def store(tensor: Tensor, op: str, value: Any, operands: tuple = ()) -> Tensor:

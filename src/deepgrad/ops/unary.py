@@ -1,6 +1,6 @@
-"""More elementwise math, PyTorch's names: log1p expm1 log2 log10 reciprocal rsqrt square, the
-inverse and hyperbolic trigonometric functions, atan2, nan_to_num, and the steps sign floor ceil
-round trunc (whose gradient is 0, as in PyTorch)."""
+"""More elementwise math, PyTorch's names: log1p expm1 log2 log10 exp2 reciprocal rsqrt square,
+tan, the inverse and hyperbolic trigonometric functions, atan2, nan_to_num, and the steps sign
+floor ceil round trunc (whose gradient is 0, as in PyTorch)."""
 
 from __future__ import annotations
 
@@ -225,6 +225,79 @@ class Step(Function):
         return xp.zeros_like(gy), None
 
 
+class Tan(Function):
+    """y = tan(x);  gx = gy * (1 + y**2)."""
+
+    @staticmethod
+    @silent_float_errors
+    def forward(ctx, x):
+        y = xp.tan(x)
+        ctx.save(y=y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy * (1 + ctx.y * ctx.y)
+
+
+class Asinh(Function):
+    """y = asinh(x);  gx = gy / sqrt(x**2 + 1)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x=x)
+        return xp.arcsinh(x)
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy / xp.sqrt(ctx.x * ctx.x + 1)
+
+
+class Acosh(Function):
+    """y = acosh(x) for x >= 1;  gx = gy / sqrt(x**2 - 1)."""
+
+    @staticmethod
+    @silent_float_errors
+    def forward(ctx, x):
+        ctx.save(x=x)
+        return xp.arccosh(x)
+
+    @staticmethod
+    @silent_float_errors
+    def backward(ctx, gy):
+        return gy / xp.sqrt(ctx.x * ctx.x - 1)
+
+
+class Atanh(Function):
+    """y = atanh(x) for |x| < 1;  gx = gy / (1 - x**2)."""
+
+    @staticmethod
+    @silent_float_errors
+    def forward(ctx, x):
+        ctx.save(x=x)
+        return xp.arctanh(x)
+
+    @staticmethod
+    @silent_float_errors
+    def backward(ctx, gy):
+        return gy / (1 - ctx.x * ctx.x)
+
+
+class Exp2(Function):
+    """y = 2**x;  gx = gy * y * log(2)."""
+
+    @staticmethod
+    @silent_float_errors
+    def forward(ctx, x):
+        y = xp.exp2(x)
+        ctx.save(y=y)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        return gy * ctx.y * math.log(2)
+
+
 def _float_op(name: str, function: type[Function], doc: str, *options: Any) -> Any:
     """The function ``name`` of a tensor: ``function`` applied to it as a float (integers
     become float32, as in PyTorch)."""
@@ -247,6 +320,11 @@ acos = _float_op("acos", Acos, "Elementwise arccosine.")
 atan = _float_op("atan", Atan, "Elementwise arctangent.")
 sinh = _float_op("sinh", Sinh, "Elementwise hyperbolic sine.")
 cosh = _float_op("cosh", Cosh, "Elementwise hyperbolic cosine.")
+tan = _float_op("tan", Tan, "Elementwise tangent.")
+asinh = _float_op("asinh", Asinh, "Elementwise inverse hyperbolic sine.")
+acosh = _float_op("acosh", Acosh, "Elementwise inverse hyperbolic cosine (NaN below 1).")
+atanh = _float_op("atanh", Atanh, "Elementwise inverse hyperbolic tangent (inf at +-1).")
+exp2 = _float_op("exp2", Exp2, "Elementwise 2**x.")
 
 
 def square(x: Tensor) -> Tensor:
@@ -295,5 +373,6 @@ trunc.__doc__ = "Elementwise integer part, towards 0 (gradient 0)."
 METHODS = {"log1p": log1p, "expm1": expm1, "log2": log2, "log10": log10,
            "reciprocal": reciprocal, "rsqrt": rsqrt, "square": square, "asin": asin,
            "acos": acos, "atan": atan, "sinh": sinh, "cosh": cosh, "atan2": atan2, "sign": sign,
-           "floor": floor, "ceil": ceil, "round": round, "trunc": trunc, "nan_to_num": nan_to_num}
+           "floor": floor, "ceil": ceil, "round": round, "trunc": trunc, "nan_to_num": nan_to_num,
+           "tan": tan, "asinh": asinh, "acosh": acosh, "atanh": atanh, "exp2": exp2}
 __all__ = list(METHODS)
