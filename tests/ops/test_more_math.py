@@ -109,3 +109,37 @@ def test_memory_facts_as_torch(torch):
         assert ours.is_floating_point() == theirs.is_floating_point()
         assert ours.is_signed() == theirs.is_signed() and not ours.is_complex()
         assert (ours.is_cuda, ours.is_cpu) == (theirs.is_cuda, theirs.is_cpu)
+
+
+D3 = RNG.standard_normal((3, 10, 4))
+WINDOWS = {
+    "unfold": (lambda m, x: x.unfold(1, 3, 2), [D3]),
+    "unfold overlapping": (lambda m, x: x.unfold(1, 4, 1), [D3]),
+    "unfold last dim": (lambda m, x: x.unfold(-1, 2, 2), [D3]),
+    "unfold gaps": (lambda m, x: x.unfold(1, 2, 3), [D3]),
+    "diagonal": (lambda m, x: m.diagonal(x), [D3]),
+    "diagonal offset dims": (lambda m, x: m.diagonal(x, 1, 0, 2), [D3]),
+    "diagonal negative offset": (lambda m, x: x.diagonal(-2, 2, 1), [D3]),
+    "trace": (lambda m, x: m.trace(x), [D3[0]]),
+}
+
+
+@pytest.mark.parametrize("name", list(WINDOWS))
+def test_windows_and_diagonals_match_torch_and_gradcheck(torch, name):
+    fn, arrays = WINDOWS[name]
+    check_parity(torch, lambda *xs: fn(dg, *xs), lambda *xs: fn(torch, *xs), arrays)
+    assert dg.gradcheck(lambda *xs: fn(dg, *xs), [dg.tensor(a[:, :7] if a.ndim == 3 else a,
+                                                            requires_grad=True)
+                                                  for a in arrays])
+
+
+def test_window_and_diagonal_errors():
+    x = dg.tensor(D3)
+    with pytest.raises(dg.ShapeError, match=r"unfold: size 11 is larger than dimension 1 \(10\)"):
+        x.unfold(1, 11, 1)
+    with pytest.raises(ValueError, match="step must be an int >= 1"):
+        x.unfold(1, 2, 0)
+    with pytest.raises(ValueError, match="dim1 and dim2 must differ"):
+        dg.diagonal(x, 0, 1, 1)
+    with pytest.raises(dg.ShapeError, match="trace: expects a matrix"):
+        dg.trace(x)

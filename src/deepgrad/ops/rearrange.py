@@ -12,7 +12,7 @@ from typing import Any
 from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
-from deepgrad.ops import arithmetic, indexing, shape
+from deepgrad.ops import arithmetic, indexing, reductions, shape
 from deepgrad.ops._util import normalize_dim, normalize_dims
 from deepgrad.tensor import Tensor, check_tensor, to_array
 
@@ -116,6 +116,28 @@ class Diag(Function):
     @staticmethod
     def backward(ctx, gy):
         return xp.diagonal(gy, ctx.k).copy(), None
+
+
+class UnfoldWindows(Function):
+    """y = the windows of ``size`` elements every ``step`` along ``axis``, as a new last
+    dimension;  gx = each window's gradient added back where the window was."""
+
+    @staticmethod
+    def forward(ctx, x, axis, size, step):
+        windows = xp.lib.stride_tricks.sliding_window_view(x, size, axis=axis)
+        picked = (slice(None),) * axis + (slice(None, None, step),)
+        y = windows[picked].copy()
+        ctx.save(shape=x.shape, axis=axis, size=size, step=step, count=y.shape[axis])
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        gx = xp.zeros(ctx.shape, gy.dtype)
+        before = (slice(None),) * ctx.axis
+        last = ctx.step * (ctx.count - 1) + 1
+        for k in range(ctx.size):
+            gx[(*before, slice(k, k + last, ctx.step))] += gy[..., k]
+        return gx, None, None, None
 
 
 def flip(input: Tensor, dims: Any) -> Tensor:
@@ -286,6 +308,47 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     return indexing.getitem(x, (xp.arange(count) + start_r, xp.arange(count) + start_c))
 
 
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal ``offset`` of the matrices spanned by ``dim1`` and ``dim2`` (above the main
+    one for offset > 0), as a new last dimension; the other dimensions stay in order."""
+    x = check_tensor("diagonal", input)
+    d1, d2 = normalize_dim(dim1, x.ndim, "diagonal"), normalize_dim(dim2, x.ndim, "diagonal")
+    if d1 == d2:
+        raise ValueError(f"diagonal: dim1 and dim2 must differ; both are {d1}")
+    x = movedim(x, (d1, d2), (-2, -1))
+    rows, cols = x.shape[-2:]
+    start_r, start_c = max(-offset, 0), max(offset, 0)
+    count = max(0, min(rows - start_r, cols - start_c))
+    return indexing.getitem(x, (Ellipsis, xp.arange(count) + start_r,
+                                xp.arange(count) + start_c))
+
+
+def trace(input: Tensor) -> Tensor:
+    """The sum of a matrix's main diagonal."""
+    x = check_tensor("trace", input)
+    if x.ndim != 2:
+        raise ShapeError(f"trace: expects a matrix; got shape {shape_str(x.shape)}")
+    return reductions.sum(diagonal(x))
+
+
+def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """PyTorch's ``Tensor.unfold``: the windows of ``size`` elements every ``step`` along
+    ``dimension``, which becomes the number of windows, with the window as a new last dimension
+    (a copy here, a view in PyTorch)."""
+    x = check_tensor("unfold", input)
+    axis = normalize_dim(dimension, max(x.ndim, 1), "unfold")
+    for name, value, least in (("size", size, 0), ("step", step, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"unfold: {name} must be an int >= {least}; got {value!r}")
+    length = x.shape[axis] if x.ndim else 1
+    if size > length:
+        raise ShapeError(f"unfold: size {size} is larger than dimension {axis} "
+                         f"({length}) of the input of shape {shape_str(x.shape)}")
+    if x.ndim == 0:
+        return shape.reshape(x, 1)
+    return UnfoldWindows.apply(x, axis, size, step)
+
+
 def diff(input: Tensor, n: int = 1, dim: int = -1) -> Tensor:
     """The ``n``-th forward difference along ``dim``: out[i] = x[i + 1] - x[i], n times."""
     x = check_tensor("diff", input)
@@ -445,7 +508,7 @@ METHODS = {"flip": flip, "roll": roll, "tril": tril, "triu": triu, "index_select
            "type_as": type_as, "repeat_interleave": repeat_interleave, "diag": diag,
            "outer": outer, "dot": dot, "mm": mm, "bmm": bmm, "mv": mv,
            "masked_select": masked_select, "diff": diff, "rot90": rot90, "addmm": addmm,
-           "baddbmm": baddbmm}
+           "baddbmm": baddbmm, "diagonal": diagonal, "trace": trace, "unfold": unfold}
 # The Tensor-only methods of PyTorch stay methods.
-__all__ = [*(n for n in METHODS if n not in ("expand_as", "view_as", "reshape_as", "type_as")),
-           "meshgrid"]
+__all__ = [*(n for n in METHODS if n not in ("expand_as", "view_as", "reshape_as", "type_as",
+                                              "unfold")), "meshgrid"]
