@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from deepgrad.anomaly import _Anomaly
-from deepgrad.autograd import _Trace
+from deepgrad.autograd import Function, _Trace
 from deepgrad.backend import cuda_device, parse_to, xp
 from deepgrad.errors import ShapeError, StateDictError, shape_str
-from deepgrad.grad_mode import no_grad
+from deepgrad.grad_mode import _State, no_grad
 from deepgrad.tensor import Tensor, _ndarray, as_array, to_array
 
 
@@ -59,9 +59,19 @@ class IncompatibleKeys(NamedTuple):
 
 
 class _HookHandle:
-    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
+    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
 
     next_id = 0
+
+    @classmethod
+    def add(cls, hooks: dict, hook: Callable) -> _HookHandle:
+        """Register ``hook`` in ``hooks`` (kept in the order of registration)."""
+        if not callable(hook):
+            raise TypeError(f"a hook must be callable; got {type(hook).__name__}")
+        key = cls.next_id
+        cls.next_id += 1
+        hooks[key] = hook
+        return cls(hooks, key)
 
     def __init__(self, hooks: dict, key: int) -> None:
         self._hooks = hooks
@@ -70,6 +80,95 @@ class _HookHandle:
     def remove(self) -> None:
         """Unregister the hook (a second call does nothing)."""
         self._hooks.pop(self._key, None)
+
+
+class _GradientTap(Function):
+    """The identity on tensors, whose backward hands their gradients to ``callback``, which
+    may replace them: where a module's backward hooks see its inputs' and outputs' gradients.
+    The outputs are copies, so that an in-place change of one does not reach the other."""
+
+    @staticmethod
+    def forward(ctx, *xs, callback):
+        ctx.save(callback=callback)
+        copies = tuple(x.copy() for x in xs)
+        return copies if len(copies) > 1 else copies[0]
+
+    @staticmethod
+    def backward(ctx, *gys):
+        grads = ctx.callback(tuple(None if g is None else Tensor._make(g) for g in gys))
+        grads = tuple(g.data if isinstance(g, Tensor) else g for g in grads)
+        return grads if len(grads) > 1 else grads[0]
+
+
+class _BackwardWatch:
+    """One call of a module with backward hooks: taps on its tensor inputs and outputs."""
+
+    def __init__(self, module: Module, count: int) -> None:
+        self.module, self.count = module, count
+        self.tapped: list[int] = []          # the inputs that require grad
+        self.output_tapped: list[int] = []   # the outputs that do
+        self.output_count = 0
+        self.zeros: dict[int, Any] = {}      # tensor inputs that do not require grad
+        self.grad_output: tuple = ()
+
+    @classmethod
+    def inputs(cls, module: Module, args: tuple) -> tuple[tuple, _BackwardWatch]:
+        """``args`` with the tensors that require grad passed through a tap."""
+        watch = cls(module, len(args))
+        tapped = watch.tapped = [i for i, a in enumerate(args)
+                                 if isinstance(a, Tensor) and a.requires_grad]
+        # As PyTorch's: zeros for the other tensor inputs once one requires grad, else None.
+        watch.zeros = {i: a.data for i, a in enumerate(args)
+                       if isinstance(a, Tensor) and not a.requires_grad} if tapped else {}
+        if not tapped:
+            return args, watch
+        outs = _GradientTap.apply(*(args[i] for i in tapped), callback=watch._input_grads)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        args = list(args)
+        for i, out in zip(tapped, outs):
+            args[i] = out
+        return tuple(args), watch
+
+    def outputs(self, output: Any) -> Any:
+        """``output`` (a tensor or a tuple) with its tensors that require grad tapped."""
+        items = output if isinstance(output, tuple) else (output,)
+        tapped = [i for i, o in enumerate(items) if isinstance(o, Tensor) and o.requires_grad]
+        if not tapped:
+            return output
+        self.output_count = len(items)
+        self.output_tapped = tapped
+        outs = _GradientTap.apply(*(items[i] for i in tapped), callback=self._output_grads)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        items = list(items)
+        for i, out in zip(tapped, outs):
+            items[i] = out
+        return tuple(items) if isinstance(output, tuple) else items[0]
+
+    def _output_grads(self, grads: tuple) -> tuple:
+        full: list = [None] * self.output_count
+        for i, g in zip(self.output_tapped, grads):
+            full[i] = g
+        for hook in list(self.module._backward_pre_hooks.values()):
+            result = hook(self.module, tuple(full))
+            if result is not None:
+                full = list(result)
+        self.grad_output = tuple(full)
+        if not self.tapped:  # no input requires grad: the hooks see None for all of them
+            for hook in list(self.module._backward_hooks.values()):
+                hook(self.module, (None,) * self.count, self.grad_output)
+        return tuple(full[i] for i in self.output_tapped)
+
+    def _input_grads(self, grads: tuple) -> tuple:
+        full: list = [None] * self.count
+        for i, g in zip(self.tapped, grads):
+            full[i] = g
+        for i, data in self.zeros.items():
+            full[i] = Tensor._make(xp.zeros_like(data))
+        for hook in list(self.module._backward_hooks.values()):
+            result = hook(self.module, tuple(full), self.grad_output)
+            if result is not None:
+                full = list(result)
+        return tuple(full[i] for i in self.tapped)
 
 
 class _CallDepth:
@@ -90,6 +189,9 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_forward_hooks", {})
+        object.__setattr__(self, "_forward_pre_hooks", {})
+        object.__setattr__(self, "_backward_hooks", {})
+        object.__setattr__(self, "_backward_pre_hooks", {})
         object.__setattr__(self, "training", True)
 
     # ----------------------------------------------------------------- registration
@@ -172,6 +274,45 @@ class Module:
         self._forget(name)
         self._modules[name] = module
 
+    def register_module(self, name: str, module: Module | None) -> None:
+        """Add a sub-module under ``name`` (PyTorch's other name for :meth:`add_module`)."""
+        self.add_module(name, module)
+
+    def get_submodule(self, target: str) -> Module:
+        """The sub-module at the dotted path ``target`` (``""``: this module), as PyTorch's."""
+        module = self
+        if target == "":
+            return module
+        walked = []
+        for name in target.split("."):
+            child = module._modules.get(name)
+            if child is None:
+                where = ".".join(walked) or type(self).__name__
+                raise AttributeError(f"get_submodule: {where} has no sub-module {name!r} (looking "
+                                     f"for {target!r}; it has "
+                                     f"{sorted(module._modules) or 'none'})")
+            module = child
+            walked.append(name)
+        return module
+
+    def get_parameter(self, target: str) -> Tensor:
+        """The parameter at the dotted path ``target`` (``"layer.0.weight"``)."""
+        return self._tensor_at(target, "parameter", "_parameters")
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at the dotted path ``target`` (``"bn.running_mean"``)."""
+        return self._tensor_at(target, "buffer", "_buffers")
+
+    def _tensor_at(self, target: str, kind: str, registry: str) -> Tensor:
+        owner, _, name = target.rpartition(".")
+        module = self.get_submodule(owner)
+        tensors = getattr(module, registry)
+        if tensors.get(name) is None:
+            raise AttributeError(f"get_{kind}: {type(module).__name__} at "
+                                 f"{owner or 'the top'!r} has no {kind} {name!r}; it has "
+                                 f"{sorted(tensors) or 'none'}")
+        return tensors[name]
+
     # ----------------------------------------------------------------- calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation of this module; subclasses define it."""
@@ -187,7 +328,17 @@ class Module:
         if tracking:
             _Anomaly.modules.append(self)
         try:
+            if self._forward_pre_hooks:
+                for hook in list(self._forward_pre_hooks.values()):
+                    result = hook(self, args)
+                    if result is not None:
+                        args = result if isinstance(result, tuple) else (result,)
+            watch = (self._backward_hooks or self._backward_pre_hooks) and _State.enabled
+            if watch:
+                args, watch = _BackwardWatch.inputs(self, args)
             output = self.forward(*args, **kwargs)
+            if watch:
+                output = watch.outputs(output)
             if self._forward_hooks:
                 for hook in list(self._forward_hooks.values()):
                     result = hook(self, args, output)
@@ -217,10 +368,27 @@ class Module:
     def register_forward_hook(self, hook: Callable[[Module, tuple, Any], Any]) -> _HookHandle:
         """Call ``hook(module, inputs, output)`` after every forward of this module; a returned
         value replaces the output. Returns a handle whose ``remove()`` unregisters it."""
-        key = _HookHandle.next_id
-        _HookHandle.next_id += 1
-        self._forward_hooks[key] = hook
-        return _HookHandle(self._forward_hooks, key)
+        return _HookHandle.add(self._forward_hooks, hook)
+
+    def register_forward_pre_hook(self, hook: Callable[[Module, tuple], Any]) -> _HookHandle:
+        """Call ``hook(module, inputs)`` before every forward of this module; a returned value
+        (a tuple, or one value) replaces the inputs."""
+        return _HookHandle.add(self._forward_pre_hooks, hook)
+
+    def register_full_backward_hook(self, hook: Callable[[Module, tuple, tuple], Any]
+                                    ) -> _HookHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to
+        this module's tensor inputs have been computed (PyTorch's full backward hook: what
+        Grad-CAM reads); a returned tuple replaces ``grad_input``. ``grad_input`` holds None
+        for inputs that do not require grad (all None, and the hook called as soon as
+        ``grad_output`` is known, when none does)."""
+        return _HookHandle.add(self._backward_hooks, hook)
+
+    def register_full_backward_pre_hook(self, hook: Callable[[Module, tuple], Any]
+                                        ) -> _HookHandle:
+        """Call ``hook(module, grad_output)`` when the gradients with respect to this module's
+        outputs are known, before they flow into it; a returned tuple replaces them."""
+        return _HookHandle.add(self._backward_pre_hooks, hook)
 
     def _named(self, error: LayerShapeError) -> ShapeError:
         for path, module in self.named_modules():
