@@ -33,6 +33,7 @@ from deepgrad.nn.activation import (
     Threshold,
 )
 from deepgrad.nn.attention import MultiheadAttention
+from deepgrad.nn.classic import AlphaDropout, LocalResponseNorm, MaxUnpool2d
 from deepgrad.nn.containers import (
     ModuleDict,
     ModuleList,
@@ -127,6 +128,7 @@ __all__ = [
     "AdaptiveAvgPool2d",
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
+    "AlphaDropout",
     "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
@@ -174,12 +176,14 @@ __all__ = [
     "LazyLinear",
     "LeakyReLU",
     "Linear",
+    "LocalResponseNorm",
     "LogSigmoid",
     "LogSoftmax",
     "MSELoss",
     "MarginRankingLoss",
     "MaxPool1d",
     "MaxPool2d",
+    "MaxUnpool2d",
     "Mish",
     "ModelSummary",
     "Module",

@@ -52,6 +52,7 @@ from deepgrad.nn.norm import rms_norm
 from deepgrad.ops.activations import gelu, sigmoid, softplus
 from deepgrad.ops.adaptive_pool import adaptive_max_pool2d
 from deepgrad.ops.bilinear import bilinear
+from deepgrad.ops.classic import alpha_dropout, gumbel_softmax, local_response_norm, max_unpool2d
 from deepgrad.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from deepgrad.ops.distance import cosine_similarity, normalize, pairwise_distance
 from deepgrad.ops.elementwise import tanh
@@ -86,6 +87,7 @@ __all__ = [
     "adaptive_avg_pool2d",
     "adaptive_max_pool1d",
     "adaptive_max_pool2d",
+    "alpha_dropout",
     "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
@@ -113,6 +115,7 @@ __all__ = [
     "gelu",
     "glu",
     "group_norm",
+    "gumbel_softmax",
     "hardshrink",
     "hardsigmoid",
     "hardswish",
@@ -128,6 +131,7 @@ __all__ = [
     "leaky_relu",
     "leaky_relu_",
     "linear",
+    "local_response_norm",
     "log_softmax",
     "logsigmoid",
     "lp_pool1d",
@@ -135,6 +139,7 @@ __all__ = [
     "margin_ranking_loss",
     "max_pool1d",
     "max_pool2d",
+    "max_unpool2d",
     "mish",
     "mse_loss",
     "multi_margin_loss",
