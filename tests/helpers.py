@@ -70,6 +70,22 @@ def check_parity(torch: Any, dg_fn: Callable[..., Any], torch_fn: Callable[..., 
         assert_close(d.grad, t.grad, dtype, f"gradient of input {i}")
 
 
+def parity_of(torch: Any, fn: Callable[..., Any], arrays: Sequence[np.ndarray]) -> None:
+    """:func:`check_parity` of ``fn(lib, *tensors)``, one function written for both libraries
+    (``lib`` is ``dg`` or ``torch``)."""
+    check_parity(torch, lambda *xs: fn(dg, *xs), lambda *xs: fn(torch, *xs), arrays)
+
+
+def gradcheck_of(fn: Callable[..., Any], arrays: Sequence[np.ndarray]) -> None:
+    """Finite-difference check of ``fn(dg, *tensors)`` (tuple outputs summed) at ``arrays``."""
+
+    def summed(*xs: Any) -> Any:
+        out = fn(dg, *xs)
+        return sum(o.sum() for o in out) if isinstance(out, tuple) else out
+
+    assert dg.gradcheck(summed, [dg.tensor(a, requires_grad=True) for a in arrays])
+
+
 def check_module_parity(torch: Any, ours: Any, theirs: Any, x: np.ndarray, dtype: Any) -> None:
     """A deepgrad module and its torch twin (same weights already loaded) agree on the output,
     the input gradient and every parameter gradient for a random output gradient."""

@@ -3,7 +3,7 @@
 
 import numpy as np
 import pytest
-from helpers import check_parity
+from helpers import gradcheck_of, parity_of
 
 import deepgrad as dg
 from deepgrad import distributions as D
@@ -54,19 +54,12 @@ CASES = {
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_matches_torch(torch, name):
-    fn, arrays = CASES[name]
-    check_parity(torch, lambda *xs: fn(dg, *xs), lambda *xs: fn(torch, *xs), arrays)
+    parity_of(torch, *CASES[name])
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_gradcheck(name):
-    fn, arrays = CASES[name]
-
-    def f(*xs):
-        out = fn(dg, *xs)
-        return sum(o.sum() for o in out) if isinstance(out, tuple) else out
-
-    assert dg.gradcheck(f, [dg.tensor(a, requires_grad=True) for a in arrays])
+    gradcheck_of(*CASES[name])
 
 
 def test_samples_follow_the_distributions_and_the_seed():

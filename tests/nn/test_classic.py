@@ -3,7 +3,7 @@ and gradients), gradcheck, their statistics and errors."""
 
 import numpy as np
 import pytest
-from helpers import check_parity
+from helpers import gradcheck_of, parity_of
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
@@ -23,9 +23,8 @@ LRN = {
 @pytest.mark.parametrize("name", list(LRN))
 def test_local_response_norm_matches_torch_and_gradcheck(torch, name):
     fn, arrays = LRN[name]
-    check_parity(torch, lambda *xs: fn(dg, *xs), lambda *xs: fn(torch, *xs), arrays)
-    assert dg.gradcheck(lambda *xs: fn(dg, *xs), [dg.tensor(a[:1, :, :2], requires_grad=True)
-                                                  for a in arrays])
+    parity_of(torch, fn, arrays)
+    gradcheck_of(fn, [a[:1, :, :2] for a in arrays])
 
 
 @pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 3, 0), (2, 1, 0),
@@ -36,9 +35,9 @@ def test_max_unpool_inverts_max_pool_as_torch(torch, kernel, stride, padding):
                                                      return_indices=True)
         return m.nn.MaxUnpool2d(kernel, stride, padding)(pooled * 2.0, indices)
 
-    check_parity(torch, lambda x: fn(dg, x), lambda x: fn(torch, x), [X])
+    parity_of(torch, fn, [X])
     if stride != 1:  # overlapping windows: a value put back twice gets both gradients (torch's)
-        assert dg.gradcheck(lambda x: fn(dg, x), [dg.tensor(X[:1, :2], requires_grad=True)])
+        gradcheck_of(fn, [X[:1, :2]])
 
 
 def test_max_unpool_output_size_and_errors(torch):

@@ -3,7 +3,7 @@ parity with torch (values and gradients), gradcheck, and the forms refused by na
 
 import numpy as np
 import pytest
-from helpers import check_parity
+from helpers import gradcheck_of, parity_of
 
 import deepgrad as dg
 
@@ -32,15 +32,12 @@ CASES = {
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_matches_torch(torch, name):
-    fn, arrays = CASES[name]
-    check_parity(torch, lambda *xs: fn(dg, *xs), lambda *xs: fn(torch, *xs), arrays)
+    parity_of(torch, *CASES[name])
 
 
 @pytest.mark.parametrize("name", [n for n in CASES if "zero" not in n and "inf" not in n])
 def test_gradcheck(name):
-    fn, arrays = CASES[name]
-    assert dg.gradcheck(lambda *xs: fn(dg, *xs), [dg.tensor(a, requires_grad=True)
-                                                  for a in arrays])
+    gradcheck_of(*CASES[name])
 
 
 def test_refused_forms_say_why():

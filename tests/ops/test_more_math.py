@@ -4,7 +4,7 @@ torch (values and gradients), gradcheck, in-place forms."""
 
 import numpy as np
 import pytest
-from helpers import check_parity
+from helpers import check_parity, gradcheck_of, parity_of
 
 import deepgrad as dg
 
@@ -42,15 +42,12 @@ CASES = {
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_composites_match_torch(torch, name):
-    fn, arrays = CASES[name]
-    check_parity(torch, lambda *xs: fn(dg, *xs), lambda *xs: fn(torch, *xs), arrays)
+    parity_of(torch, *CASES[name])
 
 
 @pytest.mark.parametrize("name", [n for n in CASES if n != "nansum"])
 def test_composites_gradcheck(name):
-    fn, arrays = CASES[name]
-    assert dg.gradcheck(lambda *xs: fn(dg, *xs), [dg.tensor(a, requires_grad=True)
-                                                  for a in arrays])
+    gradcheck_of(*CASES[name])
 
 
 @pytest.mark.parametrize("mode", ["trunc", "floor"])
@@ -127,10 +124,8 @@ WINDOWS = {
 @pytest.mark.parametrize("name", list(WINDOWS))
 def test_windows_and_diagonals_match_torch_and_gradcheck(torch, name):
     fn, arrays = WINDOWS[name]
-    check_parity(torch, lambda *xs: fn(dg, *xs), lambda *xs: fn(torch, *xs), arrays)
-    assert dg.gradcheck(lambda *xs: fn(dg, *xs), [dg.tensor(a[:, :7] if a.ndim == 3 else a,
-                                                            requires_grad=True)
-                                                  for a in arrays])
+    parity_of(torch, fn, arrays)
+    gradcheck_of(fn, [a[:, :7] if a.ndim == 3 else a for a in arrays])
 
 
 def test_window_and_diagonal_errors():
