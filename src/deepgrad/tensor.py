@@ -304,7 +304,10 @@ class Tensor:
         return self.data.item()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
-        return self.data if dtype is None else self.data.astype(dtype)
+        if dtype is not None:
+            return self.data.astype(dtype)
+        self._aliased = True  # np.asarray(x) shares the memory, as numpy() does
+        return self.data
 
     def __float__(self) -> float:
         return float(self.item())
