@@ -47,6 +47,7 @@ from deepgrad.nn.distance import CosineSimilarity, PairwiseDistance
 from deepgrad.nn.dropout import Dropout, Dropout1d, Dropout2d
 from deepgrad.nn.embedding import Embedding
 from deepgrad.nn.flatten import Flatten, Identity, Unflatten
+from deepgrad.nn.lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d, LazyConv2d
 from deepgrad.nn.linear import Bilinear, LazyLinear, Linear
 from deepgrad.nn.loss_modules import (
     BCELoss,
@@ -173,6 +174,10 @@ __all__ = [
     "LPPool2d",
     "LSTMCell",
     "LayerNorm",
+    "LazyBatchNorm1d",
+    "LazyBatchNorm2d",
+    "LazyConv1d",
+    "LazyConv2d",
     "LazyLinear",
     "LeakyReLU",
     "Linear",
