@@ -301,3 +301,40 @@ def test_a_nanogpt_style_model_trains_and_samples_as_written():
     model.eval()
     sample = model.generate(dg.zeros((1, 1), dtype=dg.long), 6, top_k=3)
     assert sample.shape == (1, 7) and sample.dtype == np.int64
+
+
+class LegendrePolynomial3(dg.autograd.Function):
+    """The custom Function of PyTorch's "Learning PyTorch with examples", as written there."""
+
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        return 0.5 * (5 * input ** 3 - 3 * input)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, = ctx.saved_tensors
+        return grad_output * 1.5 * (5 * input ** 2 - 1)
+
+
+def test_a_custom_function_saving_for_backward_as_in_pytorch(torch):
+    x = np.linspace(-1.0, 1.0, 7)
+
+    class TorchLegendre(torch.autograd.Function):
+        forward = staticmethod(LegendrePolynomial3.forward)
+        backward = staticmethod(LegendrePolynomial3.backward)
+
+    ours, theirs = dg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = LegendrePolynomial3.apply(ours * 2.0), TorchLegendre.apply(theirs * 2.0)
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-12)
+    y.sum().backward()
+    yt.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+    assert dg.gradcheck(LegendrePolynomial3.apply, [dg.tensor(x, requires_grad=True)])
+    with dg.no_grad():
+        LegendrePolynomial3.apply(dg.tensor(x))  # saving without a graph: nothing kept
+    h = dg.tensor(x, requires_grad=True) * 1.0
+    out = LegendrePolynomial3.apply(h)
+    h += 1  # the saved input changed in place: backward refuses, as PyTorch's
+    with pytest.raises(dg.BackwardError, match="modified in place"):
+        out.sum().backward()

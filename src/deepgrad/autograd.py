@@ -42,6 +42,9 @@ class _NullContext:
     def save(self, **values: Any) -> None:
         """Discard: nothing will run backward."""
 
+    def save_for_backward(self, *values: Any) -> None:
+        """Discard: nothing will run backward."""
+
 
 _NULL_CTX = _NullContext()
 
@@ -83,6 +86,11 @@ class Function:
         # ``_saved`` remembers the names, to free them after backward.
         self.__dict__.update(values)
         self._saved.update(values)  # type: ignore[union-attr]
+
+    def save_for_backward(self, *values: Any) -> None:
+        """PyTorch's way of saving: the values come back as the tuple ``ctx.saved_tensors``
+        (arrays here, as forward gets them)."""
+        self.save(saved_tensors=values)
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for names not set on the instance: saved values after they were freed.
@@ -238,8 +246,10 @@ def _versions_of_saved(saved: dict, args: tuple, outs: Any) -> tuple:
     wrong. Weak, because a tensor that is gone cannot be changed any more (its aliases keep it
     alive through ``_base``), and a strong reference from a node to its output would be a cycle."""
     checked = []
-    for value in saved.values():
-        if type(value) is _ndarray:
+    for entry in saved.values():
+        for value in entry if type(entry) is tuple else (entry,):
+            if type(value) is not _ndarray:
+                continue
             for t in args:
                 if isinstance(t, Tensor) and t.data is value:
                     checked.append(_version_of(t))
