@@ -361,6 +361,11 @@ def test_device_objects_as_torch(torch):
 
 def test_cuda_queries_answer_for_the_cpu(torch):
     assert dg.cuda.is_available() is False and dg.cuda.device_count() == 0
+    assert (dg.accelerator.is_available(), dg.accelerator.device_count(),
+            dg.accelerator.current_accelerator()) == (False, 0, None)
+    quickstart = (dg.accelerator.current_accelerator().type if dg.accelerator.is_available()
+                  else "cpu")
+    assert dg.zeros(1, device=quickstart).device == "cpu"
     dg.cuda.manual_seed(0)
     dg.cuda.manual_seed_all(0)
     device = dg.device("cuda" if dg.cuda.is_available() else "cpu")

@@ -11,7 +11,17 @@ Tensors with reverse-mode automatic differentiation over NumPy arrays::
 
 import math as _math
 
-from deepgrad import cuda, data, datasets, distributions, linalg, nn, optim, utils
+from deepgrad import (
+    accelerator,
+    cuda,
+    data,
+    datasets,
+    distributions,
+    linalg,
+    nn,
+    optim,
+    utils,
+)
 from deepgrad import ops as _ops  # noqa: F401 - attaches the Tensor methods
 from deepgrad._lazy import lazy_names
 from deepgrad.anomaly import detect_anomaly, is_anomaly_enabled
@@ -306,6 +316,7 @@ __all__ = [
     "Trainer",
     "abs",
     "absolute",
+    "accelerator",
     "acos",
     "acosh",
     "add",
