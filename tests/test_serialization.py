@@ -131,6 +131,15 @@ def test_an_onnx_file_is_named_as_such(tmp_path):
         load_file(path)
 
 
+def test_a_torch_save_file_is_named_as_such_and_never_unpickled(tmp_path, torch):
+    for name, legacy in (("model.pth", False), ("old.pt", True)):
+        path = tmp_path / name
+        torch.save({"weight": torch.ones(2)}, path, _use_new_zipfile_serialization=not legacy)
+        with pytest.raises(dg.FileFormatError, match=r"looks like a torch.save file .* "
+                                                     r"safetensors.torch.save_file"):
+            dg.load(path)
+
+
 def test_every_truncation_of_a_real_file_is_detected(tmp_path):
     path = save_file(_arrays(), tmp_path / "a.safetensors")
     raw = path.read_bytes()

@@ -140,6 +140,11 @@ def _read_header(path: Path, raw: bytes | bytearray) -> tuple[dict, int]:
             hint = ("; it looks like an ONNX model: deepgrad.export.from_onnx reads those (or "
                     "onnxruntime runs them), and deepgrad.export.to_runtime writes a model as a "
                     "deepgrad_runtime artifact")
+        elif raw[:4] == b"PK\x03\x04" or raw[:1] == b"\x80":
+            # torch.save writes a zip archive of pickles (a bare pickle before PyTorch 1.6).
+            hint = ("; it looks like a torch.save file (pickles, which deepgrad never loads: "
+                    "they can run code): save the state dict with safetensors.torch.save_file "
+                    "in PyTorch, then dg.load or dg.load_into reads it")
         raise bad_file(path, f"not a safetensors file or truncated: the header claims {length} "
                              f"bytes but the file has {len(raw)} bytes in all{hint}")
     try:
