@@ -600,4 +600,5 @@ inf, nan, pi, e = _math.inf, _math.nan, _math.pi, _math.e
 # Subpackages imported on first use (``dg.export.to_onnx``, ``dg.rl.DQN``), as ``torch.onnx``:
 # ``import deepgrad`` stays quick, and they import their extras' libraries only when called.
 __getattr__, __dir__ = lazy_names(globals(), {"export": ("deepgrad.export", None),
+                                              "testing": ("deepgrad.testing", None),
                                               "rl": ("deepgrad.rl", None)})
