@@ -34,6 +34,11 @@ def _close(a, b):
                                b.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
+# torch warns when the hooks fire with no input requiring grad, the case tested against it here.
+TORCH_NO_INPUT_GRAD = "ignore:Full backward hook is firing"
+
+
+@pytest.mark.filterwarnings(TORCH_NO_INPUT_GRAD)
 @pytest.mark.parametrize("requires_grad", [True, False])
 @pytest.mark.parametrize("layer", ["0", "2"])
 def test_full_backward_hooks_see_torchs_gradients(torch, layer, requires_grad):
@@ -105,6 +110,7 @@ def test_forward_pre_hooks_replace_the_inputs_and_handles_remove_them():
         layer.register_full_backward_hook(None)
 
 
+@pytest.mark.filterwarnings(TORCH_NO_INPUT_GRAD)
 def test_grad_cam_with_a_forward_and_a_backward_hook(torch):
     ours, theirs = _twins(torch)
     maps = []
