@@ -79,6 +79,12 @@ class _Lazy(Module):
 
 
 class _LazyConv(_Lazy):
+    """The lazy convolutions: Conv's arguments but ``in_channels``."""
+
+    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True) -> None:
+        super().__init__(out_channels, kernel_size, stride, padding, dilation, groups, bias)
+
     def _saved_channels(self, state_dict: dict, prefix: str) -> int | None:
         if prefix + "weight" not in state_dict:
             return None
@@ -99,10 +105,6 @@ class LazyConv2d(_LazyConv):
     _ranks = (3, 4)
     _layout = "(N, C, H, W) or (C, H, W)"
 
-    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 dilation: Any = 1, groups: int = 1, bias: bool = True) -> None:
-        super().__init__(out_channels, kernel_size, stride, padding, dilation, groups, bias)
-
 
 class LazyConv1d(_LazyConv):
     """A :class:`Conv1d` whose ``in_channels`` is the channel count of its first (N, C, L)
@@ -111,10 +113,6 @@ class LazyConv1d(_LazyConv):
     _built = Conv1d
     _ranks = (2, 3)
     _layout = "(N, C, L) or (C, L)"
-
-    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-                 dilation: Any = 1, groups: int = 1, bias: bool = True) -> None:
-        super().__init__(out_channels, kernel_size, stride, padding, dilation, groups, bias)
 
 
 class _LazyBatchNorm(_Lazy):
