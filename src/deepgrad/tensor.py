@@ -126,6 +126,8 @@ class Tensor:
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         self.data = to_array(data, dtype)
+        if isinstance(data, Tensor) and self.data is data.data:
+            data._aliased = True  # the two tensors share the memory: neither may move it
         if isinstance(data, (xp.ndarray, Tensor)):
             self._aliased = True
         self.grad: Tensor | None = None

@@ -217,7 +217,7 @@ def test_view_moves_only_memory_that_nothing_else_can_see(make, allowed):
             x.view(-1)
 
 
-@pytest.mark.parametrize("share", [lambda x: x.numpy(), lambda x: np.asarray(x),
+@pytest.mark.parametrize("share", [lambda x: x.numpy(), lambda x: np.asarray(x), dg.Tensor,
                                    lambda x: x.detach(),
                                    lambda x: x[0], lambda x: x.transpose(2, 3)])
 def test_view_refuses_op_results_whose_memory_was_handed_out(share):
