@@ -302,10 +302,16 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
         return Diag.apply(x, int(diagonal))
     if x.ndim != 2:
         raise ShapeError(f"diag: expects a 1-D or 2-D tensor; got shape {shape_str(x.shape)}")
-    rows, cols = x.shape
-    start_r, start_c = max(-diagonal, 0), max(diagonal, 0)
+    return _last_two_diagonal(x, diagonal)
+
+
+def _last_two_diagonal(x: Tensor, offset: int) -> Tensor:
+    """The diagonal ``offset`` of the matrices in ``x``'s last two dimensions, as its last."""
+    rows, cols = x.shape[-2:]
+    start_r, start_c = max(-offset, 0), max(offset, 0)
     count = max(0, min(rows - start_r, cols - start_c))
-    return indexing.getitem(x, (xp.arange(count) + start_r, xp.arange(count) + start_c))
+    return indexing.getitem(x, (Ellipsis, xp.arange(count) + start_r,
+                                xp.arange(count) + start_c))
 
 
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
@@ -315,12 +321,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     d1, d2 = normalize_dim(dim1, x.ndim, "diagonal"), normalize_dim(dim2, x.ndim, "diagonal")
     if d1 == d2:
         raise ValueError(f"diagonal: dim1 and dim2 must differ; both are {d1}")
-    x = movedim(x, (d1, d2), (-2, -1))
-    rows, cols = x.shape[-2:]
-    start_r, start_c = max(-offset, 0), max(offset, 0)
-    count = max(0, min(rows - start_r, cols - start_c))
-    return indexing.getitem(x, (Ellipsis, xp.arange(count) + start_r,
-                                xp.arange(count) + start_c))
+    return _last_two_diagonal(movedim(x, (d1, d2), (-2, -1)), offset)
 
 
 def trace(input: Tensor) -> Tensor:
