@@ -260,6 +260,7 @@ def test_flagship_recipe_on_10k_images_for_one_epoch_reaches_80_percent(tmp_path
                  "--optimizer", "adamw", "--lr", "0.003", "--no-augment",
                  "--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["test_accuracy"] >= 0.80
+    assert "trained 1 epoch in" in capsys.readouterr().out
 
 
 def test_bench_lists_its_workloads_and_rejects_an_unknown_filter(capsys):

@@ -247,6 +247,7 @@ def _train(args: argparse.Namespace) -> int:
     accuracy = float((outputs.argmax(1) == targets).mean())
     written = [model_path, checkpoint, out / "history.json"]
     written += _plots(history, outputs, targets, test_set, classes, out)
+    epochs = len(history.epoch)
     recipe = {key: getattr(args, key) for key in ("depth", "width", "optimizer", "lr", "swa_lr",
                                                    "init", "weight_decay", "batch_size",
                                                    "dropout", "label_smoothing", "erasing",
@@ -254,11 +255,11 @@ def _train(args: argparse.Namespace) -> int:
                                                    "validate_every", "limit",
                                                    "seed")}
     summary = {"test_accuracy": accuracy, "train_seconds": round(seconds, 1),
-               "epochs": len(history.epoch), "model": args.model, "dataset": args.dataset,
+               "epochs": epochs, "model": args.model, "dataset": args.dataset,
                "recipe": recipe}
     (out / "results.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"test accuracy {accuracy:.4f} on {len(targets):,} {args.dataset} test images; "
-          f"trained {len(history.epoch)} epochs in {seconds / 60:.1f} min{piece}")
+          f"trained {epochs} epoch{'' if epochs == 1 else 's'} in {seconds / 60:.1f} min{piece}")
     print("wrote " + ", ".join(str(p) for p in [*written, out / "results.json"]))
     return 0
 

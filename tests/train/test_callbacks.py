@@ -5,6 +5,7 @@ progress line."""
 import csv
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -148,6 +149,14 @@ def test_progress_line_per_epoch_when_not_a_terminal():
     assert len(lines) == 2
     assert lines[0].startswith("epoch 1/2  loss ")
     assert "val_accuracy" in lines[1] and "samples/s" in lines[1]
+
+
+def test_progress_line_keeps_small_values_readable():
+    stream = io.StringIO()
+    shrink = LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(lr=4.2e-6, mse=0.0))
+    _fit([shrink, ProgressBar(stream=stream)], epochs=1)
+    line = stream.getvalue()
+    assert "lr 4.200e-06" in line and "mse 0.0000" in line and re.search(r" loss \d\.\d{4} ", line)
 
 
 def test_resuming_from_an_epoch_end_checkpoint_continues_with_the_next_epoch(tmp_path):

@@ -272,7 +272,13 @@ class LambdaCallback(Callback):
 
 
 def _format_logs(logs: dict[str, Any]) -> str:
-    return "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if isinstance(v, (int, float)))
+    return "  ".join(f"{k} {_number(v)}" for k, v in logs.items() if isinstance(v, (int, float)))
+
+
+def _number(value: float) -> str:
+    """Four decimals, or four significant digits below 0.001: a learning rate at the end of its
+    schedule or a small regression loss would otherwise show as 0.0000."""
+    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.3e}"
 
 
 class WeightAveraging(Callback):
