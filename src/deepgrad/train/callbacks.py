@@ -380,7 +380,7 @@ class ProgressBar(Callback):
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
         self._samples += logs.get("size", 0)
         if self._tqdm is not None:
-            self._tqdm.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
+            self._tqdm.set_postfix(loss=_number(logs['loss']), refresh=False)
             self._tqdm.update(1)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
