@@ -17,9 +17,10 @@ gV[ab] = U[ab]^T @ gM[ab], then B gV B^T summed over the (overlapping) tiles.
 deepgrad runs the samples in blocks whose transformed inputs and products stay in the cache,
 the blocks shared out among its threads. Measured on this project's 2-core machine
 (BENCHMARKS.md): the forward 1.4x and the backward 1.5-2.4x faster than im2col for 16-64
-channels at 14x14 and 28x28; slower at 7x7, where the 4x4 tiles cover 8x8 and a row holds four
-of them (so the GEMM path keeps those). The transforms add and subtract with coefficients 1
-and 1/2, so the results differ from im2col's only by rounding (about 1e-6 relative in float32).
+channels at 14x14 and 28x28, and 1.1-1.7x at 4x4 to 8x8 (where the tiles of an odd size
+cover one row and column more: 8x8 for 7x7) once the transformed planes were kept from sharing
+cache sets (:func:`_planes`). The transforms add and subtract with coefficients 1 and 1/2, so
+the results differ from im2col's only by rounding (about 1e-6 relative in float32).
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from deepgrad.backend import xp
 from deepgrad.ops._kernels import compiled
 from deepgrad.parallel import in_blocks
 
-MIN_SIZE = 10
-"""Outputs smaller than this (height or width) stay on the im2col path (see the docstring)."""
+MIN_SIZE = 4
+"""Outputs smaller than this (height or width) stay on the im2col path: a 3x3 output's tiles
+cover 4x4, and at 5x5 (tiles over 6x6) the two paths measured level (128 channels, batch 128)."""
 
 MIN_CHANNELS = 8
 """Nor do convolutions with fewer input or output channels: their GEMMs are too thin to gain."""
@@ -82,6 +84,19 @@ def _blocks(n: int, tiles: int, c_in: int, c_out: int, itemsize: int) -> list[tu
     return [(start, min(start + step, n)) for start in range(0, n, step)]
 
 
+def _planes(rows: int, cols: int, dtype: Any) -> Any:
+    """An uninitialized (16, rows, cols) array whose planes start one cache line (64 bytes) past
+    a multiple of each other's distance: the transforms read or write all 16 planes for every
+    tile, and planes a multiple of 4 KiB apart (at 7x7, 16 tiles a sample: always from 64
+    channels) fall into the same few cache sets and evict each other. Measured on one thread:
+    the output gradient's transform over 16 samples of 32 channels at 28x28 8.5 -> 1.1 ms, and
+    whole 7x7 layers (batch 128, forward and backward) from 1.1-1.4x slower than im2col to
+    1.1-1.3x faster."""
+    pad = 64 // xp.dtype(dtype).itemsize
+    flat = xp.empty(16 * (rows * cols + pad), dtype).reshape(16, rows * cols + pad)
+    return flat[:, :rows * cols].reshape(16, rows, cols)
+
+
 def _kron(dtype: Any) -> Any:
     """G (x) G (16, 9): [4a + b, 3i + j] = G[a, i] G[b, j], the weight transform as one matrix
     (one GEMM over all the kernels, where an einsum or a batch of 3x3 products measured 10-50x
@@ -115,9 +130,11 @@ def forward(xpad: Any, u: Any, bias: Any, out_hw: tuple) -> Any:
 
     def run(part: slice) -> None:
         for n0, n1 in blocks[part]:
-            v = xp.empty((16, c_in, (n1 - n0) * th * tw), y.dtype)
+            tiles = (n1 - n0) * th * tw
+            v = _planes(c_in, tiles, y.dtype)
             kernels.winograd_input(xpad, n0, n1, th, tw, v)
-            kernels.winograd_output(xp.matmul(u, v), shift, n0, n1, th, tw, y)
+            m = xp.matmul(u, v, out=_planes(c_out, tiles, y.dtype))
+            kernels.winograd_output(m, shift, n0, n1, th, tw, y)
 
     in_blocks(run, len(blocks), _transformed_size(n, th * tw, c_in, c_out), gemms=True)
     return y
@@ -143,16 +160,17 @@ def backward(gy: Any, xpad: Any, u: Any, padded: tuple,
     def run(part: slice) -> Any:
         gu = None
         for n0, n1 in blocks[part]:
-            gm = xp.empty((16, c_out, (n1 - n0) * th * tw), gy.dtype)
+            tiles = (n1 - n0) * th * tw
+            gm = _planes(c_out, tiles, gy.dtype)
             kernels.winograd_output_grad(gy, n0, n1, th, tw, gm)
             if need_w:
-                v = xp.empty((16, c_in, gm.shape[2]), gy.dtype)
+                v = _planes(c_in, tiles, gy.dtype)
                 kernels.winograd_input(xpad, n0, n1, th, tw, v)
                 product = xp.matmul(gm, v.transpose(0, 2, 1))
                 gu = product if gu is None else xp.add(gu, product, out=gu)
             if need_x:
-                kernels.winograd_input_grad(xp.matmul(ut, gm), n0, n1, th, tw, gx, top, left,
-                                            hp, wp)
+                gv = xp.matmul(ut, gm, out=_planes(c_in, tiles, gy.dtype))
+                kernels.winograd_input_grad(gv, n0, n1, th, tw, gx, top, left, hp, wp)
         return gu
 
     partials = in_blocks(run, len(blocks), _transformed_size(n, th * tw, c_in, c_out),
