@@ -559,151 +559,183 @@ def gelu(x, y, cdf, inv_sqrt2, one, half):
         y[i] = v * c
 
 
-# Winograd F(2x2, 3x3) transforms (deepgrad.ops.winograd): tile t of a block of samples
-# [n0, n1) is (n - n0) * th * tw + ty * tw + tx, and each works on 4x4 input tiles at rows and
-# columns (2 ty, 2 tx) of the padded channel-major input; values past its edge count as zeros.
+# Winograd F(4x4, 3x3) transforms (deepgrad.ops.winograd): tile t of a block of samples
+# [n0, n1) is (n - n0) * th * tw + ty * tw + tx, and each works on 6x6 input tiles at rows and
+# columns (4 ty, 4 tx) of the padded channel-major input; values past its edge count as zeros.
+# The 1-D transforms below are inlined into the loops; their constants are made from ``one``
+# (the arrays' dtype) so that float32 stays float32 (an integer literal promotes to float64).
+_inline = numba.njit(inline="always", error_model="numpy")
+
+
+@_inline
+def _bt(d0, d1, d2, d3, d4, d5, one):
+    """B^T d, B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+    [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]."""
+    two = one + one
+    four = two + two
+    five = four + one
+    return (four * d0 - five * d2 + d4, d3 + d4 - four * (d1 + d2), four * (d1 - d2) + d4 - d3,
+            two * (d3 - d1) + d4 - d2, two * (d1 - d3) + d4 - d2, four * d1 - five * d3 + d5)
+
+
+@_inline
+def _b(v0, v1, v2, v3, v4, v5, one):
+    """B v: the adjoint of :func:`_bt`."""
+    two = one + one
+    four = two + two
+    five = four + one
+    return (four * v0, four * (v2 + v5 - v1) + two * (v4 - v3),
+            -(five * v0) - four * (v1 + v2) - v3 - v4, v1 - v2 + two * (v3 - v4) - five * v5,
+            v0 + v1 + v2 + v3 + v4, v5)
+
+
+@_inline
+def _at(m0, m1, m2, m3, m4, m5, one):
+    """A^T m, A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+    [0, 1, -1, 8, -8, 1]]."""
+    two = one + one
+    four = two + two
+    eight = four + four
+    p, q = m1 + m2, m1 - m2
+    r, s = m3 + m4, m3 - m4
+    return p + r + m0, q + two * s, p + four * r, q + eight * s + m5
+
+
+@_inline
+def _a(g0, g1, g2, g3, one):
+    """A g: the adjoint of :func:`_at`."""
+    two = one + one
+    four = two + two
+    eight = four + four
+    even, odd = g0 + g2, g1 + g3
+    even4, odd2 = g0 + four * g2, two * g1 + eight * g3
+    return g0, even + odd, even - odd, even4 + odd2, even4 - odd2, g3
+
+
 @_jit
 def winograd_input(xpad, n0, n1, th, tw, v):
-    """v[4a + b, c, t] = (B^T d B)[a, b] for the 4x4 tile d of channel c at tile t, with
-    B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]: first the row
-    combinations over whole padded rows (contiguous loops), then the column ones per tile."""
+    """v[6a + b, c, t] = (B^T d B)[a, b] for the 6x6 tile d of channel c at tile t: first the
+    row combinations over whole padded rows (contiguous loops), then the column ones per tile."""
     c_, _, hp, wp = xpad.shape
-    rows = np.zeros((4, 2 * tw + 2), xpad.dtype)
+    rows = np.zeros((6, 4 * tw + 2), xpad.dtype)  # zeros past the padded width stay zeros
     zero = xpad.dtype.type(0)
+    one = xpad.dtype.type(1)
     for c in range(c_):
         for n in range(n0, n1):
             base = (n - n0) * th * tw
             for ty in range(th):
-                r = 2 * ty
-                last = r + 3 < hp  # the bottom row of an odd-sized output's last tile is padding
+                r = 4 * ty
+                # the last row of tiles may reach up to three rows past the padded input
+                in3, in4, in5 = r + 3 < hp, r + 4 < hp, r + 5 < hp
                 for q in range(wp):
-                    d1 = xpad[c, n, r + 1, q]
-                    d2 = xpad[c, n, r + 2, q]
-                    d3 = xpad[c, n, r + 3, q] if last else zero
-                    rows[0, q] = xpad[c, n, r, q] - d2
-                    rows[1, q] = d1 + d2
-                    rows[2, q] = d2 - d1
-                    rows[3, q] = d1 - d3
-                t0 = base + ty * tw
-                for a in range(4):
-                    k = 4 * a
+                    d3 = xpad[c, n, r + 3, q] if in3 else zero
+                    d4 = xpad[c, n, r + 4, q] if in4 else zero
+                    d5 = xpad[c, n, r + 5, q] if in5 else zero
+                    e = _bt(xpad[c, n, r, q], xpad[c, n, r + 1, q], xpad[c, n, r + 2, q], d3, d4,
+                            d5, one)
+                    for a in range(6):
+                        rows[a, q] = e[a]
+                t = base + ty * tw
+                for a in range(6):
                     for tx in range(tw):
-                        q = 2 * tx
-                        b1 = rows[a, q + 1]
-                        b2 = rows[a, q + 2]
-                        v[k, c, t0 + tx] = rows[a, q] - b2
-                        v[k + 1, c, t0 + tx] = b1 + b2
-                        v[k + 2, c, t0 + tx] = b2 - b1
-                        v[k + 3, c, t0 + tx] = b1 - rows[a, q + 3]
+                        q = 4 * tx
+                        e = _bt(rows[a, q], rows[a, q + 1], rows[a, q + 2], rows[a, q + 3],
+                                rows[a, q + 4], rows[a, q + 5], one)
+                        for b in range(6):
+                            v[6 * a + b, c, t + tx] = e[b]
 
 
 @_jit
 def winograd_output(m, bias, n0, n1, th, tw, y):
     """y[o, n] (channel-major (C_out, N, Ho, Wo)) tile by tile: A^T m A + bias[o], with
-    A^T = [[1, 1, 1, 0], [0, 1, -1, -1]] and m[a, b] = m[4a + b, o, t]; an odd-sized output's
-    last row and column of tiles write their inside half."""
+    m[a, b] = m[6a + b, o, t]; the last row and column of tiles write what lies inside."""
     co = m.shape[1]
     ho, wo = y.shape[2], y.shape[3]
+    s = np.empty((4, 6), m.dtype)
+    one = m.dtype.type(1)
     for o in range(co):
         shift = bias[o]
         for n in range(n0, n1):
             base = (n - n0) * th * tw
             for ty in range(th):
-                r = 2 * ty
+                r = 4 * ty
                 for tx in range(tw):
-                    q = 2 * tx
+                    q = 4 * tx
                     t = base + ty * tw + tx
-                    s0 = m[0, o, t] + m[4, o, t] + m[8, o, t]
-                    s1 = m[1, o, t] + m[5, o, t] + m[9, o, t]
-                    s2 = m[2, o, t] + m[6, o, t] + m[10, o, t]
-                    s3 = m[3, o, t] + m[7, o, t] + m[11, o, t]
-                    y[o, n, r, q] = s0 + s1 + s2 + shift
-                    if q + 1 < wo:
-                        y[o, n, r, q + 1] = s1 - s2 - s3 + shift
-                    if r + 1 < ho:
-                        s0 = m[4, o, t] - m[8, o, t] - m[12, o, t]
-                        s1 = m[5, o, t] - m[9, o, t] - m[13, o, t]
-                        s2 = m[6, o, t] - m[10, o, t] - m[14, o, t]
-                        s3 = m[7, o, t] - m[11, o, t] - m[15, o, t]
-                        y[o, n, r + 1, q] = s0 + s1 + s2 + shift
-                        if q + 1 < wo:
-                            y[o, n, r + 1, q + 1] = s1 - s2 - s3 + shift
+                    for b in range(6):
+                        e = _at(m[b, o, t], m[6 + b, o, t], m[12 + b, o, t], m[18 + b, o, t],
+                                m[24 + b, o, t], m[30 + b, o, t], one)
+                        for i in range(4):
+                            s[i, b] = e[i]
+                    for i in range(4):  # fixed trip counts (unrolled), with tests inside
+                        if r + i < ho:
+                            e = _at(s[i, 0], s[i, 1], s[i, 2], s[i, 3], s[i, 4], s[i, 5], one)
+                            for j in range(4):
+                                if q + j < wo:
+                                    y[o, n, r + i, q + j] = e[j] + shift
 
 
 @_jit
 def winograd_output_grad(gy, n0, n1, th, tw, gm):
-    """The adjoint of :func:`winograd_output` (without the bias): gm[4a + b, o, t] =
-    (A g A^T)[a, b] for the 2x2 tile g of gy (channel-major (C_out, N, Ho, Wo), zeros past the
-    edge), with A = [[1, 0], [1, 1], [1, -1], [0, -1]]."""
+    """The adjoint of :func:`winograd_output` (without the bias): gm[6a + b, o, t] =
+    (A g A^T)[a, b] for the 4x4 tile g of gy (channel-major (C_out, N, Ho, Wo), zeros past the
+    edge)."""
     co, _, ho, wo = gy.shape
+    g = np.zeros((4, 4), gy.dtype)
+    f = np.empty((6, 4), gy.dtype)
     zero = gy.dtype.type(0)
+    one = gy.dtype.type(1)
     for o in range(co):
         for n in range(n0, n1):
             base = (n - n0) * th * tw
             for ty in range(th):
-                r = 2 * ty
+                r = 4 * ty
                 for tx in range(tw):
-                    q = 2 * tx
+                    q = 4 * tx
                     t = base + ty * tw + tx
-                    right = q + 1 < wo
-                    g00 = gy[o, n, r, q]
-                    g01 = gy[o, n, r, q + 1] if right else zero
-                    g10 = zero
-                    g11 = zero
-                    if r + 1 < ho:
-                        g10 = gy[o, n, r + 1, q]
-                        g11 = gy[o, n, r + 1, q + 1] if right else zero
-                    # rows of A g: (g0), (g0 + g1), (g0 - g1), (-g1); then the same on columns
-                    for a in range(4):
-                        if a == 0:
-                            e0, e1 = g00, g01
-                        elif a == 1:
-                            e0, e1 = g00 + g10, g01 + g11
-                        elif a == 2:
-                            e0, e1 = g00 - g10, g01 - g11
-                        else:
-                            e0, e1 = -g10, -g11
-                        gm[4 * a, o, t] = e0
-                        gm[4 * a + 1, o, t] = e0 + e1
-                        gm[4 * a + 2, o, t] = e0 - e1
-                        gm[4 * a + 3, o, t] = -e1
+                    for i in range(4):
+                        for j in range(4):
+                            g[i, j] = gy[o, n, r + i, q + j] if r + i < ho and q + j < wo else zero
+                    for j in range(4):
+                        e = _a(g[0, j], g[1, j], g[2, j], g[3, j], one)
+                        for a in range(6):
+                            f[a, j] = e[a]
+                    for a in range(6):
+                        e = _a(f[a, 0], f[a, 1], f[a, 2], f[a, 3], one)
+                        for b in range(6):
+                            gm[6 * a + b, o, t] = e[b]
 
 
 @_jit
-def winograd_input_grad(gv, n0, n1, th, tw, gx, top, left, hp, wp):
-    """The adjoint of :func:`winograd_input`, cropped: each padded plane (Hp, Wp) of samples
-    [n0, n1) = the sum over the tiles covering each position of (B gv B^T), B = [[1, 0, 0, 0],
-    [0, 1, -1, 1], [-1, 1, 1, 0], [0, 0, 0, -1]], summed in a work plane whose window at
-    (top, left) becomes gx[c, n] (channel-major (C, N, H, W), uninitialized; see col2im)."""
+def winograd_input_grad(gv, n0, n1, th, tw, gx, top, left):
+    """The adjoint of :func:`winograd_input`, cropped: each padded plane of samples [n0, n1) =
+    the sum over the tiles covering each position of (B gv B^T), summed in a work plane (as
+    large as the tiles reach) whose window at (top, left) becomes gx[c, n] (channel-major
+    (C, N, H, W), uninitialized; see col2im)."""
     c_ = gx.shape[0]
     h, w = gx.shape[2], gx.shape[3]
+    f = np.empty((6, 6), gx.dtype)
+    plane = np.empty((4 * th + 2, 4 * tw + 2), gx.dtype)
     zero = gx.dtype.type(0)
-    f = np.empty((4, 4), gx.dtype)
-    plane = np.empty((hp, wp), gx.dtype)
+    one = gx.dtype.type(1)
     for c in range(c_):
         for n in range(n0, n1):
             plane[:] = zero
             base = (n - n0) * th * tw
             for ty in range(th):
-                r = 2 * ty
+                r = 4 * ty
                 for tx in range(tw):
-                    q = 2 * tx
+                    q = 4 * tx
                     t = base + ty * tw + tx
-                    for b in range(4):  # rows of B gv: gv0, gv1 - gv2 + gv3, -gv0 + gv1 + gv2, -gv3
-                        v0 = gv[b, c, t]
-                        v1 = gv[4 + b, c, t]
-                        v2 = gv[8 + b, c, t]
-                        v3 = gv[12 + b, c, t]
-                        f[0, b] = v0
-                        f[1, b] = v1 - v2 + v3
-                        f[2, b] = v1 + v2 - v0
-                        f[3, b] = -v3
-                    for a in range(4):
-                        if r + a < hp:
-                            f0, f1, f2, f3 = f[a, 0], f[a, 1], f[a, 2], f[a, 3]
-                            plane[r + a, q] += f0
-                            plane[r + a, q + 1] += f1 - f2 + f3
-                            plane[r + a, q + 2] += f1 + f2 - f0
-                            if q + 3 < wp:
-                                plane[r + a, q + 3] -= f3
-            gx[c, n] = plane[top:top + h, left:left + w]
+                    for b in range(6):
+                        e = _b(gv[b, c, t], gv[6 + b, c, t], gv[12 + b, c, t], gv[18 + b, c, t],
+                               gv[24 + b, c, t], gv[30 + b, c, t], one)
+                        for a in range(6):
+                            f[a, b] = e[a]
+                    for a in range(6):
+                        e = _b(f[a, 0], f[a, 1], f[a, 2], f[a, 3], f[a, 4], f[a, 5], one)
+                        for b in range(6):
+                            plane[r + a, q + b] += e[b]
+            for i in range(h):
+                for j in range(w):
+                    gx[c, n, i, j] = plane[top + i, left + j]

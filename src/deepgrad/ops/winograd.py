@@ -1,26 +1,26 @@
-"""3x3 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2015).
+"""3x3 convolutions by Winograd's minimal filtering F(4x4, 3x3) (Lavin and Gray, 2015).
 
-Each 2x2 block of outputs is computed from the 4x4 block of inputs under it as
+Each 4x4 block of outputs is computed from the 6x6 block of inputs under it as
 
     Y = A^T [ (G g G^T) * (B^T d B) ] A
 
-with an elementwise product in the middle: 16 multiplies per input channel where the direct
-sum takes 36. Over the channels the products are 16 GEMMs, one per position (a, b) of the 4x4
+with an elementwise product in the middle: 36 multiplies per input channel where the direct
+sum takes 144. Over the channels the products are 36 GEMMs, one per position (a, b) of the 6x6
 "Winograd domain": M[ab] (C_out, T) = U[ab] (C_out, C_in) @ V[ab] (C_in, T), T the tiles. So a
-3x3 convolution costs 2.25x fewer multiply-adds than im2col's GEMM, plus the transforms, which
-are a few additions per value (compiled loops, :mod:`deepgrad.ops._compiled`).
+3x3 convolution costs 4x fewer multiply-adds than im2col's GEMM (where whole tiles fit), plus
+the transforms, a few additions per value (compiled loops, :mod:`deepgrad.ops._compiled`).
 
 The backward passes are the same three steps run as adjoints: gM = A gY A^T per tile; the
 weight gradient gU[ab] = gM[ab] @ V[ab]^T, then gW = G^T gU G; the input gradient
 gV[ab] = U[ab]^T @ gM[ab], then B gV B^T summed over the (overlapping) tiles.
 
 deepgrad runs the samples in blocks whose transformed inputs and products stay in the cache,
-the blocks shared out among its threads. Measured on this project's 2-core machine
-(BENCHMARKS.md): the forward 1.4x and the backward 1.5-2.4x faster than im2col for 16-64
-channels at 14x14 and 28x28, and 1.1-1.7x at 4x4 to 8x8 (where the tiles of an odd size
-cover one row and column more: 8x8 for 7x7) once the transformed planes were kept from sharing
-cache sets (:func:`_planes`). The transforms add and subtract with coefficients 1 and 1/2, so
-the results differ from im2col's only by rounding (about 1e-6 relative in float32).
+the blocks shared out among its threads. F(2x2, 3x3) (16 GEMMs on 2.25x fewer multiply-adds)
+came first; measured against it on this project's 2-core machine (BENCHMARKS.md), whole
+training steps 6-14% faster (ResNet-20 685 -> 600 ms, WRN-20-2 1,478 -> 1,365, the flagship
+116.5 -> 110.0). F(4x4)'s transform points 0, +-1, +-2 and 1/4, 1/6, 1/24 in G cost accuracy:
+about 5e-6 relative in float32 against F(2x2)'s 1e-6 (im2col's rounding differs by about as
+much), well inside what float32 training tolerates (cuDNN and oneDNN use the same transform).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from deepgrad.ops._kernels import compiled
 from deepgrad.parallel import in_blocks
 
 MIN_SIZE = 4
-"""Outputs smaller than this (height or width) stay on the im2col path: a 3x3 output's tiles
-cover 4x4, and at 5x5 (tiles over 6x6) the two paths measured level (128 channels, batch 128)."""
+"""Outputs smaller than this (height or width) stay on the im2col path: a 4x4 output is one
+tile; at 5x5 (four tiles over 8x8) F(2x2) had measured level with im2col."""
 
 MIN_CHANNELS = 8
 """Nor do convolutions with fewer input or output channels: their GEMMs are too thin to gain."""
@@ -48,8 +48,9 @@ _BLOCK_BYTES = 1 << 20
 """About this much transformed input and product per block of samples (of 0.5-8 MiB, 1-2 MiB
 measured best at 14x14 and 28x28, within noise of each other)."""
 
-# G (4, 3): the weight transform U = G g G^T.
-_G = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
+# G (6, 3): the weight transform U = G g G^T.
+_G = ((1 / 4, 0.0, 0.0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6),
+      (1 / 24, 1 / 12, 1 / 6), (1 / 24, -1 / 12, 1 / 6), (0.0, 0.0, 1.0))
 
 
 def applies(x_shape: tuple, weight_shape: tuple, stride: tuple, dilation: tuple, groups: int,
@@ -66,7 +67,7 @@ def applies(x_shape: tuple, weight_shape: tuple, stride: tuple, dilation: tuple,
 
 
 def _tiles(out_hw: tuple) -> tuple[int, int]:
-    return (out_hw[0] + 1) // 2, (out_hw[1] + 1) // 2
+    return (out_hw[0] + 3) // 4, (out_hw[1] + 3) // 4
 
 
 def _transformed_size(n: int, tiles: int, c_in: int, c_out: int) -> int:
@@ -74,31 +75,31 @@ def _transformed_size(n: int, tiles: int, c_in: int, c_out: int) -> int:
     work that decides whether it is shared out among the threads. (The output's size would
     keep 32 channels at 14x14 over a batch of 128 on one thread: fwd+bwd 36.8 against 23.7 ms
     median on two.)"""
-    return 16 * n * tiles * (c_in + c_out)
+    return 36 * n * tiles * (c_in + c_out)
 
 
 def _blocks(n: int, tiles: int, c_in: int, c_out: int, itemsize: int) -> list[tuple[int, int]]:
-    """Sample ranges [n0, n1) whose transforms (16 values per tile and channel) fit the block."""
-    per_sample = 16 * tiles * (c_in + c_out) * itemsize
+    """Sample ranges [n0, n1) whose transforms (36 values per tile and channel) fit the block."""
+    per_sample = 36 * tiles * (c_in + c_out) * itemsize
     step = max(1, _BLOCK_BYTES // per_sample)
     return [(start, min(start + step, n)) for start in range(0, n, step)]
 
 
 def _planes(rows: int, cols: int, dtype: Any) -> Any:
-    """An uninitialized (16, rows, cols) array whose planes start one cache line (64 bytes) past
-    a multiple of each other's distance: the transforms read or write all 16 planes for every
-    tile, and planes a multiple of 4 KiB apart (at 7x7, 16 tiles a sample: always from 64
-    channels) fall into the same few cache sets and evict each other. Measured on one thread:
-    the output gradient's transform over 16 samples of 32 channels at 28x28 8.5 -> 1.1 ms, and
-    whole 7x7 layers (batch 128, forward and backward) from 1.1-1.4x slower than im2col to
-    1.1-1.3x faster."""
+    """An uninitialized (36, rows, cols) array whose planes start one cache line (64 bytes) past
+    a multiple of each other's distance: the transforms read or write all 36 planes for every
+    tile, and planes a multiple of 4 KiB apart (often: at 14x14 a sample has 16 tiles) fall
+    into the same few cache sets and evict each other. Measured with F(2x2)'s 16 planes on one
+    thread: the output gradient's transform over 16 samples of 32 channels at 28x28 8.5 -> 1.1
+    ms; whole 7x7 layers (batch 128, forward and backward) went from 1.1-1.4x slower than
+    im2col to 1.1-1.3x faster."""
     pad = 64 // xp.dtype(dtype).itemsize
-    flat = xp.empty(16 * (rows * cols + pad), dtype).reshape(16, rows * cols + pad)
-    return flat[:, :rows * cols].reshape(16, rows, cols)
+    flat = xp.empty(36 * (rows * cols + pad), dtype).reshape(36, rows * cols + pad)
+    return flat[:, :rows * cols].reshape(36, rows, cols)
 
 
 def _kron(dtype: Any) -> Any:
-    """G (x) G (16, 9): [4a + b, 3i + j] = G[a, i] G[b, j], the weight transform as one matrix
+    """G (x) G (36, 9): [6a + b, 3i + j] = G[a, i] G[b, j], the weight transform as one matrix
     (one GEMM over all the kernels, where an einsum or a batch of 3x3 products measured 10-50x
     slower for 128 x 64 kernels)."""
     g = xp.asarray(_G, dtype)
@@ -106,15 +107,15 @@ def _kron(dtype: Any) -> Any:
 
 
 def weight_transform(weight: Any) -> Any:
-    """U (16, C_out, C_in) from the weight (C_out, C_in, 3, 3): U[4a + b] = (G g G^T)[a, b]."""
+    """U (36, C_out, C_in) from the weight (C_out, C_in, 3, 3): U[6a + b] = (G g G^T)[a, b]."""
     c_out, c_in = weight.shape[:2]
-    return (_kron(weight.dtype) @ weight.reshape(c_out * c_in, 9).T).reshape(16, c_out, c_in)
+    return (_kron(weight.dtype) @ weight.reshape(c_out * c_in, 9).T).reshape(36, c_out, c_in)
 
 
 def _weight_grad(gu: Any) -> Any:
     """The adjoint of :func:`weight_transform`: gW (C_out, C_in, 3, 3) from gU."""
     c_out, c_in = gu.shape[1:]
-    return (gu.reshape(16, c_out * c_in).T @ _kron(gu.dtype)).reshape(c_out, c_in, 3, 3)
+    return (gu.reshape(36, c_out * c_in).T @ _kron(gu.dtype)).reshape(c_out, c_in, 3, 3)
 
 
 def forward(xpad: Any, u: Any, bias: Any, out_hw: tuple) -> Any:
@@ -149,7 +150,7 @@ def backward(gy: Any, xpad: Any, u: Any, padded: tuple,
     ``padded``, channel-major (C_in, N, Hp, Wp)), as contiguous channel-major memory."""
     kernels = compiled()
     need_w, need_x = xpad is not None, u is not None
-    c_in, n, hp, wp = padded
+    c_in, n = padded[:2]
     top, left, height, width = crop
     c_out = gy.shape[0]
     th, tw = _tiles(gy.shape[2:])
@@ -170,7 +171,7 @@ def backward(gy: Any, xpad: Any, u: Any, padded: tuple,
                 gu = product if gu is None else xp.add(gu, product, out=gu)
             if need_x:
                 gv = xp.matmul(ut, gm, out=_planes(c_in, tiles, gy.dtype))
-                kernels.winograd_input_grad(gv, n0, n1, th, tw, gx, top, left, hp, wp)
+                kernels.winograd_input_grad(gv, n0, n1, th, tw, gx, top, left)
         return gu
 
     partials = in_blocks(run, len(blocks), _transformed_size(n, th * tw, c_in, c_out),
