@@ -17,8 +17,8 @@ gV[ab] = U[ab]^T @ gM[ab], then B gV B^T summed over the (overlapping) tiles.
 deepgrad runs the samples in blocks whose transformed inputs and products stay in the cache,
 the blocks shared out among its threads. F(2x2, 3x3) (16 GEMMs on 2.25x fewer multiply-adds)
 came first; measured against it on this project's 2-core machine (BENCHMARKS.md), whole
-training steps 6-14% faster (ResNet-20 685 -> 600 ms, WRN-20-2 1,478 -> 1,365, the flagship
-116.5 -> 110.0). F(4x4)'s transform points 0, +-1, +-2 and 1/4, 1/6, 1/24 in G cost accuracy:
+training steps 2-10% faster (medians: ResNet-20 655 -> 618 ms, WRN-20-2 1,472 -> 1,418, the
+flagship 124 -> 121). F(4x4)'s transform points 0, +-1, +-2 and 1/4, 1/6, 1/24 in G cost accuracy:
 about 5e-6 relative in float32 against F(2x2)'s 1e-6 (im2col's rounding differs by about as
 much), well inside what float32 training tolerates (cuDNN and oneDNN use the same transform).
 """
@@ -33,7 +33,8 @@ from deepgrad.parallel import in_blocks
 
 MIN_SIZE = 4
 """Outputs smaller than this (height or width) stay on the im2col path: a 4x4 output is one
-tile; at 5x5 (four tiles over 8x8) F(2x2) had measured level with im2col."""
+tile, a 3x3 one would waste 7 of its 16 outputs. (F(2x2) had gained at 4x4 and 6x6-8x8 and
+measured level with im2col at 5x5, 128 channels, batch 128.)"""
 
 MIN_CHANNELS = 8
 """Nor do convolutions with fewer input or output channels: their GEMMs are too thin to gain."""
