@@ -21,6 +21,7 @@ def any_size(monkeypatch):
     monkeypatch.setattr(winograd, "MIN_SIZE", 1)
     monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
     monkeypatch.setattr(winograd, "MIN_OUTPUTS", 1)
+    monkeypatch.setattr(winograd, "_tiles_fit", lambda side: True)
 
 
 @pytest.fixture
@@ -48,6 +49,8 @@ def calls(monkeypatch):
     ((16, 8, 12, 13), (8, 8, 3, 3), {}, True),  # unpadded: output 10 x 11, odd width
     ((1, 64, 14, 14), (64, 64, 3, 3), {"padding": 1}, False),  # too few outputs: one image
     ((200, 16, 3, 3), (16, 16, 3, 3), {"padding": 1}, False),  # too small an output
+    ((64, 16, 5, 6), (16, 16, 3, 3), {"padding": 1}, False),  # 5 rows: tiles over 8
+    ((64, 16, 6, 9), (16, 16, 3, 3), {"padding": 1}, True),  # tiles over 8 and 12
     ((2, 4, 28, 28), (16, 4, 3, 3), {"padding": 1}, False),  # too few input channels
     ((2, 16, 28, 28), (16, 16, 3, 3), {"padding": 1, "stride": 2}, False),
     ((2, 16, 28, 28), (16, 16, 3, 3), {"padding": 2, "dilation": 2}, False),
