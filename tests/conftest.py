@@ -12,7 +12,7 @@ def pytest_configure(config):
     """Under pytest-xdist, each worker computes with its share of the cores. Two workers with
     two BLAS threads each on two cores made mid-sized GEMMs (32x144 by 144x512) take 16 ms
     instead of 0.08: a thread of each waits for a core the other holds. The DQN tests took
-    284-340 s so, 11 s each on one thread per worker. Tests of the threaded paths set their
+    284-340 s so, 25 s each with one thread per worker. Tests of the threaded paths set their
     thread count themselves."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
