@@ -92,6 +92,36 @@ def test_resuming_keeps_the_time_of_earlier_pieces_and_refuses_other_arguments(t
 
 
 @needs_data
+def test_a_run_interrupted_mid_epoch_continues_from_its_last_batch_checkpoint(tmp_path,
+                                                                             monkeypatch, capsys):
+    from deepgrad.serialization import load_file
+
+    args = ["train", "--model", "mlp", "--limit", "256", "--batch-size", "64", "--epochs", "2",
+            "--quiet"]  # 4 batches an epoch
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    train_step, steps = dg.Trainer.train_step, []
+
+    def counted(self, batch):
+        steps.append(self.batch)
+        if len(steps) == 8 and stop:  # epoch 2's last batch, after the checkpoint of its third
+            raise KeyboardInterrupt
+        return train_step(self, batch)
+
+    monkeypatch.setattr(dg.Trainer, "train_step", counted)
+    stop, cut = True, [*args, "--out", str(tmp_path / "cut"), "--checkpoint-every", "3"]
+    assert main(cut) == 130
+    assert "checkpoint.safetensors holds the run up to its last checkpoint: the same command " \
+           "with --resume continues" in capsys.readouterr().err
+    stop, steps[:] = False, []
+    assert main([*cut, "--resume"]) == 0
+    assert steps == [3]  # only the batch after the checkpoint is trained again
+    whole, _ = load_file(tmp_path / "whole" / "model.safetensors")
+    resumed, _ = load_file(tmp_path / "cut" / "model.safetensors")
+    for key in whole:
+        np.testing.assert_array_equal(resumed[key], whole[key], err_msg=key)
+
+
+@needs_data
 def test_swa_from_a_trained_model_saves_the_average_of_the_epochs(trained, tmp_path, capsys):
     from deepgrad.serialization import load_file
 

@@ -209,7 +209,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         optimizer = optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     checkpoint = out / "checkpoint.safetensors"
-    callbacks = [dg.callbacks.ModelCheckpoint(checkpoint),
+    callbacks = [dg.callbacks.ModelCheckpoint(checkpoint, every_n_batches=args.checkpoint_every),
                  dg.callbacks.JSONLogger(out / "history.json")]
     if args.swa_lr is None:
         scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr,
@@ -228,6 +228,11 @@ def _train(args: argparse.Namespace) -> int:
     try:
         history = trainer.fit(train_loader, epochs=args.epochs, validation_data=test_loader,
                               validation_freq=validated | {args.epochs}, resume_from=resume_from)
+    except KeyboardInterrupt:
+        if checkpoint.exists():
+            print(f"deepgrad train: {checkpoint} holds the run up to its last checkpoint: the "
+                  f"same command with --resume continues from there", file=sys.stderr)
+        raise
     except (dg.CheckpointError, dg.FileFormatError) as e:
         raise CLIError(f"{e}. (--resume continues the run that wrote the checkpoint, with its "
                        f"--epochs, --batch-size and --limit; leave out --resume, or choose another "
@@ -503,6 +508,10 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="runs/cnn", help="directory for the outputs")
     train.add_argument("--resume", action="store_true",
                        help="continue from OUT/checkpoint.safetensors if it exists")
+    train.add_argument("--checkpoint-every", type=positive_int, metavar="N",
+                       help="also write the checkpoint every N batches within an epoch (a run "
+                            "killed mid-epoch then loses at most N batches; by default the "
+                            "checkpoint is written at the end of each epoch)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.add_argument("--threads", type=positive_int, metavar="N", help=_THREADS_HELP)
     train.set_defaults(run=_train)
