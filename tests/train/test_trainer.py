@@ -158,6 +158,31 @@ def test_bad_arguments_are_clear():
         _trainer(model, metrics=("accu",))
 
 
+@pytest.mark.parametrize(("call", "error", "message"), [
+    # Keras' order, the arrays as two arguments: the error shows the pair.
+    (lambda t, x, y: t.fit(x, y), TypeError,
+     r"got ndarray; inputs and targets go in as one argument, the pair \(x, y\): Keras' "
+     r"fit\(x, y, epochs=5\) is fit\(\(x, y\), epochs=5\) here"),
+    (lambda t, x, y: t.evaluate(x, y), TypeError, r"evaluate data must be .* the pair \(x, y\)"),
+    (lambda t, x, y: t.fit((x, y), 2.5), ValueError,
+     r"fit: epochs must be an integer >= 0; got 2.5"),
+    (lambda t, x, y: t.fit((x, y), "3"), ValueError, "fit: epochs must be an integer >= 0"),
+    (lambda t, x, y: t.fit((x, y), -1), ValueError, "fit: epochs must be an integer >= 0"),
+    (lambda t, x, y: t.fit((x, y), y), ValueError,
+     r"epochs must be an integer >= 0; got an array of shape \(10,\)"),
+    (lambda t, x, y: t.fit((x, y), 1, batch_size=0), ValueError,
+     "fit: batch_size must be an integer >= 1; got 0"),
+    (lambda t, x, y: t.evaluate((x, y), batch_size=True), ValueError,
+     "evaluate: batch_size must be an integer >= 1; got True"),
+    (lambda t, x, y: t.predict(x, batch_size=0), ValueError,
+     "predict: batch_size must be an integer >= 1; got 0"),
+])
+def test_wrong_arguments_say_which_and_what_was_given(call, error, message):
+    x, y = make_spiral(10, noise=0.2, seed=0)
+    with pytest.raises(error, match=message):
+        call(_trainer(_model()), x, y)
+
+
 def test_validation_split_validates_on_the_last_examples_as_keras():
     x, y = make_spiral(100, noise=0.2, seed=0)
     split = _trainer(_model())

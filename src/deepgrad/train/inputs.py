@@ -38,6 +38,20 @@ def check_validation_freq(freq: Any) -> int | frozenset[int]:
                      f"numbers (1-based); got {freq!r}")
 
 
+def check_count(method: str, name: str, value: Any, least: int = 1,
+                optional: bool = False) -> int | None:
+    """A number of epochs, batches or examples given to ``method``: an integer >= ``least``
+    (or None, meaning all of them, where ``optional``)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        shown = (f"an array of shape {np.shape(value)}"
+                 if isinstance(value, (np.ndarray, Tensor)) else repr(value))
+        raise ValueError(f"{method}: {name} must be an integer >= {least}"
+                         f"{' or None' if optional else ''}; got {shown}")
+    return int(value)
+
+
 def as_dataset(data: Any, what: str) -> Dataset:
     """``data`` (a Dataset, or an (x, y) pair or (x, y, sample_weight) triple of arrays) as a
     Dataset."""
@@ -51,18 +65,25 @@ def as_dataset(data: Any, what: str) -> Dataset:
                              f"{arrays[2].size} sample weights; give one per example")
         data = TensorDataset(*arrays)
     if not isinstance(data, Dataset):
+        # Keras takes the arrays as two arguments: fit(x, y, ...), evaluate(x, y).
+        hint = ("; inputs and targets go in as one argument, the pair (x, y): Keras' "
+                "fit(x, y, epochs=5) is fit((x, y), epochs=5) here"
+                if isinstance(data, (np.ndarray, Tensor)) else "")
         raise TypeError(f"Trainer: {what} must be a Dataset, a DataLoader or an (x, y) pair "
-                        f"or (x, y, sample_weight) triple of arrays; got {type(data).__name__}")
+                        f"or (x, y, sample_weight) triple of arrays; got {type(data).__name__}"
+                        f"{hint}")
     return data
 
 
 def loader_for(data: Any, batch_size: int, shuffle: bool, seed: int | None,
-               what: str) -> DataLoader:
+               what: str, method: str) -> DataLoader:
     """``data`` as a DataLoader: a DataLoader as it is, anything else batched afresh (a stream,
-    an ``IterableDataset``, in its own order, as Keras reads a generator)."""
-    if isinstance(data, DataLoader):
-        return data
-    dataset = as_dataset(data, what)
+    an ``IterableDataset``, in its own order, as Keras reads a generator). The data is checked
+    before ``batch_size``: Keras' ``evaluate(x, y)`` puts the targets there."""
+    dataset = data if isinstance(data, DataLoader) else as_dataset(data, what)
+    batch_size = check_count(method, "batch_size", batch_size)
+    if isinstance(dataset, DataLoader):
+        return dataset
     return DataLoader(dataset, batch_size=batch_size,
                       shuffle=shuffle and not isinstance(dataset, IterableDataset), seed=seed)
 
@@ -87,4 +108,5 @@ def split_off(train: Any, fraction: float, validation_data: Any) -> tuple[Subset
     return Subset(dataset, range(split_at)), Subset(dataset, range(split_at, total))
 
 
-__all__ = ["as_dataset", "check_validation_freq", "hard_labels", "loader_for", "split_off"]
+__all__ = ["as_dataset", "check_count", "check_validation_freq", "hard_labels", "loader_for",
+           "split_off"]

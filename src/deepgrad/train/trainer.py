@@ -38,7 +38,13 @@ from deepgrad.train import metrics as metrics_module
 from deepgrad.train.callbacks import Callback, ProgressBar
 from deepgrad.train.checkpointing import Checkpointing
 from deepgrad.train.history import History
-from deepgrad.train.inputs import check_validation_freq, hard_labels, loader_for, split_off
+from deepgrad.train.inputs import (
+    check_count,
+    check_validation_freq,
+    hard_labels,
+    loader_for,
+    split_off,
+)
 from deepgrad.train.weights import check_class_weight, check_weighable, weighted_loss
 
 _LOSSES = {"cross_entropy": F.cross_entropy, "mse": F.mse_loss, "l1": F.l1_loss,
@@ -72,15 +78,6 @@ def _loss_fn(loss: Callable | str) -> Callable:
 
 
 _END = object()  # an iterator's end, for next()
-
-
-def _check_steps(method: str, name: str, steps: Any) -> int | None:
-    """A number of batches given to ``method`` (None: all of them)."""
-    if steps is None:
-        return None
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"{method}: {name} must be an integer >= 1 or None; got {steps!r}")
-    return int(steps)
 
 
 def _close(batches: Iterator[Any]) -> None:
@@ -320,8 +317,9 @@ class Trainer(Checkpointing):
         metrics are not weighted. Details in :mod:`deepgrad.train.weights`.
         """
         self._validation_freq = check_validation_freq(validation_freq)
-        self.steps_per_epoch = _check_steps("fit", "steps_per_epoch", steps_per_epoch)
-        self._validation_steps = _check_steps("fit", "validation_steps", validation_steps)
+        self.steps_per_epoch = check_count("fit", "steps_per_epoch", steps_per_epoch, optional=True)
+        self._validation_steps = check_count("fit", "validation_steps", validation_steps,
+                                        optional=True)
         self._class_weight = check_class_weight(class_weight)
         if self._class_weight is not None or any(
                 isinstance(data, tuple) and len(data) == 3 for data in (train, validation_data)):
@@ -330,10 +328,11 @@ class Trainer(Checkpointing):
             train, validation_data = split_off(train, validation_split, validation_data)
         if seed is None:
             seed = int(generator().integers(2**63))
-        self._loader = loader = loader_for(train, batch_size, shuffle, seed, "train")
+        self._loader = loader = loader_for(train, batch_size, shuffle, seed, "train", "fit")
+        epochs = check_count("fit", "epochs", epochs, least=0)
         val_loader = (None if validation_data is None else
                       loader_for(validation_data, max(batch_size, 256), False, 0,
-                                       "validation_data"))
+                                 "validation_data", "fit"))
         self.epochs = epochs
         try:
             self.batches_per_epoch = self.steps_per_epoch or len(loader)
@@ -464,12 +463,14 @@ class Trainer(Checkpointing):
         """The mean loss and every metric over ``data`` (a Dataset, a DataLoader, ``(x, y)``, or
         ``(x, y, sample_weight)`` for a weighted loss, as in ``fit``), or over its first
         ``steps`` batches, in eval mode, without gradients."""
-        steps = _check_steps("evaluate", "steps", steps)
-        return self._evaluate(loader_for(data, batch_size, False, 0, "evaluate data"), steps)
+        steps = check_count("evaluate", "steps", steps, optional=True)
+        return self._evaluate(loader_for(data, batch_size, False, 0, "evaluate data",
+                                         "evaluate"), steps)
 
     def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
         """The model's outputs for ``x`` (an array, a Dataset or a DataLoader whose batches
         start with the inputs), in eval mode, as one NumPy array."""
+        batch_size = check_count("predict", "batch_size", batch_size)
         if isinstance(x, (DataLoader, Dataset)):
             loader = x if isinstance(x, DataLoader) else DataLoader(x, batch_size=batch_size)
             batches = (b[0] if isinstance(b, (tuple, list)) else b for b in loader)
