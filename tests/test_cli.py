@@ -38,6 +38,26 @@ def test_train_writes_the_model_the_history_and_the_results(trained, capsys):
 
 
 @needs_data
+def test_the_misclassified_grid_counts_every_wrong_test_image(tmp_path, monkeypatch):
+    from deepgrad.train import plots
+
+    seen = {}
+    draw = plots.plot_misclassified
+
+    def spy(images, predictions, targets, labels, path):
+        seen.update(images=images, wrong=int((predictions != targets).sum()))
+        return draw(images, predictions, targets, labels, path)
+
+    monkeypatch.setattr(plots, "plot_misclassified", spy)
+    assert main(["train", "--model", "mlp", "--limit", "300", "--epochs", "1", "--quiet",
+                 "--out", str(tmp_path)]) == 0
+    # All 300 test images go in, so that the title says "25 shown of <all the wrong ones>".
+    test = dg.datasets.FashionMNIST(train=False)
+    np.testing.assert_array_equal(seen["images"], test.images[:300])
+    assert seen["wrong"] > 25
+
+
+@needs_data
 def test_evaluate_reports_the_same_accuracy(trained, capsys):
     with dg.limit_threads(dg.get_num_threads()):  # --threads sets the process's count
         assert main(["evaluate", str(trained / "model.safetensors"), "--limit", "512",

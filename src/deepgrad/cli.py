@@ -296,16 +296,16 @@ def _plots(history: Any, outputs: np.ndarray, targets: np.ndarray, test_set: Any
         print("(no plots: install matplotlib with pip install 'deepgrad[plot]')",
               file=sys.stderr)
         return []
+    from deepgrad.data import DataLoader
     from deepgrad.train import metrics, plots
 
     predictions = outputs.argmax(1)
-    wrong = np.flatnonzero(predictions != targets)[:25]
-    images = np.stack([test_set[int(i)][0] for i in wrong]) if len(wrong) else np.zeros(
-        (0, *test_set[0][0].shape), np.uint8)
+    # Every test image, not only the wrong ones shown: the grid's title counts all of those.
+    images = np.concatenate([x for x, _ in DataLoader(test_set, batch_size=1000)])
     cm = metrics.confusion_matrix(predictions, targets, num_classes=len(classes))
     return [Path(history.plot(out / "curves.png")),
             Path(plots.plot_confusion_matrix(cm, classes, out / "confusion.png")),
-            Path(plots.plot_misclassified(images, predictions[wrong], targets[wrong], classes,
+            Path(plots.plot_misclassified(images, predictions, targets, classes,
                                           out / "misclassified.png"))]
 
 
