@@ -261,6 +261,14 @@ def test_summary_prints_the_table(capsys):
     (["train", "--threads", "0"], "--threads: must be a positive integer; got 0"),
     (["train", "--crop-padding", "-1"], "--crop-padding: must be 0 or a positive integer; got -1"),
     (["fly"], "invalid choice: 'fly'"),
+    # A misspelled word gets a guess; an unknown option is reported by its command's parser.
+    (["trian"], "invalid choice: 'trian' (choose from 'train', "),
+    (["trian"], "; did you mean 'train'?\n(see 'deepgrad --help')"),
+    (["train", "--dataset", "fashion"], "did you mean 'fashion-mnist'?"),
+    (["train", "--epcohs", "3"], "deepgrad train: error: unrecognized arguments: --epcohs 3; "
+                                 "did you mean '--epochs'?\n(see 'deepgrad train --help')"),
+    (["rl", "train", "CartPole-v1", "--bogus"],
+     "deepgrad rl train: error: unrecognized arguments: --bogus\n"),
 ])
 def test_bad_arguments_give_one_line_and_a_hint(argv, message, capsys):
     with pytest.raises(SystemExit) as info:

@@ -16,8 +16,10 @@ Wrong arguments print a one-line error and a usage hint, never a traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -394,11 +396,48 @@ def _summary(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------ parsing
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and a usage hint instead of the full usage block."""
+    """argparse with one-line errors, a guess at what a misspelled word meant, and a usage hint
+    instead of the full usage block."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: error: {message}\n(see '{self.prog} --help')", file=sys.stderr)
+        print(f"{self.prog}: error: {message}{self._guess(message)}\n(see '{self.prog} --help')",
+              file=sys.stderr)
         raise SystemExit(2)
+
+    def _guess(self, message: str) -> str:
+        """The guess ``; did you mean 'x'?`` for a misspelled choice or option, else ""."""
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            word = choice.group(1)
+            # Python 3.12 quotes the choices, later versions do not.
+            options = [option.strip(" '\"") for option in choice.group(2).split(",")]
+        else:
+            unknown = re.match(r"unrecognized arguments: (--[^\s=]+)", message)
+            if not unknown:
+                return ""
+            word, options = unknown.group(1), list(self._option_string_actions)
+        # Without the leading dashes, which every option shares and which would make any two
+        # short options look alike.
+        names = {option.lstrip("-"): option for option in options}
+        close = difflib.get_close_matches(word.lstrip("-"), list(names), n=1)
+        return f"; did you mean '{names[close[0]]}'?" if close else ""
+
+
+def _parse(top: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``top.parse_args(argv)``, where arguments that no parser knows are reported by the
+    (sub)command's parser that got them (its options are the ones to suggest and show), not by
+    ``top``."""
+    args, unknown = top.parse_known_args(argv)
+    if unknown:
+        command = top
+        while True:
+            commands = next((action for action in command._actions
+                             if isinstance(action, argparse._SubParsersAction)), None)
+            if commands is None or getattr(args, commands.dest, None) is None:
+                break
+            command = commands.choices[getattr(args, commands.dest)]
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def _integer(value: str, least: int, wanted: str) -> int:
@@ -574,7 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from deepgrad.bench.run import main as bench
 
         return bench(argv[1:], prog="deepgrad bench")
-    args = parser().parse_args(argv)
+    args = _parse(parser(), argv)
     if getattr(args, "threads", None) is not None:
         from deepgrad.parallel import set_num_threads
 
