@@ -123,22 +123,27 @@ def test_a_run_interrupted_mid_epoch_continues_from_its_last_batch_checkpoint(tm
 
     def counted(self, batch):
         steps.append(self.batch)
-        if len(steps) == 8 and stop:  # epoch 2's last batch, after the checkpoint of its third
+        if len(steps) == stop_at:
             raise KeyboardInterrupt
         return train_step(self, batch)
 
     monkeypatch.setattr(dg.Trainer, "train_step", counted)
-    stop, cut = True, [*args, "--out", str(tmp_path / "cut"), "--checkpoint-every", "3"]
+    # Stopped in epoch 2's last batch, after the checkpoint of its third.
+    stop_at, cut = 8, [*args, "--out", str(tmp_path / "cut"), "--checkpoint-every", "3"]
     assert main(cut) == 130
     assert "checkpoint.safetensors holds the run up to its last checkpoint: the same command " \
            "with --resume continues" in capsys.readouterr().err
-    stop, steps[:] = False, []
+    stop_at, steps[:] = None, []
     assert main([*cut, "--resume"]) == 0
     assert steps == [3]  # only the batch after the checkpoint is trained again
     whole, _ = load_file(tmp_path / "whole" / "model.safetensors")
     resumed, _ = load_file(tmp_path / "cut" / "model.safetensors")
     for key in whole:
         np.testing.assert_array_equal(resumed[key], whole[key], err_msg=key)
+    # A new run stopped before its first checkpoint does not point at an older run's.
+    stop_at, steps[:] = 1, []
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 130
+    assert "holds the run" not in capsys.readouterr().err
 
 
 @needs_data

@@ -211,8 +211,8 @@ def _train(args: argparse.Namespace) -> int:
     else:
         optimizer = optim.AdamW(model.parameters(), lr=lr, weight_decay=args.weight_decay)
     checkpoint = out / "checkpoint.safetensors"
-    callbacks = [dg.callbacks.ModelCheckpoint(checkpoint, every_n_batches=args.checkpoint_every),
-                 dg.callbacks.JSONLogger(out / "history.json")]
+    checkpoints = dg.callbacks.ModelCheckpoint(checkpoint, every_n_batches=args.checkpoint_every)
+    callbacks = [checkpoints, dg.callbacks.JSONLogger(out / "history.json")]
     if args.swa_lr is None:
         scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr,
                                                   total_steps=args.epochs * len(train_loader))
@@ -231,7 +231,7 @@ def _train(args: argparse.Namespace) -> int:
         history = trainer.fit(train_loader, epochs=args.epochs, validation_data=test_loader,
                               validation_freq=validated | {args.epochs}, resume_from=resume_from)
     except KeyboardInterrupt:
-        if checkpoint.exists():
+        if checkpoints.saved or resume_from is not None:  # not another run's old checkpoint
             print(f"deepgrad train: {checkpoint} holds the run up to its last checkpoint: the "
                   f"same command with --resume continues from there", file=sys.stderr)
         raise
