@@ -409,7 +409,7 @@ class _Parser(argparse.ArgumentParser):
         choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
         if choice:
             word = choice.group(1)
-            # Python 3.12 quotes the choices, later versions do not.
+            # Older Pythons quote the choices (their repr), newer ones print them as they are.
             options = [option.strip(" '\"") for option in choice.group(2).split(",")]
         else:
             unknown = re.match(r"unrecognized arguments: (--[^\s=]+)", message)

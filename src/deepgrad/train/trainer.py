@@ -319,7 +319,7 @@ class Trainer(Checkpointing):
         self._validation_freq = check_validation_freq(validation_freq)
         self.steps_per_epoch = check_count("fit", "steps_per_epoch", steps_per_epoch, optional=True)
         self._validation_steps = check_count("fit", "validation_steps", validation_steps,
-                                        optional=True)
+                                             optional=True)
         self._class_weight = check_class_weight(class_weight)
         if self._class_weight is not None or any(
                 isinstance(data, tuple) and len(data) == 3 for data in (train, validation_data)):
