@@ -124,7 +124,11 @@ def test_onnxruntime_quantize_static_model_imports(tmp_path, per_channel, activa
     quantization.quantize_static(
         str(float_path), str(path), Reader(), quant_format=quantization.QuantFormat.QDQ,
         per_channel=per_channel, activation_type=getattr(quantization.QuantType, activations),
-        weight_type=quantization.QuantType.QInt8)
+        weight_type=quantization.QuantType.QInt8,
+        # Without AVX-512 VNNI onnxruntime's fused uint8 x int8 kernels sum pairs of products in
+        # saturating 16 bits (VPMADDUBSW), which 7-bit weights keep clear of: its documented
+        # remedy. Unfused, or with 8-bit weights on a VNNI machine, they agree with ONNX's rule.
+        reduce_range=activations == "QUInt8")
     ops = [n.op_type for n in onnx.load(path).graph.node]
     assert ops.count("QuantizeLinear") >= 4 and ops.count("DequantizeLinear") >= 8
     path = _with_quantized_outputs(path)
