@@ -164,6 +164,11 @@ def test_bad_arguments_are_clear():
      r"got ndarray; inputs and targets go in as one argument, the pair \(x, y\): Keras' "
      r"fit\(x, y, epochs=5\) is fit\(\(x, y\), epochs=5\) here"),
     (lambda t, x, y: t.evaluate(x, y), TypeError, r"evaluate data must be .* the pair \(x, y\)"),
+    # ... with the next parameter by name: the same hint, not Python's "multiple values".
+    (lambda t, x, y: t.fit(x, y, epochs=3), TypeError,
+     r"Trainer.fit: got two arrays before epochs=; inputs and targets go in as one argument"),
+    (lambda t, x, y: t.evaluate(x, y, batch_size=5), TypeError,
+     r"Trainer.evaluate: got two arrays before batch_size=; .* the pair \(x, y\)"),
     (lambda t, x, y: t.fit((x, y), 2.5), ValueError,
      r"fit: epochs must be an integer >= 0; got 2.5"),
     (lambda t, x, y: t.fit((x, y), "3"), ValueError, "fit: epochs must be an integer >= 0"),

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -52,6 +54,27 @@ def check_count(method: str, name: str, value: Any, least: int = 1,
     return int(value)
 
 
+# Keras takes the arrays as two arguments: fit(x, y, ...), evaluate(x, y).
+_PAIR_HINT = ("inputs and targets go in as one argument, the pair (x, y): Keras' "
+              "fit(x, y, epochs=5) is fit((x, y), epochs=5) here")
+
+
+def keras_order_hint(method: Callable) -> Callable:
+    """``method`` (a Trainer's ``fit`` or ``evaluate``), which raises the pair hint when called
+    in Keras' order with its second parameter by name, ``fit(x, y, epochs=5)``: Python's own
+    error there ("got multiple values for argument 'epochs'") would not say why."""
+    second = list(inspect.signature(method).parameters)[2]  # after self and the data
+
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if (len(args) >= 2 and second in kwargs
+                and all(isinstance(a, (np.ndarray, Tensor)) for a in args[:2])):
+            raise TypeError(f"Trainer.{method.__name__}: got two arrays before {second}=; "
+                            f"{_PAIR_HINT}")
+        return method(self, *args, **kwargs)
+    return call
+
+
 def as_dataset(data: Any, what: str) -> Dataset:
     """``data`` (a Dataset, or an (x, y) pair or (x, y, sample_weight) triple of arrays) as a
     Dataset."""
@@ -65,10 +88,7 @@ def as_dataset(data: Any, what: str) -> Dataset:
                              f"{arrays[2].size} sample weights; give one per example")
         data = TensorDataset(*arrays)
     if not isinstance(data, Dataset):
-        # Keras takes the arrays as two arguments: fit(x, y, ...), evaluate(x, y).
-        hint = ("; inputs and targets go in as one argument, the pair (x, y): Keras' "
-                "fit(x, y, epochs=5) is fit((x, y), epochs=5) here"
-                if isinstance(data, (np.ndarray, Tensor)) else "")
+        hint = f"; {_PAIR_HINT}" if isinstance(data, (np.ndarray, Tensor)) else ""
         raise TypeError(f"Trainer: {what} must be a Dataset, a DataLoader or an (x, y) pair "
                         f"or (x, y, sample_weight) triple of arrays; got {type(data).__name__}"
                         f"{hint}")

@@ -42,6 +42,7 @@ from deepgrad.train.inputs import (
     check_count,
     check_validation_freq,
     hard_labels,
+    keras_order_hint,
     loader_for,
     split_off,
 )
@@ -270,6 +271,7 @@ class Trainer(Checkpointing):
         for callback in self._in_order:
             getattr(callback, hook)(*args)
 
+    @keras_order_hint
     def fit(self, train: Any, epochs: int, batch_size: int = 32, validation_data: Any = None,
             shuffle: bool = True, resume_from: str | os.PathLike | None = None,
             seed: int | None = None, validation_freq: int | Collection[int] = 1,
@@ -458,6 +460,7 @@ class Trainer(Checkpointing):
         logs.update({m.name: m.result() for m in metrics})
         return logs
 
+    @keras_order_hint
     def evaluate(self, data: Any, batch_size: int = 256,
                  steps: int | None = None) -> dict[str, float]:
         """The mean loss and every metric over ``data`` (a Dataset, a DataLoader, ``(x, y)``, or
