@@ -128,6 +128,47 @@ def test_a_checkpoint_listed_first_holds_the_other_callbacks_updates_of_its_epoc
     assert [r["epoch"] for r in json.loads(log.read_text())] == [1, 2, 3]
 
 
+def test_resumed_callbacks_find_their_state_by_class_whatever_else_changed(tmp_path, capsys):
+    """A run started with a progress bar and resumed quiet (or the other way round) keeps its
+    logger's records: the states go by class, not by position in the list."""
+    path, log = tmp_path / "last.safetensors", tmp_path / "log.json"
+    _fit([ModelCheckpoint(path), JSONLogger(log), ProgressBar(stream=io.StringIO())], epochs=2)
+    model, opt = _setup()
+    _fit([JSONLogger(log), ModelCheckpoint(path)], epochs=3, model_opt=(model, opt),
+         resume_from=path)
+    assert [r["epoch"] for r in json.loads(log.read_text())] == [1, 2, 3]
+    assert capsys.readouterr().err == ""
+    # Callbacks that differ: the new one starts afresh, the dropped one's state is not used;
+    # both said.
+    model, opt = _setup()
+    stop = EarlyStopping(monitor="val_loss", patience=50)
+    _fit([stop, ModelCheckpoint(path)], epochs=4, model_opt=(model, opt), resume_from=path)
+    err = capsys.readouterr().err
+    assert f"Trainer: {path}: no saved state for EarlyStopping: starting afresh" in err
+    assert "the saved state of JSONLogger matches none of this Trainer's callbacks" in err
+    assert stop.best_epoch == 3  # counted from the resumed epoch, not before
+
+
+def test_checkpoints_without_callback_classes_restore_by_position(tmp_path, capsys):
+    """Checkpoints written before the classes were kept pair states by position when the
+    number of callbacks agrees, and otherwise say that they start afresh."""
+    path, log = tmp_path / "last.safetensors", tmp_path / "log.json"
+    _fit([ModelCheckpoint(path), JSONLogger(log)], epochs=2)
+    state = dg.serialization.load_tree(path)
+    del state["callback_types"]
+    dg.serialization.save_tree(state, path)
+    model, opt = _setup()
+    _fit([ModelCheckpoint(tmp_path / "new.safetensors"), JSONLogger(log)], epochs=3,
+         model_opt=(model, opt), resume_from=path)
+    assert [r["epoch"] for r in json.loads(log.read_text())] == [1, 2, 3]
+    model, opt = _setup()
+    _fit([JSONLogger(log)], epochs=3, model_opt=(model, opt), resume_from=path)
+    err = capsys.readouterr().err
+    assert ("no saved state for JSONLogger: starting afresh; the saved state of callback 1 of 2, "
+            "callback 2 of 2 matches none") in err
+    assert [r["epoch"] for r in json.loads(log.read_text())] == [3]
+
+
 def test_learning_rate_scheduler_function():
     _, history = _fit([LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))], epochs=3)
     assert history.history["lr"] == pytest.approx([0.1, 0.05, 0.1 / 3])

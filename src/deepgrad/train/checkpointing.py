@@ -17,6 +17,7 @@ from deepgrad.creation import get_rng_state, set_rng_state
 from deepgrad.errors import CheckpointError
 from deepgrad.serialization import load_tree, save_tree
 from deepgrad.tensor import Tensor
+from deepgrad.train.callbacks import Callback
 
 _CHECKPOINT_FORMAT = "deepgrad.trainer.checkpoint/1"
 
@@ -46,6 +47,7 @@ class Checkpointing:
             "train_metrics": [m.state_dict() for m in self._train_metrics],
             "history": self.history.state_dict(),
             "callbacks": [c.state_dict() for c in self.callbacks],
+            "callback_types": [type(c).__name__ for c in self.callbacks],
             "accumulate_grad_batches": self.accumulate_grad_batches,
             "steps_per_epoch": self.steps_per_epoch,
             # Inside a group of accumulated batches, the gradient added up so far.
@@ -114,10 +116,30 @@ class Checkpointing:
         for metric, metric_state in zip(self._train_metrics, state["train_metrics"]):
             metric.load_state_dict(metric_state)
         self.history.load_state_dict(state["history"])
-        if len(state["callbacks"]) == len(self.callbacks):
-            for callback, callback_state in zip(self.callbacks, state["callbacks"]):
-                callback.load_state_dict(callback_state)
-        elif any(state["callbacks"]):
-            print(f"Trainer: {path} holds the state of {len(state['callbacks'])} callbacks but "
-                  f"this Trainer has {len(self.callbacks)}; callbacks start afresh",
-                  file=sys.stderr)
+        self._restore_callbacks(path, state)
+
+    def _restore_callbacks(self, path: str | os.PathLike, state: dict[str, Any]) -> None:
+        """Give each callback the saved state of the callback of its class at the same place
+        among those of that class: a ProgressBar added or left out (``verbose``) or a callback
+        appended changes nothing for the others. Those without a saved state start afresh."""
+        saved, kinds = state["callbacks"], state.get("callback_types")
+        if kinds is None:  # written before the classes were kept: by position, if it can be
+            kinds = ([type(c).__name__ for c in self.callbacks]
+                     if len(saved) == len(self.callbacks)
+                     else [f"callback {i + 1} of {len(saved)}" for i in range(len(saved))])
+        queues: dict[str, list[dict[str, Any]]] = {}
+        for kind, callback_state in zip(kinds, saved):
+            queues.setdefault(kind, []).append(callback_state)
+        afresh = []
+        for callback in self.callbacks:
+            queue = queues.get(type(callback).__name__)
+            if queue:
+                callback.load_state_dict(queue.pop(0))
+            elif type(callback).state_dict is not Callback.state_dict:
+                afresh.append(type(callback).__name__)
+        unused = [kind for kind, queue in queues.items() for s in queue if s]
+        if afresh or unused:
+            said = ([f"no saved state for {', '.join(afresh)}: starting afresh"] if afresh else [])
+            said += ([f"the saved state of {', '.join(unused)} matches none of this Trainer's "
+                      f"callbacks: left unused"] if unused else [])
+            print(f"Trainer: {path}: {'; '.join(said)}", file=sys.stderr)
