@@ -124,7 +124,7 @@ def save_file(tensors: Mapping[str, Any], path: str | os.PathLike,
     return atomic_write(path, write)
 
 
-def bad_file(path: Path, problem: str) -> FileFormatError:
+def bad_file(path: Path | str, problem: str) -> FileFormatError:
     return FileFormatError(f"{path}: {problem}")
 
 

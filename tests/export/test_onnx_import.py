@@ -122,6 +122,27 @@ def test_imported_model_matches_torch(torch, tmp_path, name, fold):
         np.testing.assert_allclose(module(x.numpy()).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_bytes_and_model_protos_import_as_the_file_does(torch, tmp_path):
+    """As onnxruntime's InferenceSession, from_onnx takes the file's bytes (torch.onnx.export
+    to a BytesIO) or an onnx.ModelProto, which it leaves as it was (even when it converts it
+    from another opset)."""
+    model, shape, path = _exported(torch, tmp_path, "cnn")
+    x = _example(torch, "cnn", shape, 3).numpy()
+    expected = from_onnx(path)(x).numpy()
+    np.testing.assert_array_equal(from_onnx(path.read_bytes())(x).numpy(), expected)
+    proto = onnx.load(str(path))
+    proto.opset_import[0].version = 13  # the operators of this graph mean the same there
+    before = proto.SerializeToString()
+    np.testing.assert_array_equal(from_onnx(proto)(x).numpy(), expected)
+    assert proto.SerializeToString() == before
+    with pytest.raises(dg.FileFormatError, match=r"the ONNX model \(8 bytes\): not a "
+                                                 r"(readable|valid) ONNX model"):
+        from_onnx(b"not onnx")
+    with pytest.raises(TypeError, match=r"from_onnx: expected the path of an ONNX file, its "
+                                        r"bytes or an onnx\.ModelProto; got Sequential"):
+        from_onnx(model)
+
+
 def test_batch_norm_is_kept_without_constant_folding(torch, tmp_path):
     _, _, path = _exported(torch, tmp_path, "cnn", do_constant_folding=False)
     module = from_onnx(path)

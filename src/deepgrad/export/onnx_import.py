@@ -191,7 +191,7 @@ def _to_graph(onnx: Any, model: Any) -> Graph:
                  initializers=initializers, metadata=metadata)
 
 
-def _opset(onnx: Any, model: Any, path: Path) -> Any:
+def _opset(onnx: Any, model: Any, path: Path | str) -> Any:
     """The model in opset 17, converted if it was written for another version."""
     versions = {o.domain: o.version for o in model.opset_import}
     version = next((versions[d] for d in _DOMAINS if d in versions), None)
@@ -217,48 +217,71 @@ def _opset(onnx: Any, model: Any, path: Path) -> Any:
     return model
 
 
-def read_onnx(path: str | os.PathLike) -> Graph:
-    """Read an ONNX file as deepgrad's :class:`Graph` (checked), without running anything.
+def _load(onnx: Any, source: Any, caller: str) -> tuple[Any, str]:
+    """The ModelProto that ``source`` (a path, the bytes of a file, or a ModelProto, which is
+    copied, as converting it may change it) holds, and how messages name it."""
+    if isinstance(source, onnx.ModelProto):
+        model = onnx.ModelProto()
+        model.CopyFrom(source)
+        return model, "the ONNX model (a ModelProto)"
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        where = f"the ONNX model ({len(source)} bytes)"
+        try:
+            return onnx.load_from_string(bytes(source)), where
+        except Exception as error:  # protobuf and onnx raise many types
+            raise bad_file(where, f"not a readable ONNX model ({_reason(error)})") from None
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"{caller}: expected the path of an ONNX file, its bytes or an "
+                        f"onnx.ModelProto; got {type(source).__name__}")
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such ONNX file")
+    try:
+        return onnx.load(str(path)), str(path)
+    except Exception as error:  # protobuf and onnx raise many types
+        raise bad_file(path, f"not a readable ONNX model ({_reason(error)})") from None
+
+
+def read_onnx(source: str | os.PathLike | bytes | Any, *, caller: str = "read_onnx") -> Graph:
+    """Read an ONNX model (a file's path, its bytes, or an ``onnx.ModelProto``) as deepgrad's
+    :class:`Graph` (checked), without running anything.
 
     Raises:
         FileNotFoundError: no such file.
-        FileFormatError: the file is not a valid ONNX model (truncated, corrupted, foreign, or
-            rejected by ``onnx.checker``); the message names the file.
+        TypeError: ``source`` is none of those.
+        FileFormatError: not a valid ONNX model (truncated, corrupted, foreign, or rejected by
+            ``onnx.checker``); the message names the file.
         ValueError: a valid model that uses what deepgrad does not support; the message names
             the file, the node and its operator.
     """
     onnx = _onnx()
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such ONNX file")
-    try:
-        model = onnx.load(str(path))
-    except Exception as error:  # protobuf and onnx raise many types
-        raise bad_file(path, f"not a readable ONNX model ({_reason(error)})") from None
+    model, where = _load(onnx, source, caller)
     try:
         onnx.checker.check_model(model, full_check=True)
     except Exception as error:  # the checker raises many types
-        raise bad_file(path, f"not a valid ONNX model: onnx.checker rejects it "
-                             f"({_reason(error)})") from None
-    model = _opset(onnx, model, path)
+        raise bad_file(where, f"not a valid ONNX model: onnx.checker rejects it "
+                              f"({_reason(error)})") from None
+    model = _opset(onnx, model, where)
     try:
         return _to_graph(onnx, model).check()
     except ValueError as error:
-        raise type(error)(f"{path}: {error}") from None
+        raise type(error)(f"{where}: {error}") from None
 
 
-def from_onnx(path: str | os.PathLike) -> GraphModule:
-    """Import an ONNX model as a deepgrad module that runs it and can be fine-tuned.
+def from_onnx(source: str | os.PathLike | bytes | Any) -> GraphModule:
+    """Import an ONNX model (a file's path, its bytes, or an ``onnx.ModelProto``) as a deepgrad
+    module that runs it and can be fine-tuned.
 
     The module (a :class:`GraphModule`, in evaluation mode) computes with deepgrad's ops: its
     weights are Parameters (see :class:`GraphModule`), so ``train()``, an optimizer and
     ``backward`` fine-tune it like any model. Errors are those of :func:`read_onnx`.
     """
-    graph = read_onnx(path)
+    graph = read_onnx(source, caller="from_onnx")
     try:
         return GraphModule(graph)
     except ValueError as error:
-        raise ValueError(f"{Path(path)}: {error}") from None
+        where = str(source) if isinstance(source, (str, os.PathLike)) else "the ONNX model"
+        raise ValueError(f"{where}: {error}") from None
 
 
 __all__ = ["OPSET", "from_onnx", "read_onnx"]
