@@ -114,6 +114,15 @@ def test_leaves_the_callers_tensors_unchanged():
     assert x.grad is None
 
 
+def test_writes_no_grad_into_the_tensors_fn_closes_over():
+    """As torch's gradcheck: a layer's weights used inside fn keep the .grad they had (the
+    check once wrote its backward passes into them)."""
+    layer = dg.nn.Linear(3, 2).double()
+    x = dg.randn(4, 3, dtype=dg.float64, requires_grad=True)
+    assert dg.gradcheck(layer, [x])
+    assert layer.weight.grad is None and layer.bias.grad is None and x.grad is None
+
+
 def test_non_contiguous_input():
     base = np.random.default_rng(0).standard_normal((3, 4))
     x = dg.from_numpy(base.T).requires_grad_()
