@@ -41,6 +41,7 @@ OPS: dict[str, frozenset[str]] = {name: frozenset(attrs) for name, attrs in {
     "InstanceNormalization": ("epsilon",),
     "Relu": (), "Sigmoid": (), "Tanh": (), "Softplus": (),
     "LeakyRelu": ("alpha",), "Elu": ("alpha",), "HardSigmoid": ("alpha", "beta"),
+    "HardSwish": (), "PRelu": (),
     "Clip": (), "Softmax": ("axis",), "LogSoftmax": ("axis",),
     "MaxPool": ("ceil_mode", "dilations", "kernel_shape", "pads", "strides", "auto_pad"),
     "AveragePool": ("ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides",

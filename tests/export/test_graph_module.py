@@ -63,6 +63,8 @@ CASES = [
     ("leaky-relu", "LeakyRelu", [r(3, 4)], {"alpha": 0.2}, 1),
     ("elu", "Elu", [r(3, 4)], {"alpha": 0.5}, 1),
     ("hard-sigmoid", "HardSigmoid", [r(3, 4) * 4], {"alpha": 0.3, "beta": 0.4}, 1),
+    ("hard-swish", "HardSwish", [r(3, 4) * 4], {}, 1),
+    ("prelu", "PRelu", [r(2, 3, 4), C(r(3, 1))], {}, 1),
     ("clip", "Clip", [r(3, 4), C(-0.5), C(0.5)], {}, 1),
     ("clip-max-only", "Clip", [r(3, 4), None, C(0.2)], {}, 1),
     ("softmax", "Softmax", [r(2, 3, 4)], {"axis": 1}, 1),
@@ -324,6 +326,19 @@ def test_gradients_through_scan_sort_einsum_and_tile_match_finite_differences():
     module = GraphModule(_graph(nodes, [("x", (2, 3), None)], w, ("y", "indices")))
     x = dg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
     assert dg.gradcheck(lambda t: module(t)[0], [x])
+
+
+def test_a_prelu_slope_is_a_parameter_with_its_gradient():
+    """PRelu's slope trains, even PyTorch's default single one (a one-element operand of Mul
+    would be a constant of a formula)."""
+    nodes = [Node("HardSwish", ["x"], ["h"]), Node("PRelu", ["h", "slope"], ["y"])]
+    module = GraphModule(_graph(nodes, [("x", (4, 3), None)], {"slope": np.array([0.25])}))
+    assert [name for name, _ in module.named_parameters()] == ["slope"]
+    x = dg.tensor(rng.standard_normal((4, 3)) * 4, requires_grad=True)
+    module(x).sum().backward()
+    h = x.numpy() * np.clip(x.numpy() / 6 + 0.5, 0, 1)
+    np.testing.assert_allclose(module.slope.grad.numpy(), [np.minimum(h, 0).sum()])
+    assert dg.gradcheck(lambda t: module(t), [x])
 
 
 def test_parameters_buffers_and_constants():

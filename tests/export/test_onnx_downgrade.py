@@ -1,7 +1,8 @@
-"""ONNX models of opsets 18-21 with Pad (an axes input, reflect and edge modes) and Split
-(num_outputs, even and uneven), which ONNX's version converter cannot take to opset 17: imported
-by deepgrad and run as onnxruntime runs them."""
+"""ONNX models of opsets 18-21 with Pad (an axes input, reflect and edge modes), Split
+(num_outputs, even and uneven) and Gelu, which ONNX's version converter cannot take to opset 17:
+imported by deepgrad and run as onnxruntime runs them."""
 
+import math
 import warnings
 
 import numpy as np
@@ -104,3 +105,48 @@ def test_a_torch_export_with_reflection_padding(torch, tmp_path, opset):
     with torch.no_grad():
         expected = model(x).numpy()
     np.testing.assert_allclose(from_onnx(path)(x.numpy()).numpy(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("opset", [20, 21])
+@pytest.mark.parametrize("approximate", [None, "none", "tanh"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_of_opset_20_is_written_in_opset_17_operators(tmp_path, opset, approximate, dtype):
+    """Gelu, new in opset 20 (PyTorch's default exporter writes it for nn.GELU), becomes the
+    operators of its formula, its constants in the input's type, the nodes after it intact."""
+    elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.DOUBLE
+    options = {} if approximate is None else {"approximate": approximate}
+    nodes = [helper.make_node("Gelu", ["x"], ["g"], name="act", **options),
+             helper.make_node("Neg", ["g"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", elem, [4, 50])],
+                              [helper.make_tensor_value_info("y", elem, [4, 50])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 10
+    x = np.random.default_rng(0).uniform(-6, 6, (4, 50)).astype(dtype)
+    path = tmp_path / "gelu.onnx"
+    onnx.save(model, str(path))
+    got = from_onnx(path)(x).numpy()
+    assert got.dtype == dtype
+    t = x.astype(np.float64)
+    if approximate == "tanh":
+        formula = 0.5 * t * (1 + np.tanh(math.sqrt(2 / math.pi) * (t + 0.044715 * t ** 3)))
+    else:
+        formula = 0.5 * t * (1 + np.vectorize(math.erf)(t / math.sqrt(2)))
+    tolerance = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(got, -formula, rtol=tolerance, atol=tolerance)
+    if dtype == np.float32:  # onnxruntime computes float64 Gelu in float32's precision
+        expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+            None, {"x": x})[0]
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_layer_norm_statistics_in_another_type_are_refused(tmp_path):
+    node = helper.make_node("LayerNormalization", ["x", "scale"], ["y"], stash_type=11,
+                            name="norm")
+    model = _model([node], ["y"], [helper.make_tensor("scale", TensorProto.FLOAT, [6],
+                                                      np.ones(6))], 18)
+    path = tmp_path / "stash.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ValueError, match=r"stash\.onnx: node 0 \(LayerNormalization in 'norm'\): "
+                                         r"a stash_type other than 1 \(the statistics in float32\) "
+                                         r"is not supported"):
+        from_onnx(path)

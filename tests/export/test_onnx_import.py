@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
+import deepgrad_runtime
 from deepgrad.export.graph_module import GraphModule
 from deepgrad.export.onnx_import import from_onnx, read_onnx
 from deepgrad_runtime.graph import load_artifact, save_artifact
@@ -141,6 +142,46 @@ def test_bytes_and_model_protos_import_as_the_file_does(torch, tmp_path):
     with pytest.raises(TypeError, match=r"from_onnx: expected the path of an ONNX file, its "
                                         r"bytes or an onnx\.ModelProto; got Sequential"):
         from_onnx(model)
+
+
+def _default_exporter_models(torch):
+    """What PyTorch's default (dynamo) exporter writes in opset 20 that its older one did not:
+    Gelu (both forms), HardSwish, PRelu (PyTorch's single slope), MaxPool's storage_order and
+    LayerNormalization's stash_type."""
+    nn = torch.nn
+    return {
+        "cnn": (nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Hardswish(),
+                              nn.MaxPool2d(2), nn.Conv2d(4, 4, 1), nn.PReLU(), nn.Flatten(),
+                              nn.Linear(4 * 3 * 3, 3)), (2, 6, 6)),
+        "transformer": (nn.Sequential(
+            nn.Linear(6, 8), nn.GELU(approximate="tanh"), nn.TransformerEncoderLayer(
+                8, 2, 16, dropout=0.0, activation="gelu", batch_first=True),
+            nn.LayerNorm(8), nn.Linear(8, 3)), (5, 6)),
+    }
+
+
+@pytest.mark.parametrize("name", ["cnn", "transformer"])
+def test_models_from_torchs_default_exporter(torch, tmp_path, name):
+    pytest.importorskip("onnxscript", reason="torch.onnx.export(dynamo=True) needs onnxscript")
+    torch.manual_seed(0)
+    model, shape = _default_exporter_models(torch)[name]
+    model = _randomize(torch, model).eval()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model, (torch.randn(2, *shape),), dynamo=True,
+                                    dynamic_shapes=({0: torch.export.Dim("batch")},))
+    assert program.model_proto.opset_import[0].version >= 20
+    module = from_onnx(program.model_proto)
+    x = torch.randn(5, *shape)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(module(x.numpy()).numpy(), expected, rtol=1e-5, atol=1e-5)
+    if name == "cnn":  # the slope of PReLU trains as PyTorch's does
+        assert any(p.numel() == 1 for p in module.parameters())
+    # On to the runtime, the example input taken from the graph's inputs.
+    path = dg.export.to_runtime(module, tmp_path / "imported.safetensors")
+    np.testing.assert_allclose(deepgrad_runtime.load(path).run(x.numpy()), expected, rtol=1e-5,
+                               atol=1e-5)
 
 
 def test_batch_norm_is_kept_without_constant_folding(torch, tmp_path):

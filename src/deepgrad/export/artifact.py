@@ -112,15 +112,27 @@ def simplify(graph: Graph) -> Graph:
     return graph.check()
 
 
-def _default_input(model: Module) -> np.ndarray:
+def _default_input(model: Module) -> Any:
     """A batch of one random example for a model whose first weighted layer tells the input's
     shape: a Linear (N, in_features), a Conv2d (N, C, 28, 28) as for Fashion-MNIST, a Conv1d
     (N, C, 28), an Embedding (N, 8) of indices, a batch-first RNN, GRU or LSTM (N, 8,
-    input_size). Random, not zeros, so that the trace can tell what depends on the values."""
+    input_size); for an imported ONNX model, the shapes and types of its inputs (a batch of
+    one, 8 along other dimensions of any size; zeros for integer inputs, which may be
+    indices). Random, not zeros, so that the trace can tell what depends on the values."""
     from deepgrad import nn
+    from deepgrad.export.graph_module import GraphModule
     from deepgrad.export.quantized_layers import QuantizedConv1d, QuantizedConv2d, QuantizedLinear
 
     rng = np.random.default_rng(0)
+    if isinstance(model, GraphModule):
+        examples = []
+        for value in model.graph.inputs:
+            shape = tuple((1 if axis == 0 else 8) if size is None else size
+                          for axis, size in enumerate(value.shape))
+            dtype = np.dtype(value.dtype)
+            examples.append(rng.standard_normal(shape).astype(dtype) if dtype.kind == "f"
+                            else np.zeros(shape, dtype))
+        return examples[0] if len(examples) == 1 else tuple(examples)
     for module in model.modules():
         shape = None
         if isinstance(module, (nn.Linear, QuantizedLinear)):

@@ -35,7 +35,7 @@ ARRAY_KERNELS = frozenset(op for table in _TABLES for op in table.array_ops)
 _WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
     "Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (0, 1, 2), "MatMul": (0, 1),
     "BatchNormalization": (1, 2), "LayerNormalization": (1, 2), "InstanceNormalization": (1, 2),
-    "LSTM": (1, 2, 3), "GRU": (1, 2, 3), "RNN": (1, 2, 3), "Gather": (0,),
+    "LSTM": (1, 2, 3), "GRU": (1, 2, 3), "RNN": (1, 2, 3), "Gather": (0,), "PRelu": (1,),
 }
 # Operators any of whose float initializer inputs is a weight (Einsum "bi,oi->bo").
 _WEIGHT_OPERANDS = frozenset({"Einsum"})

@@ -226,6 +226,19 @@ def _hard_sigmoid(training: bool, node: Node, xs: list) -> Tensor:
     return activations.clamp(xs[0] * alpha + beta, 0.0, 1.0)
 
 
+@KERNELS.register("HardSwish")
+def _hard_swish(training: bool, node: Node, xs: list) -> Tensor:
+    return xs[0] * activations.clamp(xs[0] * (1 / 6) + 0.5, 0.0, 1.0)
+
+
+@KERNELS.register("PRelu")
+def _prelu(training: bool, node: Node, xs: list) -> Tensor:
+    # x where x > 0 and slope * x elsewhere, exactly (the negations are exact), with a gradient
+    # for the slope whatever its broadcast shape.
+    x, slope = xs[0], as_tensor(xs[1])
+    return F.relu(x) - F.relu(-x) * slope
+
+
 @KERNELS.register("Clip")
 def _clip(training: bool, node: Node, xs: list) -> Tensor:
     x, low, high = padded(xs, 3)

@@ -2,10 +2,12 @@
 
 The converter has no adapter from opset 18 to 17 for Pad (18 added an ``axes`` input, 19 the
 ``wrap`` mode) nor for Split (18 added ``num_outputs``), nor for several operators whose later
-versions only admit more types (:data:`TYPES_ONLY`), and fails on the whole model when it meets
-one. :func:`hold` rewrites each such node in its opset-17 form (full-rank pads; split sizes as an
-input; the others unchanged) and moves it into a private domain, which the converter leaves
-alone; :func:`release` moves it back after the conversion.
+versions only admit more types (:data:`TYPES_ONLY`), nor for Gelu (new in opset 20, which
+PyTorch's default exporter writes for ``nn.GELU``), and fails on the whole model when it meets
+one. :func:`hold` writes each Gelu as the opset-17 operators of its formula, rewrites each of
+the others in its opset-17 form (full-rank pads; split sizes as an input; the rest unchanged)
+and moves it into a private domain, which the converter leaves alone; :func:`release` moves it
+back after the conversion.
 """
 
 from __future__ import annotations
@@ -39,21 +41,25 @@ def _constant(onnx: Any, graph: Any, name: str) -> np.ndarray | None:
     return None
 
 
-def _shapes(onnx: Any, model: Any) -> dict[str, list]:
-    """The statically known shapes of the graph's values (dims None where symbolic)."""
+def _inferred(onnx: Any, model: Any) -> tuple[dict[str, list], dict[str, int]]:
+    """The statically known shapes of the graph's values (dims None where symbolic), and their
+    data types (ONNX's numbers)."""
     inferred = onnx.shape_inference.infer_shapes(model)
-    shapes = {}
+    shapes, types = {}, {t.name: t.data_type for t in model.graph.initializer}
     for value in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
         tensor = value.type.tensor_type
+        types[value.name] = tensor.elem_type
         if tensor.HasField("shape"):
             shapes[value.name] = [d.dim_value if d.HasField("dim_value") else None
                                   for d in tensor.shape.dim]
-    return shapes
+    return shapes, types
 
 
-def _needs_shapes(node: Any) -> bool:
-    """Whether rewriting the node needs its input's shape: a Pad with axes (their rank), a
-    Split into a number of outputs (the size split)."""
+def _needs_inference(node: Any) -> bool:
+    """Whether rewriting the node needs its input's shape or type: a Pad with axes (their
+    rank), a Split into a number of outputs (the size split), a Gelu (its constants' type)."""
+    if node.op_type == "Gelu":
+        return True
     if node.op_type == "Pad":
         return len(node.input) > 3 and bool(node.input[3])
     return node.op_type == "Split" and any(a.name == "num_outputs" for a in node.attribute)
@@ -113,25 +119,68 @@ def _split(onnx: Any, graph: Any, node: Any, shapes: dict, taken: set) -> None:
     node.input.append(name)
 
 
+def _gelu(onnx: Any, graph: Any, node: Any, types: dict, taken: set) -> list:
+    """Gelu's nodes in opset 17: 0.5 x (1 + erf(x / sqrt 2)), or with ``approximate="tanh"``
+    0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), as PyTorch defines them."""
+    (x,), (y,) = node.input, node.output
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(types.get(x, onnx.TensorProto.FLOAT))
+    name = node.name or y
+    nodes = []
+
+    def apply(op: str, inputs: list[str], output: str | None = None) -> str:
+        output = output or _fresh(f"{y}_{op.lower()}", taken)
+        nodes.append(onnx.helper.make_node(op, inputs, [output], name=f"{name}/{op}"))
+        return output
+
+    def const(value: float) -> str:
+        return _add_constant(onnx, graph, f"{y}_c", np.array(value, dtype), taken)
+
+    approximate = next((a.s.decode() for a in node.attribute if a.name == "approximate"), "none")
+    if approximate == "tanh":
+        cube = apply("Mul", [apply("Mul", [x, x]), x])
+        inner = apply("Add", [x, apply("Mul", [cube, const(0.044715)])])
+        squashed = apply("Tanh", [apply("Mul", [inner, const(math.sqrt(2 / math.pi))])])
+    else:
+        squashed = apply("Erf", [apply("Div", [x, const(math.sqrt(2))])])
+    half_x = apply("Mul", [x, const(0.5)])
+    apply("Mul", [half_x, apply("Add", [squashed, const(1.0)])], y)
+    return nodes
+
+
 def hold(onnx: Any, model: Any) -> bool:
-    """Rewrite the model's Pad and Split nodes (of an opset 18+ model) in their opset-17 form,
-    in the private domain :data:`HELD`; True if there were any."""
+    """Rewrite the model's Gelu nodes (of an opset 20+ model) as opset-17 operators, and its
+    Pad, Split and :data:`TYPES_ONLY` nodes (of an opset 18+ model) in their opset-17 form in
+    the private domain :data:`HELD`; True if any nodes were held."""
     graph = model.graph
     nodes = [(i, n) for i, n in enumerate(graph.node) if n.domain in _DOMAINS
-             and (n.op_type in ("Pad", "Split") or n.op_type in TYPES_ONLY)]
+             and (n.op_type in ("Pad", "Split", "Gelu") or n.op_type in TYPES_ONLY)]
     if not nodes:
         return False
     # Shape inference copies the model: only when a rewrite needs it.
-    shapes = _shapes(onnx, model) if any(_needs_shapes(n) for _, n in nodes) else {}
+    shapes, types = (_inferred(onnx, model) if any(_needs_inference(n) for _, n in nodes)
+                     else ({}, {}))
     taken = {t.name for t in graph.initializer} | {o for n in graph.node for o in n.output}
+    held = False
     for index, node in nodes:
         if node.op_type == "Pad":
             _pad(onnx, graph, index, node, shapes, taken)
         elif node.op_type == "Split":
             _split(onnx, graph, node, shapes, taken)
-        node.domain = HELD
-    model.opset_import.append(onnx.helper.make_opsetid(HELD, 1))
-    return True
+        if node.op_type != "Gelu":
+            node.domain, held = HELD, True
+    if any(node.op_type == "Gelu" for _, node in nodes):
+        written = []
+        for node in graph.node:
+            if node.op_type == "Gelu" and node.domain in _DOMAINS:
+                written += _gelu(onnx, graph, node, types, taken)
+            else:
+                written.append(onnx.NodeProto())
+                written[-1].CopyFrom(node)  # the list's own copy: it is cleared next
+        del graph.node[:]
+        graph.node.extend(written)
+    if held:
+        model.opset_import.append(onnx.helper.make_opsetid(HELD, 1))
+    return held
 
 
 def release(model: Any) -> None:

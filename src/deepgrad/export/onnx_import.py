@@ -160,6 +160,11 @@ def _node(onnx: Any, index: int, node: Any, initializers: dict, taken: set) -> N
         raise ValueError(f"{where}: training_mode=1 (a model exported in training mode) is not "
                          f"supported; export it in evaluation mode (the imported module's "
                          f"train() makes batch norm use batch statistics)")
+    if op == "MaxPool":
+        attrs.pop("storage_order", None)  # the layout of the indices, an output not supported
+    if op == "LayerNormalization" and attrs.pop("stash_type", 1) != 1:
+        raise ValueError(f"{where}: a stash_type other than 1 (the statistics in float32) is "
+                         f"not supported: deepgrad computes them in the input's type")
     if op in ("ReduceMean", "ReduceProd") and "axes" in attrs:
         # Opset 17 gives these reductions' axes as an attribute, deepgrad's graph (like opset
         # 18) as an input.

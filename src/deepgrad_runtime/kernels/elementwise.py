@@ -274,6 +274,18 @@ def _hard_sigmoid_in_place(node: Node, consts: Consts) -> InPlace:
     return hard_sigmoid
 
 
+@register("HardSwish")
+def _hard_swish(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (1, 1))
+    return lambda x: x * np.clip(x * (1 / 6) + 0.5, 0, 1)
+
+
+@register("PRelu")
+def _prelu(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    arity(node, (2, 2))
+    return lambda x, slope: np.where(x < 0, x * slope, x)
+
+
 def _bound(value: Any, what: str) -> Any:
     """Clip's min or max as a Python scalar: NumPy treats a scalar as weakly typed, so a float32
     input stays float32 whatever the bound's dtype."""
