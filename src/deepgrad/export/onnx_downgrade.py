@@ -123,7 +123,7 @@ def _gelu(onnx: Any, graph: Any, node: Any, types: dict, taken: set) -> list:
     """Gelu's nodes in opset 17: 0.5 x (1 + erf(x / sqrt 2)), or with ``approximate="tanh"``
     0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), as PyTorch defines them."""
     (x,), (y,) = node.input, node.output
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(types.get(x, onnx.TensorProto.FLOAT))
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(types.get(x) or onnx.TensorProto.FLOAT)
     name = node.name or y
     nodes = []
 
