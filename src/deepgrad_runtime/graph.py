@@ -47,6 +47,8 @@ OPS: dict[str, frozenset[str]] = {name: frozenset(attrs) for name, attrs in {
     "AveragePool": ("ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides",
                     "auto_pad"),
     "GlobalAveragePool": (), "GlobalMaxPool": (),
+    "Resize": ("coordinate_transformation_mode", "cubic_coeff_a", "exclude_outside",
+               "extrapolation_value", "mode", "nearest_mode"),
     "Flatten": ("axis",), "Reshape": ("allowzero",), "Transpose": ("perm",),
     "Squeeze": (), "Unsqueeze": (), "Concat": ("axis",), "Split": ("axis",),
     "Slice": (), "Gather": ("axis",), "Identity": (), "Dropout": ("seed",),

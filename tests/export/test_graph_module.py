@@ -65,6 +65,13 @@ CASES = [
     ("hard-sigmoid", "HardSigmoid", [r(3, 4) * 4], {"alpha": 0.3, "beta": 0.4}, 1),
     ("hard-swish", "HardSwish", [r(3, 4) * 4], {}, 1),
     ("prelu", "PRelu", [r(2, 3, 4), C(r(3, 1))], {}, 1),
+    ("resize-nearest", "Resize", [r(2, 3, 4, 5), None, C(np.array([1, 1, 2, 1.5], np.float32))],
+     {"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
+      "nearest_mode": "floor"}, 1),
+    ("resize-linear", "Resize", [r(2, 3, 4, 5), None, C(np.array([1, 1, 2, 0.6], np.float32))],
+     {"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}, 1),
+    ("resize-linear-sizes", "Resize", [r(1, 2, 4, 5), None, None, C([1, 2, 7, 3])],
+     {"mode": "linear", "coordinate_transformation_mode": "align_corners"}, 1),
     ("clip", "Clip", [r(3, 4), C(-0.5), C(0.5)], {}, 1),
     ("clip-max-only", "Clip", [r(3, 4), None, C(0.2)], {}, 1),
     ("softmax", "Softmax", [r(2, 3, 4)], {"axis": 1}, 1),
@@ -326,6 +333,16 @@ def test_gradients_through_scan_sort_einsum_and_tile_match_finite_differences():
     module = GraphModule(_graph(nodes, [("x", (2, 3), None)], w, ("y", "indices")))
     x = dg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
     assert dg.gradcheck(lambda t: module(t)[0], [x])
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_resize_gradients_match_finite_differences(mode):
+    scales = np.array([1, 1, 1.5, 0.75], np.float32)
+    nodes = [Node("Resize", ["x", "", "scales"], ["y"], {"mode": mode})]
+    module = GraphModule(_graph(nodes, [("x", (2, 2, 3, 4), None)], {"scales": scales}))
+    x = dg.tensor(rng.standard_normal((2, 2, 3, 4)), requires_grad=True)
+    assert module(x).shape == (2, 2, 4, 3)
+    assert dg.gradcheck(lambda t: module(t), [x])
 
 
 def test_a_prelu_slope_is_a_parameter_with_its_gradient():

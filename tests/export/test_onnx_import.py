@@ -69,6 +69,11 @@ def _models(torch):
         "gru": (lambda: Recurrent(nn.GRU, bidirectional=True), (5, 6)),
         "rnn": (lambda: Recurrent(nn.RNN, nonlinearity="relu"), (5, 6)),
         "text": (TextClassifier, (7,)),
+        "upsample": (lambda: nn.Sequential(
+            nn.Conv2d(2, 3, 3, padding=1), nn.Upsample(scale_factor=2), nn.ReLU(),
+            nn.Upsample(scale_factor=1.5, mode="bilinear"),
+            nn.Upsample(size=(5, 7), mode="bilinear", align_corners=True), nn.Flatten(),
+            nn.Linear(3 * 5 * 7, 3)), (2, 3, 4)),
     }
 
 
@@ -110,7 +115,7 @@ def _exported(torch, tmp_path, name, **options):
 
 
 @pytest.mark.parametrize("name", ["mlp", "cnn", "resnet_block", "depthwise_separable", "lstm",
-                                  "gru", "rnn", "text"])
+                                  "gru", "rnn", "text", "upsample"])
 @pytest.mark.parametrize("fold", [True, False], ids=["folded", "unfolded"])
 def test_imported_model_matches_torch(torch, tmp_path, name, fold):
     model, shape, path = _exported(torch, tmp_path, name, do_constant_folding=fold)
@@ -147,12 +152,13 @@ def test_bytes_and_model_protos_import_as_the_file_does(torch, tmp_path):
 def _default_exporter_models(torch):
     """What PyTorch's default (dynamo) exporter writes in opset 20 that its older one did not:
     Gelu (both forms), HardSwish, PRelu (PyTorch's single slope), MaxPool's storage_order and
-    LayerNormalization's stash_type."""
+    LayerNormalization's stash_type; and a Resize of opset 18+."""
     nn = torch.nn
     return {
         "cnn": (nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Hardswish(),
-                              nn.MaxPool2d(2), nn.Conv2d(4, 4, 1), nn.PReLU(), nn.Flatten(),
-                              nn.Linear(4 * 3 * 3, 3)), (2, 6, 6)),
+                              nn.MaxPool2d(2), nn.Conv2d(4, 4, 1), nn.PReLU(),
+                              nn.Upsample(scale_factor=2, mode="bilinear"), nn.Flatten(),
+                              nn.Linear(4 * 6 * 6, 3)), (2, 6, 6)),
         "transformer": (nn.Sequential(
             nn.Linear(6, 8), nn.GELU(approximate="tanh"), nn.TransformerEncoderLayer(
                 8, 2, 16, dropout=0.0, activation="gelu", batch_first=True),
@@ -208,7 +214,7 @@ def _sync_step(torch, model, module, x, labels, lr=0.1):
     return loss_torch.item(), loss.item()
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "lstm", "gru", "text"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "lstm", "gru", "text", "upsample"])
 def test_fine_tuning_step_matches_torch(torch, tmp_path, name):
     # Without constant folding the export keeps the batch norm, so that both models train it,
     # and the initializers are PyTorch's parameters, names and all (the recurrent weights reach

@@ -215,6 +215,31 @@ CASES = [
     ("argmax-last-index", "ArgMax", [TIES], {"axis": -1, "select_last_index": 1}, [], 1),
     ("argmin-int64-last-index", "ArgMin", [TIES.astype(np.int64)], {"select_last_index": 1},
      [], 1),
+    # Resize: what torch.onnx.export writes for nn.Upsample (nearest: asymmetric and floor;
+    # bilinear: pytorch_half_pixel or align_corners), and the other coordinate and rounding
+    # modes, up and down, by scales (also odd ones) or sizes.
+    ("resize-nearest-torch", "Resize", [f32(2, 3, 4, 5), None, np.array([1, 1, 2, 3], np.float32)],
+     {"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
+      "nearest_mode": "floor"}, [2], 1),
+    ("resize-nearest-default", "Resize", [f32(1, 2, 5, 7), None, np.array([1, 1, 1.5, 0.6],
+                                                                          np.float32)],
+     {}, [2], 1),
+    ("resize-nearest-ceil-half-pixel", "Resize", [f32(1, 2, 6, 4), None, None, i64(1, 2, 4, 9)],
+     {"nearest_mode": "ceil"}, [3], 1),
+    ("resize-nearest-prefer-ceil-tf", "Resize", [f32(1, 1, 4, 4), None,
+                                                 np.array([1, 1, 2.5, 0.5], np.float32)],
+     {"nearest_mode": "round_prefer_ceil", "coordinate_transformation_mode":
+      "tf_half_pixel_for_nn"}, [2], 1),
+    ("resize-linear-torch", "Resize", [f32(2, 3, 4, 5), None, np.array([1, 1, 2, 2], np.float32)],
+     {"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}, [2], 1),
+    ("resize-linear-align-corners", "Resize", [f32(1, 2, 4, 5), None, None, i64(1, 2, 7, 3)],
+     {"mode": "linear", "coordinate_transformation_mode": "align_corners"}, [3], 1),
+    ("resize-linear-half-pixel-down", "Resize", [f32(1, 2, 8, 6), None,
+                                                 np.array([1, 1, 0.5, 0.75], np.float32)],
+     {"mode": "linear"}, [2], 1),
+    ("resize-linear-asymmetric-1d", "Resize", [f32(2, 3, 7), None, np.array([1, 1, 1.7],
+                                                                            np.float32)],
+     {"mode": "linear", "coordinate_transformation_mode": "asymmetric"}, [], 1),
 ]
 
 
@@ -245,6 +270,16 @@ def test_integer_division_truncates_toward_zero():
     ("Reshape", [f32(2, 3), i64(0, -1)], {"allowzero": 1}, "both 0 and -1"),
     ("Transpose", [f32(2, 3)], {"perm": [0, 0]}, "must be a permutation"),
     ("Split", [f32(5, 2)], {"axis": 0}, "cannot split size 5 into 2 equal parts"),
+    ("Resize", [f32(1, 1, 2, 2), None, np.array([1, 1, 2, 2], np.float32)], {"mode": "cubic"},
+     "mode 'cubic' is not supported"),
+    ("Resize", [f32(1, 1, 2, 2), None, np.array([1, 1, 2, 2], np.float32)],
+     {"coordinate_transformation_mode": "tf_crop_and_resize"}, "'tf_crop_and_resize'"),
+    ("Resize", [f32(1, 1, 2, 2), None, np.array([1, 1, 2, 2], np.float32), i64(1, 1, 4, 4)], {},
+     "needs exactly one of the scales and sizes inputs"),
+    ("Resize", [f32(1, 1, 2, 2), None, np.array([1, 2], np.float32)], {},
+     r"scales must be 4 positive numbers for an input of shape \(1, 1, 2, 2\)"),
+    ("Resize", [f32(1, 1, 2, 2), None, None, i64(1, 1, 10000, 10000)], {},
+     "refused as implausible"),
     ("Slice", [f32(5), i64(0), i64(3), i64(0), i64(0)], {}, "a step of 0"),
     ("LeakyRelu", [f32(2)], {"alpha": "big"}, "attribute 'alpha' must be a finite number"),
     ("Concat", [f32(2), f32(2)], {}, "attribute 'axis' is required"),

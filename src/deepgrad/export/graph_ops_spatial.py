@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 
 from deepgrad.backend import xp
-from deepgrad.export.graph_ops import KernelTable, no_extra_outputs, padded
+from deepgrad.export.graph_ops import KernelTable, as_array, no_extra_outputs, padded
 from deepgrad.nn import functional as F
-from deepgrad.ops import join, reductions
+from deepgrad.ops import join, rearrange, reductions
 from deepgrad.tensor import Tensor
 from deepgrad_runtime.graph import Node
+from deepgrad_runtime.kernels.resize import resize_mode, resize_plan
 
 KERNELS = KernelTable()
 
@@ -154,3 +155,22 @@ def _global_pool(training: bool, node: Node, xs: list) -> Tensor:
 
 
 __all__ = ["KERNELS"]
+
+
+@KERNELS.register("Resize")
+def _resize(training: bool, node: Node, xs: list) -> Tensor:
+    # The runtime's plan (the same positions and weights), applied with differentiable
+    # gathers: backward adds each output's gradient onto the inputs it was taken from.
+    x, _, scales, sizes = padded(xs, 4)
+    how = resize_mode(node)
+    plan = resize_plan(how, x.shape, None if scales is None else as_array(scales),
+                       None if sizes is None else as_array(sizes))
+    for axis, sources in plan:
+        if how.mode == "nearest":
+            x = rearrange.index_select(x, axis, sources)
+        else:
+            first, second, weight = sources
+            weight = Tensor(weight.astype(x.dtype))
+            x = (rearrange.index_select(x, axis, first) * (1 - weight)
+                 + rearrange.index_select(x, axis, second) * weight)
+    return x

@@ -13,6 +13,7 @@ from deepgrad_runtime.kernels import (  # noqa: F401 - importing a family regist
     norm,
     pool,
     recurrent,
+    resize,
     scan_sort,
     shape,
 )
