@@ -64,7 +64,7 @@ OPS: dict[str, frozenset[str]] = {name: frozenset(attrs) for name, attrs in {
     "Cast": ("to",),
     # The shape computations of exported models. ConstantOfShape's value is a one-element list
     # whose Python type gives the dtype: float -> float32, int -> int64, bool -> bool.
-    "Shape": ("start", "end"), "ConstantOfShape": ("value",), "Expand": (),
+    "Shape": ("start", "end"), "Size": (), "ConstantOfShape": ("value",), "Expand": (),
     # Running sums, sorting, contraction and repetition; Einsum's equation is a string.
     "CumSum": ("exclusive", "reverse"), "TopK": ("axis", "largest", "sorted"),
     "ArgMax": ("axis", "keepdims", "select_last_index"),

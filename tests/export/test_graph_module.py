@@ -264,7 +264,7 @@ def test_batch_first_recurrent_layout(tmp_path):
 
 def test_every_kernel_is_tested():
     # Cast, QuantizeLinear and DequantizeLinear: test_import_qdq.py
-    others = {"Shape", "ConstantOfShape", "Cast", "QuantizeLinear", "DequantizeLinear"}
+    others = {"Shape", "Size", "ConstantOfShape", "Cast", "QuantizeLinear", "DequantizeLinear"}
     assert {case[1] for case in CASES} | others == set(KERNELS)
 
 
@@ -278,6 +278,11 @@ def test_every_operator_of_the_graph_format_has_a_kernel():
 def test_shape(tmp_path, attrs, expected):
     model, feeds = _one_node_model("Shape", [r(2, 3, 4, 5)], attrs, 1, out_type=7)
     assert _compare(tmp_path, model, feeds)(*feeds.values()).tolist() == expected
+
+
+def test_size(tmp_path):
+    model, feeds = _one_node_model("Size", [r(2, 3, 4)], {}, 1, out_type=7)
+    assert _compare(tmp_path, model, feeds)(*feeds.values()).tolist() == 24
 
 
 @pytest.mark.parametrize(("value", "out_type"), [(1.5, 1), (7, 7)])

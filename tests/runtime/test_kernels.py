@@ -99,6 +99,7 @@ CASES = [
     ("reduce-sum-noop", "ReduceSum", [f32(3, 4)], {"noop_with_empty_axes": 1}, [], 1),
     ("shape", "Shape", [f32(2, 3, 4, 5)], {}, [], 1),
     ("shape-start-end", "Shape", [f32(2, 3, 4, 5)], {"start": 1, "end": -1}, [], 1),
+    ("size", "Size", [f32(2, 3, 4)], {}, [], 1),
     ("constant-of-shape", "ConstantOfShape", [i64(2, 3)], {"value": [1.5]}, [], 1),
     ("constant-of-shape-int", "ConstantOfShape", [i64(4)], {"value": [7]}, [1], 1),
     ("constant-of-shape-default", "ConstantOfShape", [i64(2, 2)], {}, [], 1),

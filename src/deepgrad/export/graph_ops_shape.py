@@ -218,6 +218,11 @@ def _shape(training: bool, node: Node, xs: list) -> np.ndarray:
     return np.array(xs[0].shape[start:end], dtype=np.int64)
 
 
+@KERNELS.register("Size", arrays=True)
+def _size(training: bool, node: Node, xs: list) -> np.ndarray:
+    return np.array(math.prod(xs[0].shape), dtype=np.int64)
+
+
 @KERNELS.register("ConstantOfShape", arrays=True)
 def _constant_of_shape(training: bool, node: Node, xs: list) -> np.ndarray:
     shape = ints(xs[0], "ConstantOfShape shape")

@@ -382,6 +382,13 @@ def _reduce(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     return reduce
 
 
+@register("Size")
+def _size(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
+    """The input's number of elements, an int64 scalar."""
+    arity(node, (1, 1))
+    return lambda x: np.array(x.size, np.int64)
+
+
 @register("Shape")
 def _shape(node: Node, consts: Consts, workspace: Workspace) -> Kernel:
     """The input's shape as int64, from ``start`` to ``end`` (negative: from the end)."""
