@@ -9,6 +9,7 @@ import pytest
 from helpers import with_statistics
 
 import deepgrad as dg
+import deepgrad_runtime
 from deepgrad import nn
 from deepgrad.export.artifact import simplify, to_runtime
 from deepgrad.export.trace import trace
@@ -164,3 +165,27 @@ def test_export_command_writes_an_artifact(tmp_path, capsys):
     args = parser.parse_args(["export", str(foreign), "--format", "runtime"])
     assert args.run(args) == 1
     assert "not written by 'deepgrad train'" in capsys.readouterr().err
+
+
+def test_export_command_converts_an_onnx_file(tmp_path, capsys):
+    """A model trained elsewhere, as an ONNX file, becomes a runtime artifact that computes
+    what the model does; other formats and --int8 are refused in one line."""
+    pytest.importorskip("onnx", reason="ONNX import needs `pip install 'deepgrad[onnx]'`")
+    from deepgrad.export.export_cli import add_export_parser
+
+    parser = argparse.ArgumentParser(prog="deepgrad")
+    add_export_parser(parser.add_subparsers(dest="command", required=True))
+    model = dg.models.cnn(widths=(4,)).eval()
+    x = np.random.default_rng(0).standard_normal((3, 1, 28, 28)).astype(np.float32)
+    onnx_file = dg.export.to_onnx(model, x, tmp_path / "net.onnx")
+    args = parser.parse_args(["export", str(onnx_file), "--format", "runtime"])
+    assert args.run(args) == 0
+    assert "net.runtime.safetensors" in capsys.readouterr().out
+    artifact = deepgrad_runtime.load(tmp_path / "net.runtime.safetensors")
+    with dg.no_grad():
+        np.testing.assert_allclose(artifact.run(x), model(x).numpy(), rtol=1e-5, atol=1e-5)
+    for extra, message in ((["--format", "onnx"], "is an ONNX file already"),
+                           (["--format", "runtime", "--int8"], "an ONNX file converts as it is")):
+        args = parser.parse_args(["export", str(onnx_file), *extra])
+        assert args.run(args) == 1
+        assert message in capsys.readouterr().err
