@@ -360,3 +360,23 @@ def test_float32_stays_float32():
 def test_errors_name_the_op_and_the_values(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("shape", [(8, 3, 6, 6), (16, 64, 32, 33)])  # the second in blocks
+def test_2x2_pooling_of_channel_major_input_with_nans_and_ties_matches_torch(torch, shape):
+    # A convolution's output is an (N, C, H, W) view of (C, N, H, W) memory; NaN (at every
+    # window position, alone and in pairs) sends the 2x2 loop back to the general one.
+    n, c, h, w = shape
+    a = np.random.default_rng(8).integers(0, 3, (c, n, h, w)).astype(np.float32)
+    a[0, 0, 0, 0] = a[0, 0, 0, 3] = a[0, 0, 3, 0] = a[1, 0, 3, 3] = np.nan
+    a[0, 1, 2, 2] = a[0, 1, 3, 3] = a[0, 1, 4, 5] = a[0, 1, 5, 4] = np.nan
+    base = dg.tensor(a, requires_grad=True)
+    y, indices = max_pool2d(base.permute(1, 0, 2, 3), 2, return_indices=True)
+    gy = np.random.default_rng(9).standard_normal(y.shape).astype(np.float32)
+    y.backward(dg.tensor(gy))
+    t = torch.tensor(a, requires_grad=True)
+    ty, tindices = torch.nn.functional.max_pool2d(t.permute(1, 0, 2, 3), 2, return_indices=True)
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(indices.numpy(), tindices.numpy())
+    np.testing.assert_array_equal(base.grad.numpy(), t.grad.numpy())

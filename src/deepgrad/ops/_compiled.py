@@ -24,37 +24,18 @@ _jit = numba.njit(nogil=True, cache=True, error_model="numpy")
 def max_pool(x, y, arg, kh, kw, sh, sw, ph, pw, dh, dw):
     """y[n, c, i, j] = the max of x (N, C, H, W) over window (i, j); arg = its position
     a * kw + b in the window. The first max in row-major order wins, and NaN wins over numbers
-    (a later NaN over an earlier one), as in PyTorch; positions in the padding are skipped."""
-    n_, c_, h_, w_ = x.shape
+    (a later NaN over an earlier one), as in PyTorch; positions in the padding are skipped.
+    Each plane is pooled alone, so x may come as (C, N, H, W) too: axis 0 is looped outermost,
+    and callers put first the axis along which memory runs."""
     ho, wo = y.shape[2], y.shape[3]
-    # Without bounds checks: only when every window lies inside x (ceil_mode's partial last
-    # windows of an odd-sized x do not, and take the general loop).
+    # Only when every window lies inside x (ceil_mode's partial last windows of an odd-sized x do
+    # not). NaN needs the general loop's ordered tests, which keep the loop from vectorizing.
     if (kh == kw == sh == sw == 2 and ph == pw == 0 and dh == dw == 1
-            and 2 * ho <= h_ and 2 * wo <= w_):
-        for c in range(c_):
-            for n in range(n_):
-                for i in range(ho):
-                    r = 2 * i
-                    for j in range(wo):
-                        q = 2 * j
-                        # Selects rather than branches (random data defeats branch prediction):
-                        # a later position wins when greater, or when NaN.
-                        best = x[n, c, r, q]
-                        v = x[n, c, r, q + 1]
-                        take = v > best or v != v
-                        best = v if take else best
-                        where = 1 if take else 0
-                        v = x[n, c, r + 1, q]
-                        take = v > best or v != v
-                        best = v if take else best
-                        where = 2 if take else where
-                        v = x[n, c, r + 1, q + 1]
-                        take = v > best or v != v
-                        y[n, c, i, j] = v if take else best
-                        arg[n, c, i, j] = 3 if take else where
+            and 2 * ho <= x.shape[2] and 2 * wo <= x.shape[3] and not _max_pool_2x2(x, y, arg)):
         return
-    for c in range(c_):
-        for n in range(n_):
+    n_, c_, h_, w_ = x.shape
+    for n in range(n_):
+        for c in range(c_):
             for i in range(ho):
                 for j in range(wo):
                     best = x[n, c, 0, 0]
@@ -75,27 +56,59 @@ def max_pool(x, y, arg, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 @_jit
+def _max_pool_2x2(x, y, arg):
+    """:func:`max_pool` for 2 x 2 windows of stride 2, vectorized: each row's first max, then
+    the lower row's if greater (the row-major first max). Returns whether x held NaN, where the
+    comparisons pick wrongly and the caller must pool again."""
+    n_, c_ = x.shape[0], x.shape[1]
+    ho, wo = y.shape[2], y.shape[3]
+    nan = False
+    for n in range(n_):
+        for c in range(c_):
+            for i in range(ho):
+                r = 2 * i
+                for j in range(wo):
+                    q = 2 * j
+                    a0, a1 = x[n, c, r, q], x[n, c, r, q + 1]
+                    b0, b1 = x[n, c, r + 1, q], x[n, c, r + 1, q + 1]
+                    # Selects rather than branches (random data defeats branch prediction).
+                    take = a1 > a0
+                    top = a1 if take else a0
+                    top_at = np.uint8(1) if take else np.uint8(0)
+                    take = b1 > b0
+                    bottom = b1 if take else b0
+                    bottom_at = np.uint8(3) if take else np.uint8(2)
+                    take = bottom > top
+                    y[n, c, i, j] = bottom if take else top
+                    arg[n, c, i, j] = bottom_at if take else top_at
+                    nan |= (a0 != a0) | (a1 != a1) | (b0 != b0) | (b1 != b1)
+    return nan
+
+
+@_jit
 def max_pool_backward(gy, arg, gx, kw, sh, sw, ph, pw, dh, dw, tiled):
     """gx = each window's gradient at the position ``arg`` names. ``tiled``: 2 x 2 windows of
-    stride 2 cover gx exactly (none overhangs it), so that every element is written and gx may
-    start uninitialized; otherwise gx holds zeros and the gradients are added."""
+    stride 2 cover gx exactly (none overhangs it), so that gx may start uninitialized (each
+    plane is zeroed here, where it is about to be written); otherwise gx holds zeros and the
+    gradients are added. Axis 0 is looped outermost, as in :func:`max_pool`."""
     n_, c_, ho, wo = gy.shape
     if tiled:
         zero = gx.dtype.type(0)
-        for c in range(c_):
-            for n in range(n_):
-                for i in range(ho):
-                    r = 2 * i
-                    for j in range(wo):
-                        q = 2 * j
-                        g, where = gy[n, c, i, j], arg[n, c, i, j]
-                        gx[n, c, r, q] = g if where == 0 else zero
-                        gx[n, c, r, q + 1] = g if where == 1 else zero
-                        gx[n, c, r + 1, q] = g if where == 2 else zero
-                        gx[n, c, r + 1, q + 1] = g if where == 3 else zero
-        return
-    for c in range(c_):
+        h_, w_ = gx.shape[2], gx.shape[3]
         for n in range(n_):
+            for c in range(c_):
+                # Zeros, then one store per window: 3-5x faster than selecting each of the
+                # four values (a loop that does not vectorize).
+                for r in range(h_):
+                    for q in range(w_):
+                        gx[n, c, r, q] = zero
+                for i in range(ho):
+                    for j in range(wo):
+                        where = arg[n, c, i, j]
+                        gx[n, c, 2 * i + (where >> 1), 2 * j + (where & 1)] = gy[n, c, i, j]
+        return
+    for n in range(n_):
+        for c in range(c_):
             for i in range(ho):
                 for j in range(wo):
                     a, b = divmod(arg[n, c, i, j], kw)

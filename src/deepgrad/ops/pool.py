@@ -70,15 +70,24 @@ def _max_along(a: Any, axis: int, w: _Window) -> tuple[Any, Any]:
         views = _window_views(a, axis, w)
     if w.kernel == 1:
         return views[0], None
-    # Strictly greater: on ties the earlier position keeps the max, as in PyTorch.
-    arg = xp.greater(views[1], views[0])
+    # Strictly greater: on ties the earlier position keeps the max, as in PyTorch; NaN, which
+    # maximum propagates, takes the position too (a later NaN over an earlier one, as torch).
+    arg = _later_wins(views[1], views[0])
     y = xp.maximum(views[0], views[1])
     if w.kernel > 2:
         arg = arg.astype(xp.uint8 if w.kernel < 256 else xp.intp)
         for i in range(2, w.kernel):
-            xp.copyto(arg, i, where=xp.greater(views[i], y))
+            xp.copyto(arg, i, where=_later_wins(views[i], y))
             xp.maximum(y, views[i], out=y)
     return y, arg
+
+
+def _later_wins(later: Any, best: Any) -> Any:
+    """Where ``later`` replaces ``best`` as a window's max: greater, or NaN."""
+    wins = xp.greater(later, best)
+    if later.dtype.kind == "f":
+        wins |= xp.isnan(later)
+    return wins
 
 
 def _max_only(a: Any, rows: _Window, cols: _Window) -> Any:
@@ -156,7 +165,7 @@ def _compiled_max_pool(ctx: Any, kernels: Any, x: Any, shape: tuple, rows: _Wind
     arg = in_layout(out_shape, xp.uint8 if rows.kernel * cols.kernel <= 256 else xp.int32,
                     axis)
     window = _window_args(rows, cols)
-    blockwise(lambda xb, yb, argb: kernels.max_pool(xb, yb, argb, *window), x4, y, arg)
+    blockwise(lambda *blocks: kernels.max_pool(*_memory_order(blocks, axis), *window), x4, y, arg)
     if ctx.needs_input_grad[0]:
         ctx.save(arg=arg, axis=axis, rows=rows, cols=cols, shape=shape, x_shape=x4.shape)
     outputs = [y]
@@ -183,9 +192,16 @@ def _compiled_max_pool_backward(ctx: Any, gy: Any) -> Any:
     gx = in_layout(x_shape, gy.dtype, axis, xp.empty if tiled else xp.zeros)
     window = _window_args(rows, cols)[1:]
     in_blocks(lambda part: kernels.max_pool_backward(
-        block(gy4, axis, part), block(ctx.arg, axis, part), block(gx, axis, part), *window,
+        *_memory_order([block(a, axis, part) for a in (gy4, ctx.arg, gx)], axis), *window,
         tiled), x_shape[axis], gx.size)
     return gx.reshape(ctx.shape)
+
+
+def _memory_order(arrays: Any, axis: int) -> list:
+    """``arrays`` (N, C, H, W) with ``axis`` (the one memory runs along outermost) first: the
+    max-pooling kernels loop over axis 0 outermost, and see contiguous arrays, the layout their
+    loops vectorize best in (numba compiles one version per layout)."""
+    return [a.swapaxes(0, 1) if axis else a for a in arrays]
 
 
 class MaxPool(Function):
