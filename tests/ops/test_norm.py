@@ -350,3 +350,26 @@ def test_group_norm_errors():
         group_norm(x, 3, dg.ones(6), dg.zeros(3))
     with pytest.raises(dg.ShapeError, match=r"group_norm: expects input \(N, C, \*\)"):
         group_norm(dg.randn(6), 3)
+
+
+@pytest.mark.usefixtures("both_kernels")
+@pytest.mark.parametrize("shape", [(5, 3, 4, 4), (16, 8, 96, 96)])  # the second in blocks
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_of_channel_major_input_parity_with_torch(torch, shape, training):
+    # A convolution's output: an (N, C, H, W) view of (C, N, H, W) memory; permuted back after,
+    # so that the gradient arriving in backward is channel-major too.
+    rng = np.random.default_rng(12)
+    n, c, h, w = shape
+    arrays = [(rng.standard_normal((c, n, h, w)) * 2 + 3).astype(np.float32),
+              rng.standard_normal(c).astype(np.float32), rng.standard_normal(c).astype(np.float32)]
+    mean, var = _running(c, rng, np.float32)
+    dg_stats, torch_stats = [dg.tensor(mean), dg.tensor(var)], [torch.tensor(mean),
+                                                               torch.tensor(var)]
+    check_parity(torch, lambda x, w, b: batch_norm(x.permute(1, 0, 2, 3), *dg_stats, w, b,
+                                                   training=training).permute(1, 0, 2, 3),
+                 lambda x, w, b: torch.nn.functional.batch_norm(
+                     x.permute(1, 0, 2, 3), *torch_stats, w, b,
+                     training=training).permute(1, 0, 2, 3),
+                 arrays)
+    assert_close(dg_stats[0], torch_stats[0], np.float32, "running_mean")
+    assert_close(dg_stats[1], torch_stats[1], np.float32, "running_var")
