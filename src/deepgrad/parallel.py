@@ -214,3 +214,11 @@ def in_layout(shape: tuple, dtype: Any, axis: int, make: Callable[..., Any] = xp
 def block(a: Any, axis: int, part: slice) -> Any:
     """``a[part]`` along ``axis`` (0 or 1)."""
     return a[part] if axis == 0 else a[:, part]
+
+
+def memory_order(a: Any, axis: int) -> Any:
+    """The (N, C, ...) array ``a`` with ``axis`` (as :func:`outer_axis` names it) first: a
+    contiguous array when ``a`` came from :func:`in_layout`, which compiled loops vectorize best
+    (numba compiles one version per layout), visited in memory order by looping axis 0
+    outermost."""
+    return a.swapaxes(0, 1) if axis else a

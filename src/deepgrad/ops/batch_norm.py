@@ -21,7 +21,14 @@ from deepgrad.autograd import Function
 from deepgrad.backend import xp
 from deepgrad.errors import ShapeError, shape_str
 from deepgrad.ops._kernels import compiled
-from deepgrad.parallel import PARALLEL_ELEMENTS, block, in_blocks, in_layout, outer_axis
+from deepgrad.parallel import (
+    PARALLEL_ELEMENTS,
+    block,
+    in_blocks,
+    in_layout,
+    memory_order,
+    outer_axis,
+)
 from deepgrad.tensor import Tensor, check_tensor
 
 
@@ -213,7 +220,7 @@ def _channel_runs(arrays: list, axis: int) -> list:
     one is contiguous that way: each channel one run, in an array numba knows is contiguous,
     whose loops it vectorizes (1.2-2x faster than over the strided (N, C, S) views)."""
     if axis:
-        runs = [a.swapaxes(0, 1) for a in arrays]
+        runs = [memory_order(a, axis) for a in arrays]
         if all(r.flags.c_contiguous for r in runs):
             return [r.reshape(1, r.shape[0], -1) for r in runs]
     return arrays

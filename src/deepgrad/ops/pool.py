@@ -28,7 +28,7 @@ from deepgrad.ops._pool_args import (
     _Window,
     _windows,
 )
-from deepgrad.parallel import block, blockwise, in_blocks, in_layout, outer_axis
+from deepgrad.parallel import block, blockwise, in_blocks, in_layout, memory_order, outer_axis
 from deepgrad.tensor import Tensor
 
 
@@ -165,7 +165,9 @@ def _compiled_max_pool(ctx: Any, kernels: Any, x: Any, shape: tuple, rows: _Wind
     arg = in_layout(out_shape, xp.uint8 if rows.kernel * cols.kernel <= 256 else xp.int32,
                     axis)
     window = _window_args(rows, cols)
-    blockwise(lambda *blocks: kernels.max_pool(*_memory_order(blocks, axis), *window), x4, y, arg)
+    # The kernels loop over axis 0 outermost.
+    blockwise(lambda *blocks: kernels.max_pool(*(memory_order(b, axis) for b in blocks), *window),
+              x4, y, arg)
     if ctx.needs_input_grad[0]:
         ctx.save(arg=arg, axis=axis, rows=rows, cols=cols, shape=shape, x_shape=x4.shape)
     outputs = [y]
@@ -192,16 +194,9 @@ def _compiled_max_pool_backward(ctx: Any, gy: Any) -> Any:
     gx = in_layout(x_shape, gy.dtype, axis, xp.empty if tiled else xp.zeros)
     window = _window_args(rows, cols)[1:]
     in_blocks(lambda part: kernels.max_pool_backward(
-        *_memory_order([block(a, axis, part) for a in (gy4, ctx.arg, gx)], axis), *window,
+        *(memory_order(block(a, axis, part), axis) for a in (gy4, ctx.arg, gx)), *window,
         tiled), x_shape[axis], gx.size)
     return gx.reshape(ctx.shape)
-
-
-def _memory_order(arrays: Any, axis: int) -> list:
-    """``arrays`` (N, C, H, W) with ``axis`` (the one memory runs along outermost) first: the
-    max-pooling kernels loop over axis 0 outermost, and see contiguous arrays, the layout their
-    loops vectorize best in (numba compiles one version per layout)."""
-    return [a.swapaxes(0, 1) if axis else a for a in arrays]
 
 
 class MaxPool(Function):
